@@ -1,0 +1,143 @@
+"""The command-line entry point: the root Typer app, and ``main``, where errors become exit codes.
+
+Commands live in sibling modules and stay thin: parse, call one core function, render. Nothing
+here imports the network stack, keyring or YAML at module level, so ``--help``, ``--version`` and
+TAB completion stay fast (a test checks ``sys.modules``).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from notifyctl import __version__
+from notifyctl.cli import auth, completion, profile
+from notifyctl.cli.common import GLOBALS, complete_profile
+
+ISSUES_URL = "https://github.com/notifyctl/notifyctl/issues"
+
+app = typer.Typer(
+    name="notifyctl",
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(profile.app, name="profile")
+app.add_typer(auth.app, name="auth")
+app.command("completion")(completion.completion)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"notifyctl {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    profile_name: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            "-p",
+            help="Profile to use (env NOTIFYCTL_PROFILE; default: the config's default_profile).",
+            autocompletion=complete_profile,
+            show_default=False,
+        ),
+    ] = None,
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config",
+            help="Config file (env NOTIFYCTL_CONFIG; default $XDG_CONFIG_HOME/notifyctl/config.yaml).",
+            show_default=False,
+        ),
+    ] = None,
+    no_color: Annotated[bool, typer.Option("--no-color", help="No colours (also NO_COLOR).")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Debug output and tracebacks on stderr.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only data and errors.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_print_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    """Manage, tail, capture and replay IoT platform notification channels.
+
+    \b
+    Examples:
+      notifyctl profile add prod --provider pelion
+      notifyctl -p prod auth login
+      notifyctl -p prod auth status -o json
+
+    Exit codes: 0 ok, 2 usage/config, 3 auth, 4 not found, 5 network,
+    6 replay failures, 7 verification failed, 8 count not reached, 130/143 signals.
+    """
+    from notifyctl import output
+
+    GLOBALS.profile = profile_name
+    GLOBALS.config = config
+    GLOBALS.no_color = no_color
+    GLOBALS.verbose = verbose
+    GLOBALS.quiet = quiet
+    output.configure(no_color=no_color, quiet=quiet, verbose=verbose)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code; the only place errors are printed."""
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["--version"]:  # answered before any command machinery loads
+        sys.stdout.write(f"notifyctl {__version__}\n")
+        return 0
+
+    from typer import _click
+
+    from notifyctl import output
+    from notifyctl.errors import Interrupted, NotifyctlError
+
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args, prog_name="notifyctl", standalone_mode=False)
+        return result if isinstance(result, int) else 0
+    except NotifyctlError as exc:
+        if GLOBALS.verbose:
+            import traceback
+
+            traceback.print_exc()
+        output.current().error(str(exc))
+        return exc.exit_code
+    except _click.exceptions.Exit as exc:
+        return exc.exit_code
+    except _click.exceptions.Abort:
+        sys.stderr.write("\naborted\n")
+        return Interrupted().exit_code
+    except _click.exceptions.ClickException as exc:
+        exc.show()
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("\ninterrupted\n")
+        return Interrupted().exit_code
+    except BrokenPipeError:
+        # The reader went away (`notifyctl ... | head`): not an error of ours.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as exc:
+        if GLOBALS.verbose:
+            import traceback
+
+            traceback.print_exc()
+        sys.stderr.write(
+            f"error: unexpected {type(exc).__name__}: {exc}\n"
+            f"This is a bug in notifyctl {__version__}; run again with -v and report it at "
+            f"{ISSUES_URL}\n"
+        )
+        return 1

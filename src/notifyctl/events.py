@@ -1,0 +1,179 @@
+"""The data every engine shares: ``Event`` (one decoded item), ``Delivery`` (one captured request
+or frame), and the capture file (JSON Lines of deliveries) with its reader and writer.
+
+A capture keeps each body byte for byte (signatures depend on it): ``body`` when it is UTF-8,
+``body_b64`` otherwise. Secret headers are kept with masked values. The writer appends and
+flushes one line per delivery, so a capture is complete up to the last delivery written even
+when the process is killed.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import msgspec  # noqa: TID253 - events are only used by commands that run, never by --help
+
+from notifyctl.errors import UsageError
+
+CAPTURE_VERSION = 1
+SECRET_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "x-api-key", "cookie", "set-cookie",
+     "vz-m2m-token", "authentication"}
+)
+
+
+class Event(msgspec.Struct, omit_defaults=True):
+    """One decoded item, as printed by ``tail``/``listen -o jsonl`` (fields per DESIGN.md)."""
+
+    provider: str
+    kind: str
+    device: str | None = None
+    time: str | None = None
+    id: str | None = None
+    path: str | None = None
+    payload: Any = None
+    payload_b64: str | None = None
+    content_type: str | None = None
+    status: int | None = None
+    stream: str | None = None
+    value: Any = None
+    fd: str | None = None
+    chunk: str | None = None
+    exit_code: int | None = None
+    raw: Any = None
+
+
+class Delivery(msgspec.Struct, omit_defaults=True):
+    """One captured request (callback) or frame (websocket): a capture file line."""
+
+    v: int
+    provider: str
+    source: str  # "websocket" | "callback"
+    at: str
+    method: str | None = None
+    path: str | None = None
+    headers: dict[str, str] = msgspec.field(default_factory=dict)
+    body: str | None = None
+    body_b64: str | None = None
+
+    @classmethod
+    def capture(
+        cls,
+        provider: str,
+        source: str,
+        body: bytes,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        at: str | None = None,
+    ) -> Delivery:
+        """Build a delivery from raw bytes, masking secret headers."""
+        text: str | None
+        try:
+            text = body.decode("utf-8")
+            encoded = None
+        except UnicodeDecodeError:
+            text, encoded = None, base64.b64encode(body).decode("ascii")
+        return cls(
+            v=CAPTURE_VERSION,
+            provider=provider,
+            source=source,
+            at=at or now_iso(),
+            method=method,
+            path=path,
+            headers=mask_headers(headers or {}),
+            body=text,
+            body_b64=encoded,
+        )
+
+    def body_bytes(self) -> bytes:
+        if self.body is not None:
+            return self.body.encode("utf-8")
+        if self.body_b64 is not None:
+            return base64.b64decode(self.body_b64)
+        return b""
+
+
+def now_iso() -> str:
+    """UTC now as ``2026-11-23T09:00:00.123Z``."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def mask_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Copy headers, replacing secret values: ``Bearer abc`` becomes ``Bearer ***``."""
+    masked: dict[str, str] = {}
+    for name, value in headers.items():
+        if name.lower() in SECRET_HEADERS:
+            scheme, sep, _rest = value.partition(" ")
+            value = f"{scheme} ***" if sep and scheme.isalpha() else "***"
+        masked[name] = value
+    return masked
+
+
+class CaptureWriter:
+    """Appends deliveries to a capture file (created 0600), one flushed line each."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._file: IO[bytes] = os.fdopen(fd, "ab", buffering=0)
+        self._encode = msgspec.json.Encoder().encode
+        self.count = 0
+
+    def write(self, delivery: Delivery) -> None:
+        self._file.write(self._encode(delivery) + b"\n")
+        self.count += 1
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> CaptureWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class CaptureError(UsageError):
+    """A capture line that is not a delivery; the message is ``FILE:LINE: what is wrong``."""
+
+
+_delivery_decoder = msgspec.json.Decoder(Delivery)
+
+
+def parse_capture_line(line: bytes, where: str) -> Delivery:
+    try:
+        delivery = _delivery_decoder.decode(line)
+    except msgspec.ValidationError as exc:
+        raise CaptureError(f"{where}: not a capture line: {exc}") from exc
+    except msgspec.DecodeError as exc:
+        raise CaptureError(f"{where}: malformed JSON: {exc}") from exc
+    if delivery.v != CAPTURE_VERSION:
+        raise CaptureError(f"{where}: capture version {delivery.v} is not supported")
+    if delivery.body is not None and delivery.body_b64 is not None:
+        raise CaptureError(f"{where}: has both body and body_b64")
+    if delivery.body_b64 is not None:
+        try:
+            base64.b64decode(delivery.body_b64, validate=True)
+        except ValueError as exc:
+            raise CaptureError(f"{where}: body_b64 is not base64") from exc
+    return delivery
+
+
+def read_capture(path: str | os.PathLike[str]) -> Iterator[tuple[int, Delivery]]:
+    """Stream ``(line number, delivery)`` pairs; blank lines are skipped."""
+    name = os.fspath(path)
+    try:
+        handle = open(name, "rb")  # noqa: SIM115 - closed by the with below
+    except OSError as exc:
+        raise UsageError(f"{name}: cannot open capture: {exc.strerror}") from exc
+    with handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                yield number, parse_capture_line(line, f"{name}:{number}")

@@ -1,0 +1,146 @@
+"""The one module that prints: data to stdout, everything else to stderr.
+
+People get Rich tables; machines get JSON (documents) or JSON lines (streams). When stdout is
+not a terminal the machine format is the default. Untrusted text (device payloads, headers,
+server messages) passes through ``inert`` so escape sequences and Rich markup show as text.
+Rich is imported only when something is rendered for a person.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def inert_str(value: object) -> str:
+    """Control characters (escape sequences included) become visible ``\\xNN`` escapes."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
+
+
+def inert(value: object) -> Text:
+    """Untrusted text as a Rich ``Text``: never parsed as markup, never a terminal control."""
+    from rich.text import Text
+
+    return Text(inert_str(value))
+
+
+@dataclass
+class Output:
+    """Printing settings chosen by the global options; one instance per run."""
+
+    no_color: bool = False
+    quiet: bool = False
+    verbose: bool = False
+    stdout: TextIO | None = None
+    stderr: TextIO | None = None
+
+    @property
+    def out(self) -> TextIO:
+        return self.stdout or sys.stdout
+
+    @property
+    def err(self) -> TextIO:
+        return self.stderr or sys.stderr
+
+    @property
+    def stdout_is_tty(self) -> bool:
+        return self.out.isatty()
+
+    def choose_format(self, requested: str | None, human: str = "table", machine: str = "json") -> str:
+        """The explicit ``-o`` wins; otherwise a table for a terminal and JSON for a pipe."""
+        if requested:
+            return requested
+        return human if self.stdout_is_tty else machine
+
+    @cached_property
+    def _color_off(self) -> bool:
+        return self.no_color or bool(os.environ.get("NO_COLOR"))
+
+    @cached_property
+    def console(self) -> Console:
+        from rich.console import Console
+
+        return Console(file=self.out, no_color=self._color_off, highlight=False)
+
+    @cached_property
+    def err_console(self) -> Console:
+        from rich.console import Console
+
+        return Console(file=self.err, no_color=self._color_off, highlight=False, stderr=True)
+
+    # -- data (stdout) ------------------------------------------------------------------
+    def json(self, data: Any) -> None:
+        self.out.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        self.out.flush()
+
+    def jsonl(self, records: Iterable[Any]) -> None:
+        write = self.out.write
+        for record in records:
+            write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+        self.out.flush()
+
+    def table(
+        self, columns: Sequence[str], rows: Iterable[Sequence[object]], title: str | None = None
+    ) -> None:
+        from rich.table import Table
+
+        table = Table(title=title, title_justify="left")
+        for column in columns:
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(*(inert("" if cell is None else cell) for cell in row))
+        self.console.print(table)
+
+    # -- diagnostics (stderr) -----------------------------------------------------------
+    def info(self, message: str) -> None:
+        """Progress and context; silenced by ``-q``."""
+        if not self.quiet:
+            self._say(message, "")
+
+    def success(self, message: str) -> None:
+        if not self.quiet:
+            self._say(message, "green")
+
+    def warn(self, message: str) -> None:
+        self._say(f"warning: {message}", "yellow")
+
+    def error(self, message: str) -> None:
+        self._say(f"error: {message}", "red")
+
+    def debug(self, message: str) -> None:
+        if self.verbose:
+            self._say(message, "dim")
+
+    def _say(self, message: str, style: str) -> None:
+        text = inert_str(message)
+        if self.err.isatty() and not self._color_off and style:
+            self.err_console.print(inert(text), style=style)
+        else:
+            self.err.write(text + "\n")
+            self.err.flush()
+
+
+_current = Output()
+
+
+def configure(**settings: Any) -> Output:
+    """Set the run's printing options (called once by the root command)."""
+    global _current
+    _current = Output(**settings)
+    return _current
+
+
+def current() -> Output:
+    return _current

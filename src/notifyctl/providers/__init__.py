@@ -1,0 +1,1 @@
+"""Platform adapters. ``base`` holds the registry; each sub-package is one platform."""

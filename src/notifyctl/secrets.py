@@ -1,0 +1,139 @@
+"""Secrets: the OS keyring per profile, overridden by environment variables for CI.
+
+Secrets never pass through argv, YAML, logs or captures. Every keyring call runs in a worker
+thread bounded by ``KEYRING_TIMEOUT`` seconds (``NOTIFYCTL_KEYRING_TIMEOUT``), so a locked or
+absent keychain cannot hang the tool; where no backend works, the error names the environment
+variables to set instead.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+from notifyctl.errors import AuthError, ConfigError
+
+SERVICE = "notifyctl"
+SECRET_ENV: dict[str, str] = {
+    "api_key": "NOTIFYCTL_API_KEY",
+    "access_token": "NOTIFYCTL_ACCESS_TOKEN",
+    "username": "NOTIFYCTL_USERNAME",
+    "password": "NOTIFYCTL_PASSWORD",
+    "client_id": "NOTIFYCTL_CLIENT_ID",
+    "client_secret": "NOTIFYCTL_CLIENT_SECRET",
+}
+KEYRING_TIMEOUT = float(os.environ.get("NOTIFYCTL_KEYRING_TIMEOUT", "3"))
+
+T = TypeVar("T")
+
+
+class KeyringUnavailable(ConfigError):
+    """No usable keyring backend, or it did not answer in time."""
+
+
+@dataclass(frozen=True)
+class SecretState:
+    name: str
+    source: str | None  # "environment", "keyring" or None when not set
+    value: str | None
+
+    @property
+    def masked(self) -> str:
+        return mask(self.value) if self.value else ""
+
+
+def mask(value: str) -> str:
+    """A recognisable but useless form of a secret: its last four characters at most."""
+    return f"****{value[-4:]}" if len(value) >= 16 else "****"
+
+
+def _account(profile: str, name: str) -> str:
+    return f"{profile}/{name}"
+
+
+def _bounded(call: Callable[[], T], what: str) -> T:
+    """Run one keyring call with a deadline; translate its failures into our errors."""
+    import keyring.errors
+
+    outcome: list[T] = []
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            outcome.append(call())
+        except BaseException as exc:  # re-raised in the caller's thread below
+            failure.append(exc)
+
+    worker = threading.Thread(target=target, name="keyring", daemon=True)
+    worker.start()
+    worker.join(KEYRING_TIMEOUT)
+    variables = ", ".join(SECRET_ENV.values())
+    if worker.is_alive():
+        raise KeyringUnavailable(
+            f"the OS keyring did not answer within {KEYRING_TIMEOUT:g} s while {what}",
+            hint=f"unlock it, or set the environment variables instead ({variables})",
+        )
+    if failure:
+        exc = failure[0]
+        if isinstance(exc, keyring.errors.KeyringError):
+            raise KeyringUnavailable(
+                f"no usable OS keyring while {what}: {exc}",
+                hint=f"on a headless machine set the environment variables instead ({variables})",
+            ) from exc
+        raise exc
+    return outcome[0]
+
+
+def _keyring_get(profile: str, name: str) -> str | None:
+    import keyring
+
+    return _bounded(lambda: keyring.get_password(SERVICE, _account(profile, name)), "reading")
+
+
+def lookup(
+    profile: str | None, name: str, env: Mapping[str, str] = os.environ
+) -> SecretState:
+    """Where secret ``name`` comes from: the environment wins over the keyring."""
+    variable = SECRET_ENV[name]
+    if env.get(variable):
+        return SecretState(name, "environment", env[variable])
+    if profile is None:
+        return SecretState(name, None, None)
+    value = _keyring_get(profile, name)
+    return SecretState(name, "keyring" if value else None, value)
+
+
+def require(profile: str | None, name: str, env: Mapping[str, str] = os.environ) -> str:
+    """The secret's value, or an AuthError saying how to provide it."""
+    try:
+        state = lookup(profile, name, env)
+    except KeyringUnavailable as exc:
+        raise AuthError(exc.message, hint=f"set {SECRET_ENV[name]}") from exc
+    if state.value:
+        return state.value
+    login = f"notifyctl -p {profile} auth login" if profile else "notifyctl -p NAME auth login"
+    raise AuthError(f"no {name} is set", hint=f"run '{login}' or set {SECRET_ENV[name]}")
+
+
+def store(profile: str, name: str, value: str) -> None:
+    import keyring
+
+    _bounded(lambda: keyring.set_password(SERVICE, _account(profile, name), value), "storing")
+
+
+def delete(profile: str, name: str) -> bool:
+    """Remove one secret from the keyring; False when it was not there."""
+    import keyring
+    import keyring.errors
+
+    def remove() -> bool:
+        try:
+            keyring.delete_password(SERVICE, _account(profile, name))
+        except keyring.errors.PasswordDeleteError:
+            return False
+        return True
+
+    return _bounded(remove, "deleting")
