@@ -111,8 +111,9 @@ def mask_headers(headers: Mapping[str, str]) -> dict[str, str]:
     for name, value in headers.items():
         if name.lower() in SECRET_HEADERS:
             scheme, sep, _rest = value.partition(" ")
-            value = f"{scheme} ***" if sep and scheme.isalpha() else "***"
-        masked[name] = value
+            masked[name] = f"{scheme} ***" if sep and scheme.isalpha() else "***"
+        else:
+            masked[name] = value
     return masked
 
 

@@ -58,7 +58,9 @@ class Output:
     def stdout_is_tty(self) -> bool:
         return self.out.isatty()
 
-    def choose_format(self, requested: str | None, human: str = "table", machine: str = "json") -> str:
+    def choose_format(
+        self, requested: str | None, human: str = "table", machine: str = "json"
+    ) -> str:
         """The explicit ``-o`` wins; otherwise a table for a terminal and JSON for a pipe."""
         if requested:
             return requested

@@ -7,6 +7,8 @@ TAB completion stay fast (a test checks ``sys.modules``).
 
 from __future__ import annotations
 
+import os
+import re
 import sys
 from typing import Annotated
 
@@ -15,8 +17,10 @@ import typer
 from notifyctl import __version__
 from notifyctl.cli import auth, completion, profile
 from notifyctl.cli.common import GLOBALS, complete_profile
+from notifyctl.cli.completion import COMPLETE_VAR
 
 ISSUES_URL = "https://github.com/notifyctl/notifyctl/issues"
+_SECRET_OPTION = re.compile(r"key|token|secret|passw", re.IGNORECASE)
 
 app = typer.Typer(
     name="notifyctl",
@@ -53,11 +57,14 @@ def root(
         str | None,
         typer.Option(
             "--config",
-            help="Config file (env NOTIFYCTL_CONFIG; default $XDG_CONFIG_HOME/notifyctl/config.yaml).",
+            help="Config file (env NOTIFYCTL_CONFIG;"
+            " default $XDG_CONFIG_HOME/notifyctl/config.yaml).",
             show_default=False,
         ),
     ] = None,
-    no_color: Annotated[bool, typer.Option("--no-color", help="No colours (also NO_COLOR).")] = False,
+    no_color: Annotated[
+        bool, typer.Option("--no-color", help="No colours (also NO_COLOR).")
+    ] = False,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Debug output and tracebacks on stderr.")
     ] = False,
@@ -98,10 +105,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     from typer import _click
+    from typer.exceptions import Abort, Exit
 
     from notifyctl import output
     from notifyctl.errors import Interrupted, NotifyctlError
 
+    if os.environ.get(COMPLETE_VAR):
+        # Typer registers its shell classes only with add_completion=True; TAB needs them.
+        from typer._completion_classes import completion_init
+
+        completion_init()
     command = typer.main.get_command(app)
     try:
         result = command.main(args, prog_name="notifyctl", standalone_mode=False)
@@ -113,21 +126,26 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         output.current().error(str(exc))
         return exc.exit_code
-    except _click.exceptions.Exit as exc:
+    except Exit as exc:
         return exc.exit_code
-    except _click.exceptions.Abort:
-        sys.stderr.write("\naborted\n")
-        return Interrupted().exit_code
-    except _click.exceptions.ClickException as exc:
-        exc.show()
-        return 2
-    except KeyboardInterrupt:
+    except (Abort, KeyboardInterrupt):
         sys.stderr.write("\ninterrupted\n")
         return Interrupted().exit_code
+    except _click.exceptions.NoSuchOption as exc:
+        if _SECRET_OPTION.search(exc.option_name):
+            sys.stderr.write(
+                f"error: {exc.option_name}: secrets are never taken as command-line options "
+                "(they would show in shell history and process lists); store them with "
+                "'notifyctl -p NAME auth login' or set NOTIFYCTL_API_KEY and friends\n"
+            )
+            return 2
+        exc.show()
+        return exc.exit_code
+    except _click.exceptions.ClickException as exc:
+        exc.show()
+        return exc.exit_code
     except BrokenPipeError:
         # The reader went away (`notifyctl ... | head`): not an error of ours.
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as exc:

@@ -7,7 +7,7 @@ each TAB; ``completions/`` holds them generated, and a test fails when they are 
 from __future__ import annotations
 
 import sys
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -15,7 +15,7 @@ import typer
 COMPLETE_VAR = "_NOTIFYCTL_COMPLETE"
 
 
-class Shell(str, Enum):
+class Shell(StrEnum):
     bash = "bash"
     zsh = "zsh"
     fish = "fish"

@@ -1,0 +1,1 @@
+complete --command notifyctl --no-files --arguments "(env _NOTIFYCTL_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) notifyctl)" --condition "env _NOTIFYCTL_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) notifyctl"
