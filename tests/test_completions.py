@@ -16,7 +16,7 @@ def test_shipped_script_is_current(cli, shell: str) -> None:
     assert result.exit_code == 0
     shipped = (COMPLETIONS / FILES[shell]).read_text()
     assert shipped == result.stdout, (
-        f"completions/{FILES[shell]} is stale: regenerate with 'make completions'"
+        f"completions/{FILES[shell]} is stale: regenerate with './dev.sh completions'"
     )
 
 
