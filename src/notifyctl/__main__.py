@@ -1,5 +1,5 @@
 """``python -m notifyctl`` runs the same entry point as the console script."""
 
-from notifyctl.cli import main
+from notifyctl.entry import main
 
 raise SystemExit(main())

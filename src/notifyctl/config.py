@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from notifyctl.errors import ConfigError, UsageError
-from notifyctl.providers.base import get_info, provider_names
+from notifyctl.providers.base import get_info, is_known, provider_names
 
 COMMON_KEYS = ("provider", "api_url", "account")
 
@@ -114,7 +114,7 @@ def _validate(path: Path, data: object) -> Config:
         provider = settings.get("provider")
         if provider is None:
             raise ConfigError(f"{where}.provider: missing")
-        if provider not in provider_names():
+        if not isinstance(provider, str) or not is_known(provider):
             raise ConfigError(
                 f"{where}.provider: unknown provider {provider!r}",
                 hint=f"valid providers: {', '.join(provider_names())}",

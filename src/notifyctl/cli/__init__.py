@@ -100,10 +100,6 @@ def root(
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code; the only place errors are printed."""
     args = sys.argv[1:] if argv is None else argv
-    if args == ["--version"]:  # answered before any command machinery loads
-        sys.stdout.write(f"notifyctl {__version__}\n")
-        return 0
-
     from typer import _click
     from typer.exceptions import Abort, Exit
 

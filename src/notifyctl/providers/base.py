@@ -81,6 +81,11 @@ def provider_names() -> list[str]:
     return [*BUILTIN, *(name for name in _plugin_infos() if name not in BUILTIN)]
 
 
+def is_known(name: str) -> bool:
+    """True for a built-in name without scanning entry points; plugins are scanned otherwise."""
+    return name in BUILTIN or name in _plugin_infos()
+
+
 def get_info(name: str) -> ProviderInfo:
     """Look a provider up by name; an unknown name is a usage error listing the valid ones."""
     info = BUILTIN.get(name) or _plugin_infos().get(name)
