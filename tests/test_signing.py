@@ -1,0 +1,49 @@
+"""Signatures, checked against the Standard Webhooks test vector and an independent HMAC."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+import pytest
+
+from notifyctl.errors import UsageError
+from notifyctl.signing import circle_sign, circle_verify, standard_sign, standard_verify
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+MSG_ID = "msg_p5jXN8AQM9LWM0D4loKWxJek"
+TS = 1614265330
+BODY = b'{"test": 2432232314}'
+EXPECTED = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+
+
+def headers(signature: str = EXPECTED, ts: int = TS) -> dict[str, str]:
+    return {"webhook-id": MSG_ID, "webhook-timestamp": str(ts), "webhook-signature": signature}
+
+
+def test_standard_webhooks_vector() -> None:
+    assert standard_sign(SECRET, MSG_ID, TS, BODY) == EXPECTED
+    assert standard_verify(SECRET, headers(), BODY, now=TS) is None
+    # without the prefix, and with the padding stripped
+    assert standard_sign(SECRET.removeprefix("whsec_").rstrip("="), MSG_ID, TS, BODY) == EXPECTED
+
+
+def test_standard_webhooks_negative_cases() -> None:
+    assert standard_verify(SECRET, headers("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OA="),
+                           BODY, now=TS)
+    assert standard_verify(SECRET, {"webhook-id": MSG_ID}, BODY, now=TS)
+    assert standard_verify(SECRET, headers(), BODY + b" ", now=TS)
+    assert standard_verify(SECRET, headers(), BODY, now=TS + 301)  # outside tolerance
+    assert standard_verify(SECRET, headers(f"v1a,xyz {EXPECTED}"), BODY, now=TS) is None
+    with pytest.raises(UsageError):
+        standard_sign("whsec_", MSG_ID, TS, BODY)
+
+
+def test_circle_signature_matches_an_independent_hmac() -> None:
+    body = b'{"eventType":"motion","accessoryId":"a1"}'
+    independent = base64.b64encode(hmac.new(b"k3y", body, hashlib.sha256).digest()).decode()
+    assert circle_sign("k3y", body) == independent
+    assert circle_verify("k3y", independent, body) is None
+    assert circle_verify("k3y", independent, body + b"x")
+    assert circle_verify("k3y", None, body)
