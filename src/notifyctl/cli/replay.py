@@ -1,0 +1,299 @@
+"""``notifyctl replay``: re-deliver captured deliveries to a URL with the platform's own rules.
+
+Thin: parse the options, hand them to ``notifyctl.replay``, render the report. The signing key
+is read from the environment variable named by ``--sign-key-env``, never from the command line.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from notifyctl.replay.inputs import Item
+    from notifyctl.replay.report import Report
+
+PROVIDERS = ("pelion", "circle", "iottly", "generic", "thingspace", "sigfox")
+
+
+def _complete_provider(incomplete: str) -> list[str]:
+    return [name for name in PROVIDERS if name.startswith(incomplete)]
+
+
+def replay(
+    files: Annotated[
+        list[str] | None,
+        typer.Argument(help="Capture files, bare JSON bodies, JSON arrays of bodies or HAR "
+                       "files; globs are expanded.", show_default=False),
+    ] = None,
+    to: Annotated[str | None, typer.Option("--to", help="Target URL.", show_default=False)] = None,
+    provider: Annotated[
+        str | None,
+        typer.Option("--provider", help="Delivery rules: pelion, circle, iottly or generic "
+                     "(default: env NOTIFYCTL_PROVIDER, the fixture's, or the capture's).",
+                     autocompletion=_complete_provider, show_default=False),
+    ] = None,
+    fixture: Annotated[
+        str | None,
+        typer.Option("--fixture", help="Replay a built-in fixture, e.g. pelion/notifications.",
+                     show_default=False),
+    ] = None,
+    list_fixtures: Annotated[
+        bool, typer.Option("--list-fixtures", help="List the built-in fixtures and exit.")
+    ] = False,
+    input_format: Annotated[
+        str, typer.Option("--input-format", help="auto, capture, body, array or har.")
+    ] = "auto",
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="Count malformed input and go on.")
+    ] = False,
+    header: Annotated[
+        list[str] | None,
+        typer.Option("--header", "-H", help="'Name: value' added to every request (repeatable).",
+                     show_default=False),
+    ] = None,
+    sign: Annotated[
+        str | None,
+        typer.Option("--sign", help="generic: sign with 'standard-webhooks'.", show_default=False),
+    ] = None,
+    sign_key_env: Annotated[
+        str | None,
+        typer.Option("--sign-key-env", metavar="VAR", help="Environment variable holding the "
+                     "signing key (circle authKey, Standard Webhooks whsec_ secret).",
+                     show_default=False),
+    ] = None,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", help="pelion: events per batch (max 10000).")
+    ] = 10_000,
+    handshake: Annotated[
+        bool, typer.Option("--handshake", help="pelion: send the verification PUT {} first.")
+    ] = False,
+    max_attempts: Annotated[
+        int | None,
+        typer.Option("--max-attempts", help="pelion (default 8) and generic (default 1): "
+                     "attempts per delivery.", show_default=False),
+    ] = None,
+    retry_base: Annotated[
+        float, typer.Option("--retry-base", help="First back-off delay in seconds (doubles).")
+    ] = 1.0,
+    payload_only: Annotated[
+        bool, typer.Option("--payload-only", help="iottly: send the payload, not {\"msg\": ...}.")
+    ] = False,
+    concurrency: Annotated[
+        int | None,
+        typer.Option("--concurrency", "-c", help="Deliveries in flight (default 16; pelion: 1).",
+                     show_default=False),
+    ] = None,
+    rate: Annotated[
+        float | None, typer.Option("--rate", help="Events per second.", show_default=False)
+    ] = None,
+    realtime: Annotated[
+        bool, typer.Option("--realtime", help="Keep the captured gaps between deliveries.")
+    ] = False,
+    speed: Annotated[
+        float | None,
+        typer.Option("--speed", help="Keep the captured gaps, X times faster.", show_default=False),
+    ] = None,
+    duplicates: Annotated[
+        float, typer.Option("--duplicates", help="Share of deliveries sent twice (0..1).")
+    ] = 0.0,
+    shuffle: Annotated[
+        bool, typer.Option("--shuffle", help="Reorder deliveries within a window.")
+    ] = False,
+    shuffle_window: Annotated[
+        int, typer.Option("--shuffle-window", help="Deliveries a --shuffle may move across.")
+    ] = 1000,
+    seed: Annotated[
+        int | None,
+        typer.Option("--seed", help="Seed for --shuffle and --duplicates.", show_default=False),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", help="Read at most N captured deliveries.", show_default=False),
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", help="Per-request timeout in seconds (default: the "
+                     "platform's: pelion 20, circle 5).", show_default=False),
+    ] = None,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="Do not verify TLS certificates.")
+    ] = False,
+    ca_bundle: Annotated[
+        str | None, typer.Option("--ca-bundle", help="CA certificates file.", show_default=False)
+    ] = None,
+    report_file: Annotated[
+        str | None,
+        typer.Option("--report", metavar="FILE", help="Write the report as JSON.",
+                     show_default=False),
+    ] = None,
+    output_format: Annotated[
+        str | None,
+        typer.Option("--output", "-o", help="json: the report on stdout (default: summary on "
+                     "stderr only).", show_default=False),
+    ] = None,
+) -> None:
+    """Re-deliver captured deliveries to --to exactly as the platform would.
+
+    Exit 0 only when every delivery was accepted, 6 otherwise, 2 for bad input.
+
+    \b
+    Examples:
+      notifyctl replay capture.jsonl --to http://127.0.0.1:8080/hook
+      notifyctl replay --fixture pelion/notifications --to http://127.0.0.1:8080/hook
+      CIRCLE_KEY=... notifyctl replay events.jsonl --provider circle \\
+          --sign-key-env CIRCLE_KEY --to http://127.0.0.1:8080/circle --report out.json
+    """
+    from notifyctl import output
+    from notifyctl.errors import UsageError
+
+    out = output.current()
+    if list_fixtures:
+        from notifyctl.replay import fixtures
+
+        names = fixtures.available()
+        if output_format == "json" or not out.stdout_is_tty:
+            out.json(names)
+        else:
+            out.table(("fixture", "what"), names.items())
+        return
+    if output_format not in (None, "json", "table"):
+        raise UsageError(f"--output {output_format!r}: use json or table")
+    if not to:
+        raise UsageError("--to URL is required (where to deliver)")
+    if realtime and speed is not None:
+        raise UsageError("--realtime and --speed exclude each other (--realtime is --speed 1)")
+    if not 0 <= duplicates <= 1:
+        raise UsageError("--duplicates must be between 0 and 1")
+    if insecure:
+        out.warn("TLS certificates are not verified (--insecure)")
+    _run(
+        files=files or [], to=to, provider=provider, fixture=fixture, input_format=input_format,
+        skip_invalid=skip_invalid, headers=header or [], sign=sign, sign_key_env=sign_key_env,
+        batch_size=batch_size, handshake=handshake, max_attempts=max_attempts,
+        retry_base=retry_base, payload_only=payload_only, concurrency=concurrency, rate=rate,
+        speed=1.0 if realtime else speed, duplicates=duplicates,
+        shuffle=shuffle_window if shuffle else 0, seed=seed, limit=limit, timeout=timeout,
+        insecure=insecure, ca_bundle=ca_bundle, report_file=report_file,
+        output_format=output_format,
+    )
+
+
+def _parse_header(value: str) -> tuple[str, str]:
+    from notifyctl.errors import UsageError
+
+    name, sep, rest = value.partition(":")
+    if not sep or not name.strip():
+        raise UsageError(f"--header {value!r}: expected 'Name: value'")
+    return name.strip(), rest.strip()
+
+
+def _sign_key(var: str | None) -> str | None:
+    from notifyctl.errors import UsageError
+
+    if var is None:
+        return None
+    key = os.environ.get(var)
+    if not key:
+        raise UsageError(f"--sign-key-env {var}: the environment variable {var} is not set",
+                         hint="it must hold the signing key (never pass a key on the command line)")
+    return key
+
+
+def _run(**args: Any) -> None:
+    import asyncio
+    import itertools
+    import json
+
+    from notifyctl import output
+    from notifyctl.errors import DeliveryFailed, UsageError
+    from notifyctl.replay import engine, fixtures, inputs, rules
+    from notifyctl.replay.report import histogram_lines, summary_rows
+
+    out = output.current()
+    paths = inputs.expand(args["files"])
+    if args["fixture"]:
+        paths.insert(0, fixtures.path(args["fixture"]))
+    if not paths:
+        raise UsageError("nothing to replay", hint="name capture files, or use --fixture NAME "
+                         "(see --list-fixtures)")
+    stats = inputs.InputStats()
+    source = inputs.read_inputs(paths, fmt=args["input_format"], skip_invalid=args["skip_invalid"],
+                                stats=stats, limit=args["limit"])
+    name = args["provider"] or os.environ.get("NOTIFYCTL_PROVIDER")
+    if not name and args["fixture"]:
+        name = args["fixture"].split("/", 1)[0]
+    first: Item | None = None
+    if not name:
+        first = next(source, None)
+        name = first.provider if first is not None else None
+        if not name:
+            raise UsageError("which platform's rules? pass --provider "
+                             f"({', '.join(rules.names())})")
+    options = rules.RuleOptions(
+        target=args["to"], headers=[_parse_header(h) for h in args["headers"]],
+        sign=args["sign"], sign_key=_sign_key(args["sign_key_env"]),
+        sign_key_env=args["sign_key_env"], batch_size=args["batch_size"],
+        handshake=args["handshake"], max_attempts=args["max_attempts"],
+        retry_base=args["retry_base"], payload_only=args["payload_only"],
+        timeout=args["timeout"], skip_invalid=args["skip_invalid"], stats=stats,
+    )
+    chosen = rules.load(name, options)
+    if args["handshake"] and chosen.name != "pelion":
+        raise UsageError("--handshake is a pelion option")
+    progress = _progress if sys.stderr.isatty() and not out.quiet else None
+    opts = engine.Options(
+        concurrency=args["concurrency"], rate=args["rate"], speed=args["speed"],
+        duplicates=args["duplicates"], shuffle=args["shuffle"], seed=args["seed"],
+        insecure=args["insecure"], ca_bundle=args["ca_bundle"], progress=progress,
+    )
+    items = itertools.chain([first] if first is not None else [], source)
+    try:
+        report = asyncio.run(engine.replay(items, args["to"], chosen, opts, stats=stats))
+    finally:
+        if progress is not None:
+            sys.stderr.write("\r\x1b[K")
+    data = report.as_dict()
+    if args["report_file"]:
+        try:
+            with open(args["report_file"], "w", encoding="utf-8") as handle:
+                json.dump(data, handle, indent=2)
+                handle.write("\n")
+        except OSError as exc:
+            raise UsageError(f"--report {args['report_file']}: {exc.strerror}") from exc
+    if args["output_format"] == "json":
+        out.json(data)
+    if not out.quiet:
+        _summary(out, data, summary_rows(data), histogram_lines(data))
+    if not report.ok:
+        bad = report.failed + report.gone + report.refused
+        raise DeliveryFailed(
+            f"{bad} of {report.deliveries + report.refused} deliveries were not accepted"
+            + (f"; {report.stopped}" if report.stopped else ""),
+        )
+
+
+def _progress(report: Report) -> None:
+    sys.stderr.write("\r\x1b[K" + report.progress_line())
+    sys.stderr.flush()
+
+
+def _summary(out: Any, data: dict[str, Any], rows: list[tuple[str, str]],
+             histogram: list[str]) -> None:
+    from notifyctl.output import inert_str
+
+    width = max(len(name) for name, _ in rows)
+    lines = [f"replay {data['provider']} -> {inert_str(data['target'])}"]
+    lines += [f"  {name:<{width}}  {value}" for name, value in rows]
+    if histogram:
+        lines.append("  latency histogram")
+        lines += [f"    {line}" for line in histogram]
+    for problem in data["problems"][:5]:
+        lines.append(f"  ! {inert_str(problem)}")
+    if len(data["problems"]) > 5:
+        lines.append(f"  ! ... {len(data['problems']) - 5} more in --report")
+    out.err.write("\n".join(lines) + "\n")
+    out.err.flush()

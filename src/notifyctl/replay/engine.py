@@ -1,0 +1,301 @@
+"""The delivery engine: pacing, concurrency, attempts and timeouts over an aiohttp session, for
+any provider's ``Rules``; the CLI, the bench and the sandbox all deliver through it.
+
+aiohttp is the transport because one-request-per-event replay must reach thousands of requests
+per second (docs/decisions.md has the measurements). Workers pull from one shared iterator of
+requests (no queue: the loop is single-threaded), so order is kept as far as concurrency allows
+and memory stays constant. Sequential rules (Pelion) get one worker and a lock: one delivery in
+flight, even when the sandbox calls ``Deliverer.deliver`` from several tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import ssl
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+import aiohttp  # noqa: TID253 - the replay engine only loads when a replay runs
+
+from notifyctl.errors import UsageError
+from notifyctl.replay.inputs import InputStats, Item
+from notifyctl.replay.report import Report
+from notifyctl.replay.rules.base import Refused, Request, Rules, Verdict
+
+DEFAULT_CONCURRENCY = 16
+
+
+@dataclass
+class Options:
+    """How to pace a replay; ``None`` everywhere means as fast as the rules allow."""
+
+    concurrency: int | None = None
+    rate: float | None = None  # events per second
+    speed: float | None = None  # keep the captured gaps, divided by this (1.0 = --realtime)
+    duplicates: float = 0.0  # share of deliveries sent twice
+    shuffle: int = 0  # window size; 0 keeps the captured order
+    seed: int | None = None
+    insecure: bool = False
+    ca_bundle: str | None = None
+    progress: Callable[[Report], None] | None = None
+    progress_interval: float = 0.25
+
+
+def concurrency_for(rules: Rules, options: Options) -> int:
+    if rules.sequential:
+        if options.concurrency not in (None, 1):
+            raise UsageError(
+                f"{rules.name} delivers strictly one batch at a time (the next only after a 2xx); "
+                "--concurrency is not allowed",
+                hint="use --batch-size or --rate to shape the load",
+            )
+        return 1
+    concurrency = options.concurrency or DEFAULT_CONCURRENCY
+    if concurrency < 1:
+        raise UsageError("--concurrency must be at least 1")
+    return concurrency
+
+
+def ssl_setting(insecure: bool, ca_bundle: str | None) -> ssl.SSLContext | bool:
+    if insecure:
+        return False
+    if ca_bundle:
+        try:
+            return ssl.create_default_context(cafile=ca_bundle)
+        except (OSError, ssl.SSLError) as exc:
+            raise UsageError(f"--ca-bundle {ca_bundle}: cannot load: {exc}") from exc
+    return True
+
+
+def new_session(concurrency: int, options: Options) -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(
+        limit=concurrency, ssl=ssl_setting(options.insecure, options.ca_bundle)
+    )
+    # No cookie jar: every delivery stands alone, as the platform's would.
+    return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
+                                 trust_env=True, auto_decompress=False)
+
+
+class Deliverer:
+    """Delivers one request with the rules' attempts, back-off and timeout; records the outcome.
+
+    Reusable from any running loop (the sandbox keeps one per registered callback).
+    """
+
+    def __init__(self, session: aiohttp.ClientSession, rules: Rules, report: Report) -> None:
+        self.session = session
+        self.rules = rules
+        self.report = report
+        self.timeout = aiohttp.ClientTimeout(total=rules.timeout)
+        self._lock = asyncio.Lock() if rules.sequential else None
+
+    async def deliver(self, request: Request) -> Verdict:
+        if self._lock is None:
+            return await self._deliver(request)
+        async with self._lock:
+            return await self._deliver(request)
+
+    async def _deliver(self, request: Request) -> Verdict:
+        report, rules = self.report, self.rules
+        attempt = 1
+        while True:
+            status, outcome, ms = await self._attempt(request, rules.attempt_headers(request,
+                                                                                     attempt))
+            report.attempts += 1
+            report.statuses[outcome] += 1
+            if status is not None:
+                report.latency.add(ms)
+            decision = rules.decide(status, attempt)
+            if decision.verdict is Verdict.RETRY:
+                report.retried += 1
+                if decision.delay > 0:
+                    await asyncio.sleep(decision.delay)
+                attempt += 1
+                continue
+            report.deliveries += 1
+            report.events += request.events
+            if decision.verdict is Verdict.ACCEPTED:
+                report.accepted += 1
+                report.events_accepted += request.events
+            elif decision.verdict is Verdict.GONE:
+                report.gone += 1
+                report.note(f"{request.where}: the target answered 410 Gone: nothing more is sent")
+            else:
+                report.failed += 1
+                report.note(f"{request.where}: not accepted after {attempt} attempt(s) "
+                            f"(last: {outcome})")
+            return decision.verdict
+
+    async def _attempt(self, request: Request, headers: dict[str, str]
+                       ) -> tuple[int | None, str, float]:
+        start = time.perf_counter()
+        try:
+            async with self.session.request(
+                request.method, request.url, data=request.body, headers=headers,
+                allow_redirects=False, timeout=self.timeout,
+            ) as response:
+                await response.read()
+                status = response.status
+        except TimeoutError:
+            return None, "timeout", 0.0
+        except aiohttp.ClientConnectorError:
+            return None, "connect-error", 0.0
+        except aiohttp.ClientError as exc:
+            return None, f"error:{type(exc).__name__}", 0.0
+        return status, str(status), (time.perf_counter() - start) * 1000
+
+
+class Pacer:
+    """When each request may start: ``--rate`` events/s, or the captured gaps at ``--speed``."""
+
+    def __init__(self, rate: float | None, speed: float | None) -> None:
+        if rate is not None and rate <= 0:
+            raise UsageError("--rate must be positive")
+        if speed is not None and speed <= 0:
+            raise UsageError("--speed must be positive")
+        self.rate, self.speed = rate, speed
+        self.start: float | None = None
+        self.events = 0
+        self.first_at: float | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.rate is not None or self.speed is not None
+
+    def delay(self, request: Request) -> float:
+        now = time.monotonic()
+        if self.start is None:
+            self.start = now
+        if self.rate is not None:
+            slot = self.start + self.events / self.rate
+            self.events += max(request.events, 1)
+            return slot - now
+        at = _epoch(request.at) if self.speed is not None else None
+        if at is None or self.speed is None:
+            return 0.0
+        if self.first_at is None:
+            self.first_at = at
+        return self.start + (at - self.first_at) / self.speed - now
+
+
+def _epoch(stamp: str | None) -> float | None:
+    if not stamp:
+        return None
+    try:
+        return datetime.fromisoformat(stamp).timestamp()
+    except ValueError:
+        return None
+
+
+def shaped(requests: Iterator[Request | Refused], options: Options, report: Report
+           ) -> Iterator[Request | Refused]:
+    """Apply --shuffle (a bounded window, so memory stays constant) and --duplicates."""
+    rng = random.Random(options.seed)
+    if options.shuffle > 1:
+        requests = _shuffled(requests, options.shuffle, rng)
+    if options.duplicates <= 0:
+        yield from requests
+        return
+    for request in requests:
+        yield request
+        if isinstance(request, Request) and rng.random() < options.duplicates:
+            report.duplicates += 1
+            yield request  # the platform re-sends the same delivery (same id)
+
+
+def _shuffled(items: Iterator[Request | Refused], window: int, rng: random.Random
+              ) -> Iterator[Request | Refused]:
+    pool: list[Request | Refused] = []
+    for item in items:
+        if len(pool) < window:
+            pool.append(item)
+            continue
+        index = rng.randrange(window)
+        yield pool[index]
+        pool[index] = item
+    rng.shuffle(pool)
+    yield from pool
+
+
+async def replay(
+    source: Iterable[Item],
+    target: str,
+    rules: Rules,
+    options: Options | None = None,
+    *,
+    session: aiohttp.ClientSession | None = None,
+    stats: InputStats | None = None,
+) -> Report:
+    """Deliver ``source`` to ``target`` by ``rules``; returns the report (never raises for
+    deliveries that were not accepted: check ``report.ok``). Input errors raise ``UsageError``.
+    """
+    options = options or Options()
+    concurrency = concurrency_for(rules, options)
+    pacer = Pacer(options.rate, options.speed)
+    report = Report(rules.name, target)
+    own = session is None
+    session = session or new_session(concurrency, options)
+    deliverer = Deliverer(session, rules, report)
+    ticker = asyncio.create_task(_tick(report, options)) if options.progress else None
+    try:
+        handshake = rules.handshake() if rules.options.handshake else None
+        if handshake is not None and await deliverer.deliver(handshake) is not Verdict.ACCEPTED:
+            report.stopped = "the verification handshake (PUT {}) was not accepted"
+            return report
+        requests = shaped(rules.requests(iter(source)), options, report)
+        failure: list[BaseException] = []
+
+        async def worker() -> None:
+            try:
+                while report.stopped is None:
+                    request = next(requests, None)
+                    if request is None:
+                        return
+                    if isinstance(request, Refused):
+                        report.refused += 1
+                        report.note(f"{request.where}: not sent: {request.reason}")
+                        continue
+                    if pacer.active:
+                        wait = pacer.delay(request)
+                        if wait > 0.0005:
+                            await asyncio.sleep(wait)
+                    verdict = await deliverer.deliver(request)
+                    if verdict is Verdict.GONE:
+                        report.stopped = "the target answered 410 Gone"
+                    elif verdict is Verdict.FAILED and rules.stop_on_failure:
+                        report.stopped = (f"{request.where}: a batch was not accepted; "
+                                          f"{rules.name} sends nothing after it")
+            except BaseException as exc:
+                failure.append(exc)
+                report.stopped = report.stopped or "input error"
+                raise
+
+        results = await asyncio.gather(*(worker() for _ in range(concurrency)),
+                                       return_exceptions=True)
+        if failure:
+            raise failure[0]
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return report
+    finally:
+        report.finished = time.monotonic()
+        report.resigned = rules.resigned
+        if stats is not None:
+            report.invalid = stats.invalid
+            for problem in stats.problems:
+                report.note(problem)
+        if ticker is not None:
+            ticker.cancel()
+        if own:
+            await session.close()
+
+
+async def _tick(report: Report, options: Options) -> None:
+    assert options.progress is not None
+    while True:
+        await asyncio.sleep(options.progress_interval)
+        options.progress(report)

@@ -1,0 +1,303 @@
+"""What ``replay`` reads: capture files, a bare JSON body, a JSON array of bodies, HAR files and the
+built-in fixtures, all turned into one stream of ``Item`` (one captured delivery each).
+
+Everything streams: capture lines one at a time, arrays element by element (a multi-GB array
+never sits in memory), so replay runs in constant memory. HAR files are JSON documents written
+by browsers and proxies and are read whole. A malformed input stops with ``FILE:LINE: what is
+wrong`` (a ``UsageError``, exit 2); with ``skip_invalid`` it is counted in ``InputStats`` instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import codecs
+import glob
+import json
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlsplit
+
+from notifyctl.errors import UsageError
+from notifyctl.events import CaptureError, parse_capture_line
+
+FORMATS = ("auto", "capture", "body", "array", "har")
+_CHUNK = 1 << 20
+_WS = " \t\r\n"
+
+
+@dataclass(slots=True)
+class Item:
+    """One captured delivery: the exact body and, where the input has them, request details."""
+
+    where: str  # FILE:LINE (or FILE:entry N for HAR)
+    body: bytes
+    method: str | None = None
+    path: str | None = None
+    headers: dict[str, str] | None = None
+    at: str | None = None  # ISO capture time
+    provider: str | None = None
+
+
+@dataclass
+class InputStats:
+    """Counts the engine's report takes over: what was read and what was skipped."""
+
+    read: int = 0
+    invalid: int = 0
+    problems: list[str] = field(default_factory=list)  # the first few skipped, FILE:LINE: why
+
+    def skip(self, message: str) -> None:
+        self.invalid += 1
+        if len(self.problems) < 20:
+            self.problems.append(message)
+
+
+def expand(patterns: Iterable[str]) -> list[str]:
+    """Files and globs in the order given; a pattern that matches nothing is an error."""
+    paths: list[str] = []
+    for pattern in patterns:
+        if glob.has_magic(pattern) and not os.path.exists(pattern):
+            found = sorted(glob.glob(pattern, recursive=True))
+            if not found:
+                raise UsageError(f"{pattern}: no file matches")
+            paths.extend(found)
+        else:
+            paths.append(pattern)
+    return paths
+
+
+def read_inputs(
+    paths: Iterable[str],
+    *,
+    fmt: str = "auto",
+    skip_invalid: bool = False,
+    stats: InputStats | None = None,
+    limit: int | None = None,
+) -> Iterator[Item]:
+    """Stream the deliveries of every file in turn (at most ``limit`` in all)."""
+    stats = stats if stats is not None else InputStats()
+    if fmt not in FORMATS:
+        raise UsageError(f"--input-format {fmt!r} is not one of {', '.join(FORMATS)}")
+    for path in paths:
+        for item in _read_one(path, fmt, skip_invalid, stats):
+            if limit is not None and stats.read >= limit:
+                return
+            stats.read += 1
+            yield item
+
+
+def _open(path: str) -> IO[bytes]:
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot open: {exc.strerror}") from exc
+
+
+def detect(path: str) -> str:
+    """Guess the format from the name and the first line."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".har":
+        return "har"
+    if suffix in (".jsonl", ".ndjson"):
+        return "capture"
+    with _open(path) as handle:
+        first = b""
+        for line in handle:
+            if line.strip():
+                first = line.strip().removeprefix(b"\xef\xbb\xbf")
+                break
+    if first.startswith(b"["):
+        return "array"
+    try:
+        doc = json.loads(first)
+    except ValueError:
+        return "body"  # a pretty-printed document: parsed whole
+    if isinstance(doc, dict) and "v" in doc and "source" in doc:
+        return "capture"
+    return "body"
+
+
+def _read_one(path: str, fmt: str, skip_invalid: bool, stats: InputStats) -> Iterator[Item]:
+    kind = detect(path) if fmt == "auto" else fmt
+    if kind == "capture":
+        yield from _capture(path, skip_invalid, stats)
+    elif kind == "array":
+        yield from _array(path, skip_invalid, stats)
+    elif kind == "har":
+        yield from _har(path, skip_invalid, stats)
+    else:
+        yield from _body(path)
+
+
+def _capture(path: str, skip_invalid: bool, stats: InputStats) -> Iterator[Item]:
+    with _open(path) as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                d = parse_capture_line(line, f"{path}:{number}")
+            except CaptureError as exc:
+                if not skip_invalid:
+                    raise
+                stats.skip(exc.message)
+                continue
+            yield Item(f"{path}:{number}", d.body_bytes(), d.method, d.path, d.headers, d.at,
+                       d.provider)
+
+
+def _body(path: str) -> Iterator[Item]:
+    with _open(path) as handle:
+        data = handle.read()
+    try:
+        json.loads(data)
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}:1: the body is not UTF-8 JSON") from exc
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path}:{exc.lineno}: malformed JSON body: {exc.msg}") from exc
+    yield Item(f"{path}:1", data.strip())
+
+
+def _array(path: str, skip_invalid: bool, stats: InputStats) -> Iterator[Item]:
+    with _open(path) as raw:
+        yield from _ArrayReader(path, raw).items(skip_invalid, stats)
+
+
+class _ArrayReader:
+    """Elements of a top-level JSON array, decoded one at a time from a sliding text buffer.
+
+    ``buf[pos:]`` is unread text; ``line`` is the line number of ``buf[0]``. An element cut by a
+    chunk boundary is retried with more text (the read size grows with what is pending, so a
+    huge element costs linear time, not quadratic).
+    """
+
+    def __init__(self, path: str, raw: IO[bytes]) -> None:
+        self.path, self.raw = path, raw
+        self.decode = codecs.getincrementaldecoder("utf-8")().decode
+        self.buf, self.pos, self.line, self.eof = "", 0, 1, False
+        self.decoder = json.JSONDecoder()
+
+    def more(self) -> bool:
+        """Drop what was read, append the next chunk; False at end of input."""
+        if self.eof:
+            return False
+        self.line += self.buf.count("\n", 0, self.pos)
+        self.buf, self.pos = self.buf[self.pos:], 0
+        data = self.raw.read(max(_CHUNK, len(self.buf)))
+        try:
+            self.buf += self.decode(data, final=not data)
+        except UnicodeDecodeError as exc:
+            raise self.fail("not UTF-8 text") from exc
+        self.eof = not data
+        return True
+
+    def skip_ws(self) -> bool:
+        """Advance past whitespace; False at end of input."""
+        while True:
+            buf, pos = self.buf, self.pos
+            while pos < len(buf) and buf[pos] in _WS:
+                pos += 1
+            self.pos = pos
+            if pos < len(buf):
+                return True
+            if not self.more():
+                return False
+
+    def here(self) -> str:
+        return f"{self.path}:{self.line + self.buf.count(chr(10), 0, self.pos)}"
+
+    def fail(self, what: str) -> UsageError:
+        return UsageError(f"{self.here()}: {what}")
+
+    def element(self) -> tuple[int, int]:
+        """Bounds of the next JSON value in ``buf``, reading more text while it is cut off."""
+        while True:
+            try:
+                _value, end = self.decoder.raw_decode(self.buf, self.pos)
+            except json.JSONDecodeError as exc:
+                cut = exc.pos >= len(self.buf) - 1 or exc.msg.startswith("Unterminated string")
+                if cut and self.more():
+                    continue
+                raise self.fail(f"malformed JSON body: {exc.msg}") from exc
+            if end < len(self.buf) or self.eof:  # a number could continue in the next chunk
+                return self.pos, end
+            self.more()
+
+    def items(self, skip_invalid: bool, stats: InputStats) -> Iterator[Item]:
+        if not self.skip_ws() or self.buf[self.pos] != "[":
+            raise self.fail("expected a JSON array of bodies")
+        self.pos += 1
+        first = True
+        while True:
+            if not self.skip_ws():
+                raise self.fail("the array is not closed (truncated file?)")
+            if self.buf[self.pos] == "]":
+                return
+            if not first:
+                if self.buf[self.pos] != ",":
+                    raise self.fail("expected ',' or ']' between bodies")
+                self.pos += 1
+                if not self.skip_ws():
+                    raise self.fail("the array is not closed (truncated file?)")
+            first = False
+            try:
+                start, end = self.element()
+            except UsageError as exc:
+                if not skip_invalid:
+                    raise
+                # After a broken element the array cannot be resynchronised reliably.
+                stats.skip(f"{exc.message} (the rest of the array is skipped)")
+                return
+            where = self.here()
+            self.pos = end
+            yield Item(where, self.buf[start:end].encode("utf-8"))
+
+
+def _har(path: str, skip_invalid: bool, stats: InputStats) -> Iterator[Item]:
+    with _open(path) as handle:
+        try:
+            doc: Any = json.load(handle)
+        except (ValueError, UnicodeDecodeError) as exc:
+            lineno = getattr(exc, "lineno", 1)
+            raise UsageError(f"{path}:{lineno}: not a HAR file: malformed JSON") from exc
+    entries = doc.get("log", {}).get("entries") if isinstance(doc, dict) else None
+    if not isinstance(entries, list):
+        raise UsageError(f"{path}:1: not a HAR file: no log.entries")
+    for index, entry in enumerate(entries, start=1):
+        where = f"{path}:entry {index}"
+        try:
+            yield _har_item(entry, where)
+        except UsageError as exc:
+            if not skip_invalid:
+                raise
+            stats.skip(exc.message)
+
+
+def _har_item(entry: Any, where: str) -> Item:
+    request = entry.get("request") if isinstance(entry, dict) else None
+    if not isinstance(request, dict) or not isinstance(request.get("url"), str):
+        raise UsageError(f"{where}: no request.url")
+    post = request.get("postData") or {}
+    text = post.get("text", "") if isinstance(post, dict) else ""
+    if not isinstance(text, str):
+        raise UsageError(f"{where}: postData.text is not a string")
+    if isinstance(post, dict) and post.get("encoding") == "base64":
+        try:
+            body = base64.b64decode(text, validate=True)
+        except ValueError as exc:
+            raise UsageError(f"{where}: postData.text is not base64") from exc
+    else:
+        body = text.encode("utf-8")
+    headers: dict[str, str] = {}
+    for pair in request.get("headers") or []:
+        if isinstance(pair, dict) and isinstance(pair.get("name"), str):
+            name = pair["name"]
+            if not name.startswith(":"):  # HTTP/2 pseudo-headers
+                headers[name] = str(pair.get("value", ""))
+    url = urlsplit(request["url"])
+    path = url.path + (f"?{url.query}" if url.query else "")
+    at = entry.get("startedDateTime")
+    return Item(where, body, str(request.get("method") or "POST"), path, headers,
+                at if isinstance(at, str) else None)

@@ -1,0 +1,158 @@
+"""What a provider's delivery rules are: the ``Rules`` base class and the values it trades with
+the engine (``Request``, ``Refused``, ``Decision``).
+
+A provider adds replay support by subclassing ``Rules`` in one small module: it turns captured
+deliveries into the requests its platform would send (``requests``), adds per-attempt headers
+(``attempt_headers``), and says what each answer means (``decide``). Pacing, concurrency,
+timeouts, the transport and the report belong to the engine.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+from notifyctl.errors import UsageError
+from notifyctl.replay.inputs import InputStats, Item
+
+HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
+     "te", "trailer", "trailers", "transfer-encoding", "upgrade", "host", "content-length",
+     "accept-encoding"}
+)
+
+
+class Verdict(enum.Enum):
+    ACCEPTED = "accepted"
+    RETRY = "retry"
+    GONE = "gone"  # the receiver asked to stop: nothing more goes to this target
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    verdict: Verdict
+    delay: float = 0.0  # seconds before the next attempt (RETRY only)
+
+
+@dataclass(slots=True)
+class Request:
+    """One delivery to make: the exact bytes and headers, and what it stands for."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes
+    events: int
+    where: str  # FILE:LINE of the (first) captured delivery it came from
+    key: str  # stable per delivery across retries and duplicates (webhook-id)
+    at: str | None = None  # capture time of the first event, for --realtime/--speed
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A delivery the rules will not send, with why (e.g. a stale signature and no key)."""
+
+    where: str
+    reason: str
+    events: int = 1
+
+
+@dataclass
+class RuleOptions:
+    """Provider-facing options; each provider reads the ones it knows."""
+
+    target: str
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    sign: str | None = None  # "standard-webhooks" (generic)
+    sign_key: str | None = None  # the key itself, read from --sign-key-env VAR by the caller
+    sign_key_env: str | None = None  # the variable's name, for messages
+    batch_size: int = 10_000
+    handshake: bool = False
+    max_attempts: int | None = None
+    retry_base: float = 1.0
+    payload_only: bool = False
+    timeout: float | None = None  # overrides the platform's own request timeout
+    skip_invalid: bool = False  # a body the platform could not have sent is counted, not fatal
+    stats: InputStats = field(default_factory=InputStats)
+
+
+class Rules:
+    """Base class of a provider's delivery rules; see the module docstring."""
+
+    name = "base"
+    timeout = 10.0  # the platform's request timeout, seconds
+    sequential = False  # one delivery in flight, the next only after the previous settled
+    stop_on_failure = False  # a failed delivery ends the run (nothing after it may be sent)
+
+    def __init__(self, options: RuleOptions) -> None:
+        self.options = options
+        self.resigned = 0  # captured signatures that no longer matched and were replaced
+        if options.timeout is not None:
+            self.timeout = options.timeout
+
+    def requests(self, items: Iterator[Item]) -> Iterator[Request | Refused]:
+        """The deliveries the platform would make for these captured ones, in order."""
+        raise NotImplementedError
+
+    def bad_input(self, where: str, what: str) -> None:
+        """A captured body this platform could not have sent: stop, or count it and go on."""
+        message = f"{where}: {what}"
+        if not self.options.skip_invalid:
+            raise UsageError(message)
+        self.options.stats.skip(message)
+
+    def handshake(self) -> Request | None:
+        """A verification request sent before anything else (``--handshake``), if any."""
+        return None
+
+    def attempt_headers(self, request: Request, attempt: int) -> dict[str, str]:
+        """Headers of attempt ``attempt`` (1-based); override for per-attempt signatures."""
+        return request.headers
+
+    def decide(self, status: int | None, attempt: int) -> Decision:
+        """What the answer means: ``status`` is None for a timeout or network error."""
+        if status is not None and 200 <= status < 300:
+            return Decision(Verdict.ACCEPTED)
+        return Decision(Verdict.FAILED)
+
+
+def configured_headers(options: RuleOptions, *, limit: int | None = None) -> dict[str, str]:
+    """The ``--header`` values as a dict (the last of a repeated name wins)."""
+    if limit is not None and len(options.headers) > limit:
+        raise UsageError(f"at most {limit} --header values are allowed for this provider "
+                         f"(got {len(options.headers)})")
+    return {name: value for name, value in options.headers}
+
+
+def replayable_headers(captured: Mapping[str, str] | None) -> dict[str, str]:
+    """Captured headers minus hop-by-hop ones and masked secrets (``Bearer ***`` is useless)."""
+    if not captured:
+        return {}
+    return {name: value for name, value in captured.items()
+            if name.lower() not in HOP_BY_HOP and not value.endswith("***")}
+
+
+def header(headers: Mapping[str, str] | None, name: str) -> str | None:
+    """Case-insensitive header lookup."""
+    if not headers:
+        return None
+    lowered = name.lower()
+    for key, value in headers.items():
+        if key.lower() == lowered:
+            return value
+    return None
+
+
+def length_mismatch(item: Item) -> bool:
+    """The captured Content-Length disagrees with the body: it was edited after capture."""
+    declared = header(item.headers, "content-length")
+    return declared is not None and declared.strip().isdigit() and int(declared) != len(item.body)
+
+
+def join_url(target: str, path: str | None) -> str:
+    """``--to`` plus a captured path (``http://h/base`` + ``/hook?x=1``)."""
+    if not path:
+        return target
+    return target.rstrip("/") + "/" + path.lstrip("/")

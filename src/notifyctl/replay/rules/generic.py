@@ -1,0 +1,96 @@
+"""Generic webhooks: each captured request re-sent as it was (method, path appended to ``--to``,
+headers minus hop-by-hop and masked secrets), optionally signed with Standard Webhooks v1.
+
+``--sign standard-webhooks --sign-key-env VAR`` adds ``webhook-id`` (the captured one, or one
+made per delivery: stable across retries and duplicates), ``webhook-timestamp`` (of each
+attempt) and ``webhook-signature``. Without ``--max-attempts`` nothing is retried; with it,
+timeouts, network errors, 429 and 5xx are retried with exponential back-off.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterator
+
+from notifyctl import signing
+from notifyctl.errors import UsageError
+from notifyctl.replay.inputs import Item
+from notifyctl.replay.rules.base import (
+    Decision,
+    Refused,
+    Request,
+    RuleOptions,
+    Rules,
+    Verdict,
+    configured_headers,
+    header,
+    join_url,
+    length_mismatch,
+    replayable_headers,
+)
+from notifyctl.replay.signed import no_key_refusal, standard_matches
+
+STANDARD = "standard-webhooks"
+_SW_HEADERS = frozenset({"webhook-id", "webhook-timestamp", "webhook-signature"})
+
+
+class GenericRules(Rules):
+    name = "generic"
+    timeout = 30.0  # Standard Webhooks advises senders 15-30 s
+
+    def __init__(self, options: RuleOptions) -> None:
+        super().__init__(options)
+        if options.sign not in (None, STANDARD):
+            raise UsageError(f"--sign {options.sign!r} is not supported", hint=f"use {STANDARD}")
+        if options.sign and not options.sign_key:
+            raise UsageError(f"--sign {STANDARD} needs the secret: pass --sign-key-env VAR")
+        if options.sign_key and options.sign:
+            signing.standard_secret(options.sign_key)  # a malformed secret fails before sending
+        self.attempts = options.max_attempts or 1
+        self._run = secrets.token_hex(4)
+
+    def requests(self, items: Iterator[Item]) -> Iterator[Request | Refused]:
+        extra = configured_headers(self.options)
+        sign = self.options.sign == STANDARD
+        key = self.options.sign_key
+        for index, item in enumerate(items):
+            headers = replayable_headers(item.headers)
+            captured = header(headers, "webhook-signature")
+            msg_id = header(headers, "webhook-id") or f"msg_{self._run}{index:x}"
+            if sign and key:
+                if captured and not standard_matches(key, headers, item.body):
+                    self.resigned += 1
+                headers = {k: v for k, v in headers.items() if k.lower() not in _SW_HEADERS}
+                headers["webhook-id"] = msg_id
+            else:
+                reason = no_key_refusal("webhook-signature", captured, length_mismatch(item),
+                                        self.options.sign_key_env, required=False)
+                if reason:
+                    yield Refused(item.where, reason)
+                    continue
+            headers.update(extra)
+            if not any(k.lower() == "content-type" for k in headers):
+                headers["Content-Type"] = "application/json"
+            yield Request(item.method or "POST", join_url(self.options.target, item.path),
+                          headers, item.body, 1, item.where, msg_id, item.at)
+
+    def attempt_headers(self, request: Request, attempt: int) -> dict[str, str]:
+        if self.options.sign != STANDARD or self.options.sign_key is None:
+            return request.headers
+        stamp = int(time.time())
+        signature = signing.standard_sign(self.options.sign_key, request.key, stamp, request.body)
+        return {**request.headers, "webhook-timestamp": str(stamp),
+                "webhook-signature": signature}
+
+    def decide(self, status: int | None, attempt: int) -> Decision:
+        if status is not None and 200 <= status < 300:
+            return Decision(Verdict.ACCEPTED)
+        if status == 410:
+            return Decision(Verdict.GONE)
+        transient = status is None or status == 429 or status >= 500
+        if transient and attempt < self.attempts:
+            return Decision(Verdict.RETRY, self.options.retry_base * 2 ** (attempt - 1))
+        return Decision(Verdict.FAILED)
+
+
