@@ -33,6 +33,7 @@ app = typer.Typer(
 app.add_typer(profile.app, name="profile")
 app.add_typer(auth.app, name="auth")
 app.command("completion")(completion.completion)
+app.command("replay")(__import__("notifyctl.cli.replay", fromlist=["replay"]).replay)
 
 
 def _print_version(value: bool) -> None:
