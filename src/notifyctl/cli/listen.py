@@ -1,0 +1,162 @@
+"""``notifyctl listen``: parse the options, run the receiver (``notifyctl.listen``), render."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from notifyctl.cli.common import complete_provider
+
+if TYPE_CHECKING:
+    from notifyctl.listen.view import Seen, Sink
+
+LISTEN_PROVIDERS = "pelion, circle, generic, iottly, sigfox"
+
+
+def listen(
+    host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to bind (0 picks a free one).")] = 0,
+    provider: Annotated[
+        str | None,
+        typer.Option("--provider", help=f"Whose callbacks: {LISTEN_PROVIDERS} (default: the "
+                     "profile's; env NOTIFYCTL_PROVIDER).", autocompletion=complete_provider,
+                     show_default=False),
+    ] = None,
+    path: Annotated[
+        str | None,
+        typer.Option("--path", help="Answer only this path (default: every path).",
+                     show_default=False),
+    ] = None,
+    save: Annotated[
+        str | None,
+        typer.Option("--save", help="Append every request to this capture file before "
+                     "answering it.", show_default=False),
+    ] = None,
+    forward_to: Annotated[
+        str | None,
+        typer.Option("--forward-to", help="Pass each request on to URL and answer what it "
+                     "answers.", show_default=False),
+    ] = None,
+    count: Annotated[
+        int | None,
+        typer.Option("--count", help="Stop after N requests (verified or not).",
+                     show_default=False),
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", help="Stop after S seconds (exit 8 if --count is not reached).",
+                     show_default=False),
+    ] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option("--output", "-o", help="table or jsonl (default: table on a terminal, "
+                     "else jsonl).", show_default=False),
+    ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Answer 401 to requests that fail verification and "
+                     "exit 7 at the end."),
+    ] = False,
+    respond: Annotated[
+        int | None,
+        typer.Option("--respond", help="Answer this HTTP status on purpose (to every request, "
+                     "or to the --fail-ratio share).", show_default=False),
+    ] = None,
+    fail_ratio: Annotated[
+        float,
+        typer.Option("--fail-ratio", help="Answer this share of requests (0-1, evenly spread) "
+                     "with --respond's status, default 500."),
+    ] = 0.0,
+    max_body: Annotated[
+        int, typer.Option("--max-body", help="Largest body accepted in bytes (413 above it).")
+    ] = 32 * 1024 * 1024,
+    verify_key_env: Annotated[
+        str | None,
+        typer.Option("--verify-key-env", help="Environment variable holding the verification "
+                     "key (circle authKey, generic whsec_ secret; for pelion, iottly, sigfox the "
+                     "expected Authorization header).", show_default=False),
+    ] = None,
+    downlink_data: Annotated[
+        str | None,
+        typer.Option("--downlink-data", help="sigfox: answer BIDIR requests with this "
+                     "downlink (16 hex characters).", show_default=False),
+    ] = None,
+) -> None:
+    """Receive callbacks locally: answer handshakes, check signatures, show and capture them.
+
+    The first line on stderr is the URL to register. stdout carries one JSON line per event
+    (or per request without events), or a live table on a terminal.
+
+    \b
+    Examples:
+      notifyctl listen --provider pelion --port 8080 --save pelion.jsonl
+      CIRCLE_KEY=... notifyctl listen --provider circle --verify-key-env CIRCLE_KEY --strict
+      notifyctl listen --provider sigfox --downlink-data 0102030405060708 -o jsonl
+      notifyctl listen --provider iottly --forward-to http://127.0.0.1:3000/hook
+    """
+    import asyncio
+    import os
+
+    from notifyctl import output
+    from notifyctl.errors import UsageError
+    from notifyctl.listen import Settings, serve
+    from notifyctl.listen.view import JsonlSink, TableSink
+
+    out = output.current()
+    name = provider or _configured_provider()
+    key: str | None = None
+    if verify_key_env is not None:
+        key = os.environ.get(verify_key_env)
+        if not key:
+            raise UsageError(f"--verify-key-env: environment variable {verify_key_env} is not set "
+                             "or empty")
+    chosen = out.choose_format(fmt, human="table", machine="jsonl")
+    settings = Settings(
+        provider=name, host=host, port=port, path=path, save=save, forward_to=forward_to,
+        count=count, timeout=timeout, output=chosen, strict=strict, respond=respond,
+        fail_ratio=fail_ratio, max_body=max_body, verify_key=key, downlink_data=downlink_data,
+    )
+    settings.validate()
+    proxy = _LateSink()
+
+    def ready(url: str) -> None:
+        out.info(url)
+        out.info(f"listening for {name} callbacks"
+                 + (f", saving to {save}" if save else "")
+                 + (f", forwarding to {forward_to}" if forward_to else "")
+                 + "; Ctrl-C to stop")
+        if chosen == "table":
+            proxy.target = TableSink(out.console, name)
+        else:
+            proxy.target = JsonlSink(out.out)
+
+    asyncio.run(serve(settings, proxy, ready))
+
+
+class _LateSink:
+    """The sink is chosen once the URL is out, so the table never hides the first line."""
+
+    def __init__(self) -> None:
+        from notifyctl.listen.view import NullSink
+
+        self.target: Sink = NullSink()
+
+    def show(self, seen: Seen) -> None:
+        self.target.show(seen)
+
+    def close(self) -> None:
+        self.target.close()
+
+
+def _configured_provider() -> str:
+    from notifyctl.cli.common import connection
+    from notifyctl.errors import UsageError
+
+    try:
+        return connection().provider
+    except UsageError as exc:
+        if "no provider" not in exc.message:
+            raise
+        raise UsageError("no provider chosen",
+                         hint=f"pass --provider P; listen knows {LISTEN_PROVIDERS}") from exc

@@ -1,0 +1,178 @@
+"""The receiver: an aiohttp app that answers every path (or only ``--path``), reads at most
+``--max-body`` bytes, asks the provider's handler what the request is, captures it, shows it,
+and answers: the handler's answer, 401 under ``--strict``, an error on purpose
+(``--respond``/``--fail-ratio``), or whatever ``--forward-to`` answered.
+
+The capture line is written (and flushed) before the answer leaves, so a request answered 2xx is
+always in the capture, whatever stops the process afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, cast
+
+from aiohttp import web  # noqa: TID253 - listen runs only inside its command
+
+from notifyctl import output
+from notifyctl.events import CaptureWriter, Delivery, now_iso
+from notifyctl.listen.handlers import Handler, Outcome, Request
+from notifyctl.listen.view import Seen, Sink
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from notifyctl.listen.settings import Settings
+
+# Not passed on by --forward-to: they describe this hop, not the request.
+HOP_HEADERS = frozenset({
+    "host", "content-length", "transfer-encoding", "connection", "keep-alive", "te",
+    "trailer", "upgrade", "proxy-connection", "proxy-authorization", "expect",
+})
+FORWARD_TIMEOUT_S = 30.0
+
+
+class ListenDelivery(Delivery, omit_defaults=True):
+    """A capture line plus how the request fared. ``read_capture`` ignores the extra fields, so
+    these lines replay like any other."""
+
+    verified: bool | None = None
+    error: str | None = None
+    invalid: str | None = None
+
+
+class Receiver:
+    """Per-run state and the one request handler."""
+
+    def __init__(self, settings: Settings, handler: Handler, sink: Sink,
+                 writer: CaptureWriter | None) -> None:
+        self.settings = settings
+        self.handler = handler
+        self.sink = sink
+        self.writer = writer
+        self.received = 0
+        self.failed = 0
+        self.stopping = False
+        self.stopped = asyncio.Event()
+        self.session: aiohttp.ClientSession | None = None
+        self._fail_credit = 0.0
+
+    def stop(self) -> None:
+        """Refuse new requests (503) and let the run end."""
+        self.stopping = True
+        self.stopped.set()
+
+    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        settings = self.settings
+        if settings.path is not None and request.path != settings.path:
+            return web.Response(status=404, text="not the listening path\n")
+        if self.stopping:
+            return web.Response(status=503, text="shutting down\n")
+        self.received += 1
+        if settings.count is not None and self.received >= settings.count:
+            # The request that reaches --count is still answered; the run then ends.
+            self.stopping = True
+            asyncio.get_running_loop().call_soon(self.stopped.set)
+        if request.content_length is not None and request.content_length > settings.max_body:
+            return self._too_large(request)
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return self._too_large(request)
+        at = now_iso()
+        req = Request(request.method, request.path, request.query_string, request.headers,
+                      body, at)
+        try:
+            outcome = self.handler.handle(req)
+        except Exception as exc:  # a handler bug must not take the receiver down
+            output.current().warn(f"{self.handler.provider} handler failed on a request: {exc!r}")
+            outcome = Outcome(status=500, kind="error", error=f"handler failed: {exc!r}")
+        status, answer, ctype, error = self._answer(outcome)
+        if self.writer is not None:
+            self._capture(request, body, at, outcome)
+        if status == 0:  # forward: after the capture, so the capture never misses it
+            status, answer, ctype, error = await self._forward(request, body)
+        self.sink.show(Seen(self.handler.provider, outcome.kind, request.method, request.path,
+                            status, at, outcome.verified, error or outcome.error,
+                            outcome.events))
+        return web.Response(status=status, body=answer,
+                            headers={"Content-Type": ctype} if ctype else None)
+
+    def _answer(self, outcome: Outcome) -> tuple[int, bytes, str | None, str | None]:
+        """(status, body, content type, error); status 0 means "forward it"."""
+        settings = self.settings
+        if outcome.invalid is not None:
+            return outcome.status, outcome.body, outcome.content_type, outcome.invalid
+        if outcome.verified is False:
+            self.failed += 1
+            if settings.strict:
+                return 401, b"verification failed\n", "text/plain", outcome.error
+        if outcome.kind == "error":
+            return outcome.status, b"", None, outcome.error
+        if settings.respond is not None or settings.fail_ratio:
+            code = settings.respond if settings.respond is not None else 500
+            if not settings.fail_ratio:
+                return code, b"", None, None
+            # Deterministic spread: exactly R of the requests fail, evenly spaced.
+            self._fail_credit += settings.fail_ratio
+            if self._fail_credit >= 1.0 - 1e-9:
+                self._fail_credit -= 1.0
+                return code, b"", None, None
+        if settings.forward_to is not None:
+            return 0, b"", None, None
+        return outcome.status, outcome.body, outcome.content_type, None
+
+    def _capture(self, request: web.BaseRequest, body: bytes, at: str,
+                 outcome: Outcome) -> None:
+        # capture() builds ``cls``, so this is a ListenDelivery with the extra fields unset.
+        delivery = cast(ListenDelivery, ListenDelivery.capture(
+            self.handler.provider, "callback", body, method=request.method,
+            path=request.raw_path, headers=request.headers, at=at,
+        ))
+        delivery.verified = outcome.verified
+        delivery.error = outcome.error
+        delivery.invalid = outcome.invalid
+        assert self.writer is not None
+        self.writer.write(delivery)
+
+    def _too_large(self, request: web.BaseRequest) -> web.Response:
+        message = f"body over --max-body ({self.settings.max_body} bytes)"
+        self.sink.show(Seen(self.handler.provider, "too-large", request.method, request.path,
+                            413, now_iso(), None, message, []))
+        # Closing the connection: the unread body must not be parsed as the next request.
+        return web.Response(status=413, text=message + "\n", headers={"Connection": "close"})
+
+    async def _forward(self, request: web.BaseRequest,
+                       body: bytes) -> tuple[int, bytes, str | None, str | None]:
+        import aiohttp
+
+        target = self.settings.forward_to
+        assert target is not None
+        if request.query_string:
+            target += ("&" if "?" in target else "?") + request.query_string
+        if self.session is None:
+            self.session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=FORWARD_TIMEOUT_S), auto_decompress=False,
+                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+            )
+        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_HEADERS]
+        try:
+            async with self.session.request(request.method, target, headers=headers, data=body,
+                                            allow_redirects=False) as answer:
+                content = await answer.read()
+                ctype = answer.headers.get("Content-Type")
+                return answer.status, content, ctype, None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            message = f"forward to {self.settings.forward_to} failed: {exc or type(exc).__name__}"
+            output.current().warn(message)
+            return 502, (message + "\n").encode(), "text/plain", message
+
+    async def close(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+
+
+def build_app(receiver: Receiver) -> web.Application:
+    app = web.Application(client_max_size=receiver.settings.max_body)
+    app.router.add_route("*", "/{tail:.*}", receiver.handle)
+    return app

@@ -1,0 +1,193 @@
+"""What ``listen`` shows: JSON lines (one per event, or one describing a request that has none)
+or a live Rich table. Sinks are called on the event loop thread; neither blocks the answer to a
+request for long (JSON lines are written once per loop pass, the table redraws at most 10 times
+a second from a bounded deque).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
+
+import msgspec  # noqa: TID253 - listen runs only inside its command
+
+from notifyctl.events import Event
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+    from rich.live import Live
+
+MAX_REDRAWS_PER_S = 10
+
+
+class RequestLine(Event, omit_defaults=True):
+    """The line for a request without decodable events (a handshake, a rejected or malformed
+    request): Event fields plus what happened to the request. ``status`` is the HTTP status
+    answered."""
+
+    method: str | None = None
+    verified: bool | None = None
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class Seen:
+    """One request as the views need it."""
+
+    provider: str
+    kind: str
+    method: str
+    path: str
+    status: int
+    at: str
+    verified: bool | None
+    error: str | None
+    events: list[Event]
+
+
+class Sink(Protocol):
+    def show(self, seen: Seen) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class NullSink:
+    def show(self, seen: Seen) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class ListSink:
+    """Keeps every line as a dict (the in-process API and tests)."""
+
+    def __init__(self) -> None:
+        self.lines: list[dict[str, Any]] = []
+
+    def show(self, seen: Seen) -> None:
+        self.lines.extend(msgspec.to_builtins(line) for line in lines_of(seen))
+
+    def close(self) -> None:
+        pass
+
+
+def lines_of(seen: Seen) -> list[Event]:
+    if seen.events:
+        return seen.events
+    return [RequestLine(provider=seen.provider, kind=seen.kind, time=seen.at, path=seen.path,
+                        status=seen.status, method=seen.method, verified=seen.verified,
+                        error=seen.error)]
+
+
+class JsonlSink:
+    """JSON lines on stdout, gathered per event-loop pass and written in one call."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._binary = getattr(stream, "buffer", None)
+        self._stream = stream
+        self._pending: list[bytes] = []
+        self._scheduled = False
+        self._encode = msgspec.json.Encoder().encode
+
+    def show(self, seen: Seen) -> None:
+        encode = self._encode
+        self._pending.extend(encode(line) + b"\n" for line in lines_of(seen))
+        if not self._scheduled:
+            self._scheduled = True
+            try:
+                asyncio.get_running_loop().call_soon(self.flush)
+            except RuntimeError:
+                self.flush()
+
+    def flush(self) -> None:
+        self._scheduled = False
+        if not self._pending:
+            return
+        data, self._pending = b"".join(self._pending), []
+        if self._binary is not None:
+            self._binary.write(data)
+            self._binary.flush()
+        else:
+            self._stream.write(data.decode("utf-8"))
+            self._stream.flush()
+
+    def close(self) -> None:
+        self.flush()
+
+
+class TableSink:
+    """A live table of the latest requests and events with a status line."""
+
+    def __init__(self, console: Console, provider: str) -> None:
+        from rich.live import Live
+
+        self.console = console
+        self.provider = provider
+        self.rows: deque[tuple[str, ...]] = deque(maxlen=max(5, console.height - 8))
+        self.requests = self.events = self.failed = self.invalid = 0
+        self.started = time.monotonic()
+        self._dirty = False
+        self._last = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self.live: Live = Live(get_renderable=self.render, console=console,
+                               auto_refresh=False, transient=False)
+        self.live.start()
+
+    def show(self, seen: Seen) -> None:
+        self.requests += 1
+        self.failed += seen.verified is False
+        self.invalid += seen.kind == "invalid"
+        check = {True: "ok", False: "FAILED", None: "-"}[seen.verified]
+        for line in lines_of(seen):
+            self.events += bool(seen.events)
+            payload = line.error if isinstance(line, RequestLine) else line.payload
+            self.rows.append((
+                (line.time or seen.at)[11:23], line.kind, line.device or "", check,
+                str(seen.status), seen.path, "" if payload is None else str(payload)[:200],
+            ))
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if self._timer is not None:
+            return
+        delay = max(0.0, self._last + 1 / MAX_REDRAWS_PER_S - time.monotonic())
+        try:
+            self._timer = asyncio.get_running_loop().call_later(delay, self._redraw)
+        except RuntimeError:
+            self._redraw()
+
+    def _redraw(self) -> None:
+        self._timer = None
+        self._last = time.monotonic()
+        self.live.refresh()
+
+    def render(self) -> RenderableType:
+        from rich.table import Table
+
+        from notifyctl.output import inert
+
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        table = Table(
+            title=f"listen {self.provider}", title_justify="left", expand=True,
+            caption=f"{self.requests} requests · {self.events} events · {self.failed} failed "
+            f"checks · {self.invalid} invalid · {self.requests / elapsed:.1f} req/s",
+            caption_justify="left",
+        )
+        for name, width in (("time", 12), ("kind", 18), ("device", 20), ("check", 6),
+                            ("http", 4), ("path", 16)):
+            table.add_column(name, width=width, no_wrap=True, overflow="ellipsis")
+        table.add_column("payload", no_wrap=True, overflow="ellipsis", ratio=1)
+        for row in self.rows:
+            table.add_row(*(inert(cell) for cell in row))
+        return table
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.live.refresh()
+        self.live.stop()
