@@ -95,7 +95,7 @@ def _parse(buf: bytes, start: int, end: int, depth: int, max_depth: int) -> list
             pos += length_width
         if length > end - pos:
             raise TlvError(
-                pos, f"value of {length} bytes runs past the end ({end - pos} bytes left)"
+                pos, f"value of {length} bytes runs past the end ({end - pos} left)"
             )
         value_end = pos + length
         if kind in NESTED:
