@@ -81,6 +81,18 @@ AccountOpt = Annotated[
     str | None,
     typer.Option("--account", help="Account name (env NOTIFYCTL_ACCOUNT).", show_default=False),
 ]
+# Network options (notifyctl.http.net_options builds the client settings from them).
+NetTimeoutOpt = Annotated[
+    float | None,
+    typer.Option("--timeout", help="Seconds per HTTP request (default 30).", show_default=False),
+]
+InsecureOpt = Annotated[
+    bool, typer.Option("--insecure", help="Do not verify TLS certificates (testing only).")
+]
+CaBundleOpt = Annotated[
+    str | None,
+    typer.Option("--ca-bundle", help="PEM file of CA certificates to trust.", show_default=False),
+]
 
 
 def connection(

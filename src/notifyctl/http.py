@@ -1,0 +1,222 @@
+"""The HTTP client of every networked command, and how HTTP outcomes become notifyctl errors.
+
+``NetOptions`` holds the network flags every networked command takes (``--timeout``,
+``--insecure``, ``--ca-bundle``); proxies come from ``HTTPS_PROXY``/``NO_PROXY`` through httpx's
+own environment support. ``Http.request`` retries what is worth retrying (429 after its
+``Retry-After``, 5xx and transport failures with exponential back-off, each a bounded number
+of times) and maps the final outcome onto the error tree: 400/409/422 ``InvalidRequest`` with
+the platform's message, 401/403 ``AuthError``, 404 ``NotFoundError``, anything else that
+failed ``NetworkError``.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import random
+import ssl
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx  # noqa: TID253 - only networked commands import this module, inside the command
+
+from notifyctl import output
+from notifyctl.errors import (
+    AuthError,
+    InvalidRequest,
+    NetworkError,
+    NotFoundError,
+    NotifyctlError,
+    UsageError,
+)
+
+DEFAULT_TIMEOUT = 30.0
+_MESSAGE_LIMIT = 300
+
+
+@dataclass(frozen=True)
+class NetOptions:
+    """Network settings shared by REST and WebSocket clients."""
+
+    timeout: float = DEFAULT_TIMEOUT
+    insecure: bool = False
+    ca_bundle: str | None = None
+    # Bounded retries: 429 waits for Retry-After (capped), 5xx and transport errors back off.
+    retries: int = 3
+    retry_base: float = 0.5
+    max_retry_after: float = 60.0
+    sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """The TLS settings as one context, usable by httpx and websockets alike."""
+        if self.insecure:
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            return context
+        if self.ca_bundle:
+            try:
+                return ssl.create_default_context(cafile=self.ca_bundle)
+            except (OSError, ssl.SSLError) as exc:
+                raise UsageError(f"--ca-bundle {self.ca_bundle}: cannot load: {exc}") from exc
+        return ssl.create_default_context()
+
+
+def net_options(
+    timeout: float | None = None, insecure: bool = False, ca_bundle: str | None = None
+) -> NetOptions:
+    """NetOptions from the command-line flags; warns once about ``--insecure``."""
+    if timeout is not None and timeout <= 0:
+        raise UsageError(f"--timeout {timeout:g}: must be greater than 0")
+    if insecure:
+        output.current().warn(
+            "--insecure: TLS certificates are not verified; anyone on the path can read and"
+            " change this traffic"
+        )
+    return NetOptions(
+        timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
+        insecure=insecure,
+        ca_bundle=ca_bundle,
+    )
+
+
+def platform_message(response: httpx.Response) -> str:
+    """The platform's own explanation: a JSON ``message``/``error`` field, a JSON string, or
+    the text body; shortened and made inert (it is shown to people)."""
+    text = response.text.strip()
+    try:
+        data: Any = json.loads(text) if text else None
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        for key in ("message", "error", "detail", "reason", "code"):
+            if isinstance(data.get(key), str | int) and data[key] != "":
+                text = str(data[key])
+                break
+    elif isinstance(data, str):
+        text = data
+    text = " ".join(text.split())
+    if len(text) > _MESSAGE_LIMIT:
+        text = text[: _MESSAGE_LIMIT - 1] + "…"
+    return output.inert_str(text) or response.reason_phrase or f"HTTP {response.status_code}"
+
+
+def error_for(response: httpx.Response, what: str) -> NotifyctlError:
+    """The notifyctl error for a final non-2xx response to ``what`` (e.g. ``PUT /v2/...``)."""
+    status = response.status_code
+    message = f"{what}: HTTP {status}: {platform_message(response)}"
+    if status in (400, 409, 415, 422):
+        return InvalidRequest(message)
+    if status in (401, 403):
+        return AuthError(message, hint="check the API key (notifyctl auth status)")
+    if status == 404:
+        return NotFoundError(message)
+    return NetworkError(message)
+
+
+def retry_after(response: httpx.Response, cap: float) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date), capped."""
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - time.time()
+    return min(max(seconds, 0.0), cap)
+
+
+def _transport_message(exc: httpx.HTTPError) -> tuple[str, str | None]:
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return (f"TLS certificate not trusted: {cause.verify_message}",
+                    "pass --ca-bundle FILE for a private CA (or --insecure to test)")
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timed out ({type(exc).__name__})", "raise --timeout or check the network"
+    if isinstance(exc, httpx.ProxyError):
+        return f"proxy failed: {exc}", "check HTTPS_PROXY / NO_PROXY"
+    return str(exc) or type(exc).__name__, None
+
+
+class Http:
+    """A thin synchronous client around ``httpx.Client`` with notifyctl's retry/error rules."""
+
+    def __init__(
+        self,
+        base_url: str,
+        net: NetOptions,
+        headers: Mapping[str, str] | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.net = net
+        self.client = httpx.Client(
+            base_url=base_url,
+            headers=dict(headers or {}),
+            timeout=net.timeout,
+            verify=net.ssl_context(),
+            follow_redirects=False,
+            trust_env=True,  # HTTPS_PROXY / NO_PROXY
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> Http:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        ok: tuple[int, ...] = (200, 201, 202, 204),
+    ) -> httpx.Response:
+        """Send one request; return the response when its status is in ``ok``."""
+        what = f"{method} {path}"
+        net = self.net
+        for attempt in range(net.retries + 1):
+            last = attempt == net.retries
+            backoff = net.retry_base * 2**attempt * (0.5 + random.random() / 2)
+            try:
+                response = self.client.request(method, path, json=json_body)
+            except httpx.HTTPError as exc:
+                message, hint = _transport_message(exc)
+                if last or (hint is not None and "TLS" in message):
+                    raise NetworkError(f"{what}: {message}", hint=hint) from exc
+                output.current().debug(f"{what}: {message}; retrying in {backoff:.1f} s")
+                net.sleep(backoff)
+                continue
+            status = response.status_code
+            if status in ok:
+                return response
+            if status == 429 and not last:
+                wait = retry_after(response, net.max_retry_after)
+                wait = backoff if wait is None else wait
+                output.current().info(f"{what}: rate limited (429); retrying in {wait:g} s")
+                net.sleep(wait)
+                continue
+            if status >= 500 and not last:
+                output.current().debug(f"{what}: HTTP {status}; retrying in {backoff:.1f} s")
+                net.sleep(backoff)
+                continue
+            if status == 429:
+                raise NetworkError(
+                    f"{what}: still rate limited (HTTP 429) after {net.retries} retries",
+                    hint="try again later",
+                )
+            raise error_for(response, what)
+        raise AssertionError("unreachable")  # the loop always returns or raises
