@@ -302,6 +302,7 @@ _array_decoder = msgspec.json.Decoder(list[Raw] | None).decode
 
 def _arrays(body: bytes | str) -> list[tuple[str, list[Raw]]]:
     """The known, non-empty arrays of a message in document order (top level validated)."""
+    body = _utf8(body)
     try:
         top = _frame_decoder(body)
         return [(key, value) for key, value in top.items() if value and key in KINDS]
@@ -309,25 +310,35 @@ def _arrays(body: bytes | str) -> list[tuple[str, list[Raw]]]:
         pass  # an unknown key holding a non-array, or a known key that is wrong: look closer
     except msgspec.DecodeError as exc:
         raise WireError(f"not a NotificationMessage: malformed JSON: {exc}") from None
-    except RecursionError:
-        raise WireError("not a NotificationMessage: JSON nested too deeply") from None
+    except (RecursionError, ValueError) as exc:
+        raise WireError(f"not a NotificationMessage: {_unusual(exc)}") from None
     try:
         fields = _object_decoder(body)
     except msgspec.DecodeError as exc:
         raise WireError(f"top level: {_lower(str(exc))}, not a NotificationMessage") from None
-    except RecursionError:
-        raise WireError("not a NotificationMessage: JSON nested too deeply") from None
+    except (RecursionError, ValueError) as exc:
+        raise WireError(f"not a NotificationMessage: {_unusual(exc)}") from None
     arrays = []
     for key, value in fields.items():
         if key not in KINDS:
             continue
         try:
             items = _array_decoder(value)
-        except (msgspec.DecodeError, RecursionError):
+        except (msgspec.DecodeError, RecursionError, ValueError):
             raise WireError(f"{key}: expected an array of items") from None
         if items:
             arrays.append((key, items))
     return arrays
+
+
+def _utf8(body: bytes | str) -> bytes:
+    if not isinstance(body, str):
+        return body
+    try:
+        return body.encode("utf-8")
+    except UnicodeEncodeError as exc:  # lone surrogates: not text any JSON parser accepts
+        raise WireError(f"not a NotificationMessage: not UTF-8 text at character {exc.start}") \
+            from None
 
 
 def _events(arrays: list[tuple[str, list[Raw]]], received_at: str | None) -> list[Event]:
@@ -358,8 +369,17 @@ def _one(key: str, raw: Raw, received_at: str | None, where: str) -> Event:
         raise WireError(f"{where}.{exc.field}: {exc.what}") from None
     except msgspec.DecodeError as exc:
         raise WireError(_located(where, str(exc))) from None
-    except RecursionError:
-        raise WireError(f"{where}: nested too deeply") from None
+    except (RecursionError, ValueError, OverflowError) as exc:
+        raise WireError(f"{where}: {_unusual(exc)}") from None
+
+
+def _unusual(exc: BaseException) -> str:
+    """What msgspec raises besides DecodeError: deep nesting, bad UTF-8 inside a string."""
+    if isinstance(exc, RecursionError):
+        return "JSON nested too deeply"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"a string is not valid UTF-8 ({exc.reason})"
+    return str(exc)
 
 
 def _located(where: str, message: str) -> str:
@@ -441,7 +461,7 @@ def _encode_message(message: dict[str, list[Any]]) -> bytes:
 
 def is_verification(body: bytes | str) -> bool:
     """True for the callback-verification PUT, whose body is ``{}`` or empty."""
-    data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+    data = body.encode("utf-8", "replace") if isinstance(body, str) else bytes(body)
     data = data.strip()
     if data in (b"", b"{}"):
         return True
