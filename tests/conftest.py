@@ -22,6 +22,7 @@ import pytest
 SUPPORT = Path(__file__).parent / "support"
 sys.path.insert(0, str(SUPPORT))
 os.environ["PYTHON_KEYRING_BACKEND"] = "file_keyring.FileKeyring"
+from sandbox import sandbox  # noqa: E402, F401
 
 # Scale for timing-sensitive tests on slow or loaded machines.
 MS = float(os.environ.get("NOTIFYCTL_TEST_MS", "1.0")) / 1000

@@ -33,6 +33,7 @@ app = typer.Typer(
 app.add_typer(profile.app, name="profile")
 app.add_typer(auth.app, name="auth")
 app.command("completion")(completion.completion)
+app.command("sandbox")(__import__("notifyctl.cli.sandbox", fromlist=["sandbox"]).sandbox)
 app.command("listen")(__import__("notifyctl.cli.listen", fromlist=["listen"]).listen)
 app.command("replay")(__import__("notifyctl.cli.replay", fromlist=["replay"]).replay)
 

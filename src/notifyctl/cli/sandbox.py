@@ -1,0 +1,67 @@
+"""``notifyctl sandbox``: run the local emulator of the platforms' notification channels."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from notifyctl.sandbox import Sandbox
+
+
+def _announce(sandbox: Sandbox) -> None:
+    from notifyctl import output
+
+    out = output.current()
+    # The first line is what scripts and people copy: keep it first and on one line.
+    out.info(
+        f"sandbox listening on {sandbox.url}; use it with: notifyctl profile add sandbox "
+        f"--provider pelion --api-url {sandbox.url}"
+    )
+    out.info(
+        f"API key (a sandbox key, safe to show): export NOTIFYCTL_API_KEY={sandbox.api_key}"
+    )
+    if sandbox.config.api_key is None:
+        out.info("any key starting with ak_ is accepted; each key has its own channel")
+    out.info(f"synthetic events: {sandbox.rate:g}/s; press Ctrl-C to stop")
+
+
+def sandbox(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", help="Port (0 picks a free one).", min=0, max=65535)
+    ] = 0,
+    rate: Annotated[
+        float, typer.Option("--rate", help="Synthetic events per second (0: none).", min=0)
+    ] = 0.0,
+    devices: Annotated[
+        int, typer.Option("--devices", help="Number of synthetic devices.", min=1)
+    ] = 5,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            envvar="NOTIFYCTL_SANDBOX_API_KEY",
+            help="The only key the sandbox accepts (default: any ak_ key; one is printed).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Serve a local emulator of the Pelion notification channels until Ctrl-C.
+
+    \b
+    Examples:
+      notifyctl sandbox --port 8099 --rate 20
+      notifyctl profile add sandbox --provider pelion --api-url http://127.0.0.1:8099
+      NOTIFYCTL_API_KEY=ak_... notifyctl -p sandbox tail
+
+    Control endpoints for tests and CI: POST /_sandbox/pelion/events (inject a
+    NotificationMessage), POST /_sandbox/faults, GET /_sandbox/state.
+    """
+    from notifyctl.errors import UsageError
+    from notifyctl.sandbox import Sandbox, serve
+
+    if api_key is not None and not api_key.startswith("ak_"):
+        raise UsageError("--api-key: a Pelion access key starts with 'ak_'")
+    serve(Sandbox(host=host, port=port, rate=rate, devices=devices, api_key=api_key), _announce)

@@ -1,0 +1,415 @@
+"""The Pelion notification-channel emulator: REST routes, the WebSocket endpoint and the state
+of every API key, mounted into the sandbox app (``notifyctl.sandbox``).
+
+Each key has at most one channel, of one type (callback or websocket), and one queue. Events
+reach a key's queue from the synthetic generator (keys that have a channel), from the control
+endpoint ``POST /_sandbox/pelion/events`` (one key, or every channel), and leave it either over
+the key's one WebSocket (frames of at most ``max_chunk_size`` items, no ack) or through the
+``CallbackDeliverer``. Status codes and close codes follow protocols/pelion.md sections 2 and 5.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import aiohttp  # noqa: TID253 - runs only inside `notifyctl sandbox`
+from aiohttp import web  # noqa: TID253
+
+from notifyctl.providers.pelion.emulator_delivery import (
+    GONE,
+    SECTIONS,
+    BadRequest,
+    CallbackDeliverer,
+    DeliveryStats,
+    EventQueue,
+    Queued,
+    Serialization,
+    queued_from,
+    verify_callback,
+)
+from notifyctl.providers.pelion.emulator_socket import ChannelSocket, key_from_upgrade
+from notifyctl.providers.pelion.synthetic import SyntheticDevices
+
+if TYPE_CHECKING:
+    from notifyctl.sandbox import SandboxConfig
+
+BASE = "/v2/notification"
+WEBHOOK_LIMIT = 400  # URL, header names and values together (Webhook schema)
+OTHER_CHANNEL = (
+    "Another channel type exists for this API key ({other}); delete it first "
+    "(DELETE {base}/{path}) and register again"
+)
+
+
+@dataclass
+class KeyState:
+    """Everything the platform keeps for one API key."""
+
+    key: str
+    queue: EventQueue
+    channel: str | None = None  # "callback" | "websocket"
+    serialization: Serialization = field(default_factory=Serialization)
+    url: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    deliverer: CallbackDeliverer | None = None
+    callback_stats: DeliveryStats = field(default_factory=DeliveryStats)
+    socket: ChannelSocket | None = None
+    connections: int = 0
+    frames: int = 0
+    delivered: int = 0
+    # Devices whose registration this channel has seen (the generator sends it first).
+    known: set[str] = field(default_factory=set)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "channel": self.channel,
+            "serialization": self.serialization.to_json() if self.channel else None,
+            "queue_size": len(self.queue),
+            "dropped": self.queue.dropped,
+            "connected": self.socket is not None,
+            "connections": self.connections,
+            "frames": self.frames,
+            "delivered": self.delivered + self.callback_stats.delivered,
+        }
+        if self.channel == "callback":
+            data["url"] = self.url
+            data["headers"] = self.headers
+            data["callback"] = self.callback_stats.to_json()
+        return data
+
+
+def _text(status: int, message: str) -> web.Response:
+    # v2 error bodies are plain strings.
+    return web.Response(status=status, text=message)
+
+
+class PelionEmulator:
+    """The ``pelion`` provider of the sandbox (see ``notifyctl.sandbox.Emulator``)."""
+
+    name = "pelion"
+
+    def __init__(self, config: SandboxConfig) -> None:
+        self.config = config
+        self.keys: dict[str, KeyState] = {}
+        self.devices = SyntheticDevices(config.devices, seed=config.seed)
+        self._session: aiohttp.ClientSession | None = None
+
+    # -- sandbox hooks -------------------------------------------------------------------
+    def setup(self, app: web.Application) -> None:
+        app.router.add_put(f"{BASE}/callback", self.put_callback)
+        app.router.add_get(f"{BASE}/callback", self.get_callback)
+        app.router.add_delete(f"{BASE}/callback", self.delete_callback)
+        app.router.add_put(f"{BASE}/websocket", self.put_websocket)
+        app.router.add_get(f"{BASE}/websocket", self.get_websocket)
+        app.router.add_delete(f"{BASE}/websocket", self.delete_websocket)
+        app.router.add_get(f"{BASE}/websocket-connect", self.websocket_connect)
+        app.router.add_get(f"{BASE}/channel", self.get_channel)
+        app.router.add_get(f"{BASE}/pull", self.pull)
+        app.router.add_delete(f"{BASE}/pull", self.delete_pull)
+
+    async def start(self) -> None:
+        # Callbacks go exactly where they were registered: no proxies from the environment.
+        self._session = aiohttp.ClientSession(trust_env=False)
+
+    async def stop(self) -> None:
+        for state in self.keys.values():
+            if state.socket is not None:
+                await state.socket.retire(1001, "server shutting down")
+            if state.deliverer is not None:
+                await state.deliverer.stop()
+                state.deliverer = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def state(self) -> dict[str, Any]:
+        return {"keys": {key: state.to_json() for key, state in self.keys.items()}}
+
+    def inject(self, body: Any, api_key: str | None) -> dict[str, Any]:
+        """Queue a NotificationMessage's items for ``api_key`` (queued even before the key has
+        a channel, so a test can inject before its client connects), or for every channel."""
+        entries = _validate_message(body)
+        if api_key is not None:
+            targets = [self._state(api_key)]
+        else:
+            targets = [state for state in self.keys.values() if state.channel]
+        for state in targets:
+            # Every target gets its own copies: shaping must not leak between keys.
+            state.queue.push(queued_from(entry.section, entry.item) for entry in entries)
+        return {"queued": len(entries), "keys": len(targets)}
+
+    def generate(self, count: int) -> None:
+        """``count`` synthetic events into every channel's queue, registrations first."""
+        targets = [state for state in self.keys.values() if state.channel]
+        if not targets or not self.devices.devices:
+            return
+        batches: dict[str, list[Queued]] = {state.key: [] for state in targets}
+        for _ in range(count):
+            section, item, device = self.devices.next()
+            for state in targets:
+                out = batches[state.key]
+                if section in GONE:
+                    if device.ep not in state.known:
+                        continue
+                    state.known.discard(device.ep)
+                elif device.ep not in state.known:
+                    state.known.add(device.ep)
+                    reg = self.devices.registration(device)
+                    out.append(Queued("registrations", reg, device.ep, device.original_ep))
+                out.append(Queued(section, item, device.ep, device.original_ep))
+        for state in targets:
+            state.queue.push(batches[state.key])
+
+    async def fault(self, fault: dict[str, Any]) -> int:
+        """Apply a socket fault (close with a code, drop, stall); returns sockets affected."""
+        action = fault.get("action")
+        key = fault.get("api_key")
+        sockets = [
+            state.socket
+            for state in self.keys.values()
+            if state.socket is not None and (key is None or state.key == key)
+        ]
+        for sock in sockets:
+            if action == "close":
+                code = fault.get("code", 1012)
+                if not isinstance(code, int) or not 1000 <= code <= 4999:
+                    raise BadRequest(f"close code {code!r}: expected an integer 1000..4999")
+                await sock.retire(code, str(fault.get("reason", "sandbox fault")))
+            elif action == "drop":
+                sock.drop()
+            elif action == "stall":
+                sock.stall()
+            else:
+                raise BadRequest(f"unknown fault action {action!r}: use close, drop or stall")
+        return len(sockets)
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _state(self, key: str) -> KeyState:
+        state = self.keys.get(key)
+        if state is None:
+            state = self.keys[key] = KeyState(key, EventQueue(self.config.queue_limit))
+        return state
+
+    def check_key(self, key: str | None) -> str | None:
+        """Why ``key`` is refused (``"401 ..."``/``"403 ..."``), or None when it is accepted."""
+        if not key:
+            return "401 missing API key: send 'Authorization: Bearer ak_...'"
+        if not key.startswith("ak_"):
+            return "403 not an access key: channel endpoints need an application key (ak_...)"
+        if self.config.api_key is not None and key != self.config.api_key:
+            return "401 invalid API key"
+        return None
+
+    def _auth(self, request: web.Request) -> KeyState:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        key = token.strip() if scheme.lower() == "bearer" else None
+        problem = self.check_key(key)
+        if problem is not None:
+            status, _, message = problem.partition(" ")
+            raise _http_error(int(status), message)
+        assert key is not None
+        return self._state(key)
+
+    async def _json_body(self, request: web.Request, *, required: bool) -> Any:
+        raw = await request.read()
+        if not raw.strip():
+            if required:
+                raise _http_error(400, "MALFORMED_JSON_CONTENT: a JSON body is required")
+            return None
+        if request.content_type not in ("application/json", "application/octet-stream", ""):
+            raise _http_error(415, f"unsupported media type {request.content_type}")
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise _http_error(400, "MALFORMED_JSON_CONTENT") from None
+
+    async def _drop_channel(self, state: KeyState, *, close_code: int = 1000) -> None:
+        """Remove the channel; its queue is lost, as on the platform."""
+        if state.socket is not None:
+            await state.socket.retire(close_code, "channel deleted")
+        if state.deliverer is not None:
+            await state.deliverer.stop()
+            state.deliverer = None
+        state.channel = None
+        state.url = None
+        state.headers = {}
+        state.known.clear()
+        state.queue.clear()
+
+    # -- callback channel ------------------------------------------------------------------
+    async def put_callback(self, request: web.Request) -> web.Response:
+        state = self._auth(request)
+        body = await self._json_body(request, required=True)
+        try:
+            url, headers, serialization = _parse_webhook(body)
+        except BadRequest as exc:
+            return _text(400, str(exc))
+        if state.channel == "websocket":
+            return _text(400, OTHER_CHANNEL.format(other="websocket", base=BASE, path="websocket"))
+        assert self._session is not None
+        try:
+            await verify_callback(self._session, url, headers, self.config.callback_timeout)
+        except BadRequest as exc:
+            return _text(400, str(exc))
+        # Re-registering replaces the URL but keeps the queue, including an unacked batch.
+        if state.deliverer is not None:
+            state.queue.push_front(await state.deliverer.stop())
+        state.channel, state.url, state.headers = "callback", url, headers
+        state.serialization = serialization
+        state.deliverer = CallbackDeliverer(
+            session=self._session,
+            url=url,
+            headers=headers,
+            queue=state.queue,
+            serialization=lambda: state.serialization,
+            retry_base=self.config.retry_base,
+            timeout=self.config.callback_timeout,
+            stats=state.callback_stats,
+        )
+        state.deliverer.start()
+        return web.Response(status=204)
+
+    async def get_callback(self, request: web.Request) -> web.Response:
+        state = self._auth(request)
+        if state.channel != "callback":
+            return _text(404, "no callback channel for this API key")
+        return web.json_response(
+            {"url": state.url, "headers": state.headers,
+             "serialization": state.serialization.to_json()}
+        )
+
+    async def delete_callback(self, request: web.Request) -> web.Response:
+        state = self._auth(request)
+        if state.channel != "callback":
+            return _text(404, "no callback channel for this API key")
+        await self._drop_channel(state)
+        return web.Response(status=204)
+
+    # -- websocket channel -----------------------------------------------------------------
+    def _websocket_json(self, state: KeyState) -> dict[str, Any]:
+        return {
+            "queue_size": len(state.queue),
+            "serialization": state.serialization.to_json(),
+            "status": "connected" if state.socket is not None else "disconnected",
+        }
+
+    async def put_websocket(self, request: web.Request) -> web.Response:
+        state = self._auth(request)
+        body = await self._json_body(request, required=False)
+        if body is not None and not isinstance(body, dict):
+            return _text(400, "expected a JSON object")
+        try:
+            serialization = Serialization.parse((body or {}).get("serialization"))
+        except BadRequest as exc:
+            return _text(400, str(exc))
+        if state.channel == "callback":
+            return _text(400, OTHER_CHANNEL.format(other="callback", base=BASE, path="callback"))
+        if state.channel == "websocket":
+            # The channel exists: the request has no effect.
+            return web.json_response({"serialization": state.serialization.to_json()})
+        state.channel, state.serialization = "websocket", serialization
+        return web.json_response(self._websocket_json(state), status=201)
+
+    async def get_websocket(self, request: web.Request) -> web.Response:
+        state = self._auth(request)
+        if state.channel != "websocket":
+            return _text(404, "no websocket channel for this API key")
+        return web.json_response(self._websocket_json(state))
+
+    async def delete_websocket(self, request: web.Request) -> web.Response:
+        state = self._auth(request)
+        if state.channel != "websocket":
+            return _text(404, "no websocket channel for this API key")
+        # S21 and the brief: the open socket is closed with 1000 (older S19 text said 1001).
+        await self._drop_channel(state, close_code=1000)
+        return web.Response(status=204)
+
+    async def get_channel(self, request: web.Request) -> web.Response:
+        state = self._auth(request)
+        if state.channel is None:
+            return _text(404, "no notification channel for this API key")
+        mechanism = "CALLBACK" if state.channel == "callback" else "WEB_SOCKET"
+        return web.json_response({"delivery_mechanism": mechanism})
+
+    async def pull(self, request: web.Request) -> web.Response:
+        self._auth(request)
+        # Long polling reached end of life on 2020-06-30.
+        return _text(410, "CHANNEL_DELETED: long polling is end of life; use the websocket")
+
+    async def delete_pull(self, request: web.Request) -> web.Response:
+        self._auth(request)
+        return _text(200, "ALREADY_DELETED")
+
+    async def websocket_connect(self, request: web.Request) -> web.StreamResponse:
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            return _text(400, "a WebSocket upgrade request is required")
+        key = key_from_upgrade(request)
+        ws = web.WebSocketResponse(
+            protocols=("wss",), autoping=False, max_msg_size=0, compress=False
+        )
+        await ws.prepare(request)
+        if self.check_key(key) is not None:
+            await ws.close(code=1008, message=b"invalid or missing API key")
+            return ws
+        assert key is not None
+        state = self._state(key)
+        if state.channel != "websocket":
+            await ws.close(code=1011, message=b"no websocket channel for this API key")
+            return ws
+        sock = ChannelSocket(ws, request, self.config.ping_interval)
+        previous, state.socket = state.socket, sock
+        state.connections += 1
+        if previous is not None:
+            await previous.retire(1001, "another connection took over the channel")
+        await sock.serve(state)
+        if state.socket is sock:
+            state.socket = None
+        return ws
+
+
+def _http_error(status: int, message: str) -> web.HTTPException:
+    error = web.HTTPException(text=message)
+    error.set_status(status)
+    return error
+
+
+def _parse_webhook(body: Any) -> tuple[str, dict[str, str], Serialization]:
+    if not isinstance(body, dict):
+        raise BadRequest("expected a Webhook object: {\"url\": ..., \"headers\": {...}}")
+    url = body.get("url")
+    if not isinstance(url, str) or not url:
+        raise BadRequest("url: required")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BadRequest(f"url: not an http(s) URL: {url}")
+    headers = body.get("headers") or {}
+    if not isinstance(headers, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+    ):
+        raise BadRequest("headers: expected an object of string values")
+    size = len(url) + sum(len(k) + len(v) for k, v in headers.items())
+    if size > WEBHOOK_LIMIT:
+        raise BadRequest(
+            f"url and headers are {size} characters together; at most {WEBHOOK_LIMIT} allowed"
+        )
+    return url, dict(headers), Serialization.parse(body.get("serialization"))
+
+
+def _validate_message(body: Any) -> list[Queued]:
+    if not isinstance(body, dict):
+        raise BadRequest("expected a NotificationMessage object")
+    entries: list[Queued] = []
+    for section, items in body.items():
+        if section not in SECTIONS:
+            raise BadRequest(f"{section!r} is not a NotificationMessage array")
+        if not isinstance(items, list):
+            raise BadRequest(f"{section}: expected an array")
+        for index, item in enumerate(items):
+            if not isinstance(item, dict) and not (section in GONE and isinstance(item, str)):
+                raise BadRequest(f"{section}[{index}]: expected an object")
+            entries.append(queued_from(section, item))
+    return entries

@@ -1,0 +1,345 @@
+"""The platform side of a Pelion channel in the sandbox: serialization settings, the bounded
+per-key event queue, how queued items are shaped into NotificationMessages, and the one place
+callback batches are delivered (``CallbackDeliverer``).
+
+Items are queued in a neutral form (``Queued``) and shaped only when they leave, with the
+channel's serialization config of that moment, like the real service: ``uid``/``timestamp`` are
+fixed at enqueue time, so a batch that is resent or re-queued carries the same identifiers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp  # noqa: TID253 - runs only inside `notifyctl sandbox`
+import msgspec  # noqa: TID253
+
+SECTIONS = (
+    "registrations",
+    "reg-updates",
+    "notifications",
+    "de-registrations",
+    "registrations-expired",
+    "async-responses",
+)
+GONE = frozenset({"de-registrations", "registrations-expired"})
+MIN_CHUNK, MAX_CHUNK = 100, 10_000
+# The platform's delivery rules (protocols/pelion.md section 4); the sandbox scales the delays.
+BACKOFF_CAP = 120.0
+REQUEST_TIMEOUT = 20.0
+
+_encode = msgspec.json.Encoder().encode
+# uid values look like UUIDs and are unique per sandbox run; a counter is far cheaper than uuid4.
+_uid_counter = itertools.count(1)
+_UID_PREFIX = f"5a4db0c3-{int(time.time()) & 0xFFFF:04x}-4000-8000-"
+
+
+class BadRequest(ValueError):
+    """A request the platform answers with 400; the message is the response body."""
+
+
+def _flag(cfg: Mapping[str, Any], name: str) -> bool:
+    value = cfg.get(name, False)
+    if isinstance(value, bool):
+        return value
+    # The spec examples send strings ("true"), KAFKA real booleans: accept both.
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise BadRequest(f"serialization.cfg.{name}: expected true or false, got {value!r}")
+
+
+@dataclass(slots=True)
+class Serialization:
+    """``SerializationConfigData``: chunk size and the v2 ``cfg`` switches."""
+
+    max_chunk_size: int = MAX_CHUNK
+    include_uid: bool = False
+    include_timestamp: bool = False
+    include_original_ep: bool = False
+    deregistrations_as_object: bool = False
+
+    @classmethod
+    def parse(cls, raw: Any) -> Serialization:
+        """Validate a request's ``serialization`` object (``None`` gives the defaults)."""
+        if raw is None:
+            return cls()
+        if not isinstance(raw, dict):
+            raise BadRequest("serialization: expected an object")
+        kind = raw.get("type", "v2")
+        if kind != "v2":
+            raise BadRequest(f"serialization.type: only 'v2' is supported, got {kind!r}")
+        chunk: Any = raw.get("max_chunk_size", MAX_CHUNK)
+        if isinstance(chunk, str) and chunk.strip().isdigit():
+            chunk = int(chunk)
+        if isinstance(chunk, bool) or not isinstance(chunk, int):
+            raise BadRequest(f"serialization.max_chunk_size: expected an integer, got {chunk!r}")
+        if not MIN_CHUNK <= chunk <= MAX_CHUNK:
+            raise BadRequest(
+                f"serialization.max_chunk_size: {chunk} is outside {MIN_CHUNK}..{MAX_CHUNK}"
+            )
+        cfg = raw.get("cfg") or {}
+        if not isinstance(cfg, dict):
+            raise BadRequest("serialization.cfg: expected an object")
+        return cls(
+            chunk,
+            _flag(cfg, "include_uid"),
+            _flag(cfg, "include_timestamp"),
+            _flag(cfg, "include_original_ep"),
+            _flag(cfg, "deregistrations_as_object"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": "v2",
+            "max_chunk_size": self.max_chunk_size,
+            "cfg": {
+                "deregistrations_as_object": self.deregistrations_as_object,
+                "include_uid": self.include_uid,
+                "include_timestamp": self.include_timestamp,
+                "include_original_ep": self.include_original_ep,
+            },
+        }
+
+
+@dataclass(slots=True)
+class Queued:
+    """One item waiting in a channel queue. ``item`` is a dict, or the ep string of a
+    de-registration/expiry; uid and timestamp are fixed when the item enters the queue."""
+
+    section: str
+    item: Any
+    ep: str
+    original_ep: str | None
+    uid: str = field(default_factory=lambda: f"{_UID_PREFIX}{next(_uid_counter):012x}")
+    timestamp: int = field(default_factory=lambda: int(time.time() * 1000))
+
+
+def queued_from(section: str, item: Any) -> Queued:
+    """Wrap an item of an injected NotificationMessage (already validated)."""
+    if isinstance(item, str):
+        return Queued(section, item, item, None)
+    ep = item.get("ep") or item.get("id") or ""
+    original = item.get("original-ep")
+    return Queued(section, item, str(ep), original if isinstance(original, str) else None)
+
+
+def shape(entry: Queued, cfg: Serialization) -> Any:
+    """The item as the channel's serialization config makes it look on the wire. Fields the
+    item already has are kept (injected items stay as the tester wrote them)."""
+    if entry.section == "async-responses":
+        return entry.item
+    if entry.section in GONE:
+        if not cfg.deregistrations_as_object:
+            return entry.ep
+        obj: dict[str, Any] = dict(entry.item) if isinstance(entry.item, dict) else {}
+        obj.setdefault("ep", entry.ep)
+    else:
+        obj = dict(entry.item)
+    if cfg.include_uid:
+        obj.setdefault("uid", entry.uid)
+    if cfg.include_timestamp:
+        obj.setdefault("timestamp", entry.timestamp)
+    if cfg.include_original_ep and entry.original_ep is not None:
+        obj.setdefault("original-ep", entry.original_ep)
+    return obj
+
+
+def build_message(batch: Iterable[Queued], cfg: Serialization) -> bytes:
+    """One NotificationMessage; arrays appear in the order their first item was queued."""
+    message: dict[str, list[Any]] = {}
+    for entry in batch:
+        items = message.get(entry.section)
+        if items is None:
+            items = message[entry.section] = []
+        items.append(shape(entry, cfg))
+    return _encode(message)
+
+
+class EventQueue:
+    """A channel's queue: bounded (the oldest items are dropped first, as the service does when
+    its 50 MB limit is reached), with an event that wakes the one consumer."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self.items: deque[Queued] = deque()
+        self.dropped = 0
+        self.changed = asyncio.Event()
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def push(self, entries: Iterable[Queued]) -> None:
+        self.items.extend(entries)
+        self._trim()
+        self.changed.set()
+
+    def push_front(self, entries: list[Queued]) -> None:
+        """Put back a batch that was not delivered, ahead of everything else."""
+        self.items.extendleft(reversed(entries))
+        self._trim()
+        self.changed.set()
+
+    def take(self, count: int) -> list[Queued]:
+        popleft = self.items.popleft
+        return [popleft() for _ in range(min(count, len(self.items)))]
+
+    def clear(self) -> None:
+        self.items.clear()
+        self.changed.set()
+
+    def wake(self) -> None:
+        """Wake the consumer so it re-checks its stop conditions."""
+        self.changed.set()
+
+    async def wait(self) -> None:
+        """Wait until something was queued (or ``wake`` was called) since the last call."""
+        self.changed.clear()
+        await self.changed.wait()
+
+    def _trim(self) -> None:
+        excess = len(self.items) - self.limit
+        if excess > 0:
+            self.dropped += excess
+            for _ in range(excess):
+                self.items.popleft()
+
+
+@dataclass
+class DeliveryStats:
+    attempts: int = 0
+    failures: int = 0
+    batches: int = 0
+    delivered: int = 0
+    last_status: int | None = None
+    last_error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "attempts": self.attempts,
+            "failures": self.failures,
+            "batches": self.batches,
+            "delivered": self.delivered,
+            "last_status": self.last_status,
+            "last_error": self.last_error,
+        }
+
+
+async def verify_callback(
+    session: aiohttp.ClientSession, url: str, headers: Mapping[str, str], timeout: float
+) -> None:
+    """The registration handshake: ``PUT {}`` with the channel's headers must get 200 or 204
+    within ``timeout``; redirects are not followed. Raises ``BadRequest`` otherwise."""
+    try:
+        async with session.put(
+            url,
+            data=b"{}",
+            headers={"Content-Type": "application/json", **headers},
+            allow_redirects=False,
+            timeout=aiohttp.ClientTimeout(total=timeout),
+        ) as response:
+            await response.read()
+            status = response.status
+    except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+        raise BadRequest(
+            f"URL not reachable: the verification PUT to {url} failed ({type(exc).__name__})"
+        ) from None
+    if status not in (200, 204):
+        raise BadRequest(
+            f"URL not reachable: the verification PUT to {url} answered {status}, not 200 or 204"
+        )
+
+
+class CallbackDeliverer:
+    """Delivers one callback channel's queue the way the platform does: a PUT of at most
+    ``max_chunk_size`` items with the channel's headers, strictly one request in flight, the
+    next batch only after a 2xx; on failure the same batch is resent after 1 s, 2 s, 4 s ...
+    capped at 120 s, every delay multiplied by ``retry_base``.
+
+    This class is the whole delivery policy, so it can later be replaced by the replay engine's
+    Pelion rules without touching the emulator.
+    """
+
+    def __init__(
+        self,
+        *,
+        session: aiohttp.ClientSession,
+        url: str,
+        headers: Mapping[str, str],
+        queue: EventQueue,
+        serialization: Callable[[], Serialization],
+        retry_base: float = 1.0,
+        timeout: float = REQUEST_TIMEOUT,
+        stats: DeliveryStats | None = None,
+    ) -> None:
+        self.url = url
+        self.headers = {"Content-Type": "application/json", **headers}
+        self.stats = stats or DeliveryStats()
+        self._session = session
+        self._queue = queue
+        self._serialization = serialization
+        self._retry_base = retry_base
+        self._timeout = timeout
+        self._batch: list[Queued] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"pelion-callback {self.url}")
+
+    async def stop(self) -> list[Queued]:
+        """Stop delivering; returns the batch that was in flight and not acknowledged."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        batch, self._batch = self._batch, []
+        return batch
+
+    def delay(self, failures: int) -> float:
+        """Back-off before resending after ``failures`` consecutive failures (1-based)."""
+        return min(2.0 ** (failures - 1), BACKOFF_CAP) * self._retry_base
+
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            if not self._batch:
+                if not self._queue:
+                    await self._queue.wait()
+                    continue
+                self._batch = self._queue.take(self._serialization().max_chunk_size)
+                body = build_message(self._batch, self._serialization())
+            if await self._send(body):
+                self.stats.batches += 1
+                self.stats.delivered += len(self._batch)
+                self._batch = []
+                failures = 0
+            else:
+                failures += 1
+                self.stats.failures += 1
+                await asyncio.sleep(self.delay(failures))
+
+    async def _send(self, body: bytes) -> bool:
+        self.stats.attempts += 1
+        try:
+            async with self._session.put(
+                self.url,
+                data=body,
+                headers=self.headers,
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=self._timeout),
+            ) as response:
+                await response.read()
+                self.stats.last_status = response.status
+                self.stats.last_error = None
+                return 200 <= response.status < 300
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            self.stats.last_status = None
+            self.stats.last_error = type(exc).__name__
+            return False

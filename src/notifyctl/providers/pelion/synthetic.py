@@ -1,0 +1,135 @@
+"""Synthetic Pelion devices for the sandbox's event generator.
+
+``SyntheticDevices.next()`` gives one event at a time: mostly resource notifications (text/plain
+numbers, some JSON, a few LwM2M TLV and binary payloads), occasionally a reg-update or a
+de-registration. Registrations are not emitted here: the emulator sends a device's registration
+to a channel before that channel's first event from the device (and again after a
+de-registration), so every channel sees "registration first" whenever it was created.
+Seeded, so a run is reproducible.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from notifyctl.providers.pelion import tlv
+
+TLV_CT = "application/vnd.oma.lwm2m+tlv"
+JSON_CT = "application/json"
+TEXT_CT = "text/plain"
+BINARY_CT = "application/octet-stream"
+
+# (path, content type, resource type, interface) of what every synthetic device exposes.
+RESOURCES = (
+    ("/3303/0/5700", TEXT_CT, "temperature", "sensor"),
+    ("/3304/0/5700", TEXT_CT, "humidity", "sensor"),
+    ("/3/0/9", TEXT_CT, "battery", "device"),
+    ("/26241/0/1", JSON_CT, "telemetry", "sensor"),
+    ("/3/0", TLV_CT, "device", "device"),
+    ("/5/0/0", BINARY_CT, "firmware-chunk", "firmware"),
+)
+# Relative weights of the event kinds; "a few" TLV and binary payloads.
+_KINDS = ("text", "json", "tlv", "binary", "reg-update", "de-registration")
+_WEIGHTS = (70, 15, 5, 5, 4, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    ep: str
+    original_ep: str
+    ept: str
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _tlv_int(value: int) -> bytes:
+    for width in (1, 2, 4, 8):
+        try:
+            return value.to_bytes(width, "big", signed=True)
+        except OverflowError:
+            continue
+    raise OverflowError(value)
+
+
+class SyntheticDevices:
+    """``count`` fake devices and a stream of their events; see the module docstring."""
+
+    def __init__(self, count: int, *, seed: int = 0) -> None:
+        self._rng = random.Random(seed)
+        self.devices = [
+            Device(
+                ep=f"0176{seed & 0xFFFF:04x}{index:024x}",
+                original_ep=f"sandbox-device-{index + 1:03d}",
+                ept="sandbox-sensor",
+            )
+            for index in range(max(0, count))
+        ]
+        self._seq = 0
+
+    def registration(self, device: Device) -> dict[str, Any]:
+        """An ``EndpointData`` item (``registrations`` and ``reg-updates`` share the shape)."""
+        return {
+            "ep": device.ep,
+            "original-ep": device.original_ep,
+            "ept": device.ept,
+            "q": False,
+            "resources": [
+                {"path": path, "ct": ct, "obs": True, "rt": rt, "if": iface}
+                for path, ct, rt, iface in RESOURCES
+            ],
+        }
+
+    def next(self) -> tuple[str, Any, Device]:
+        """The next event: ``(section, item, device)``; for a de-registration the item is the
+        ep string (the emulator turns it into an object when the channel asks for that)."""
+        rng = self._rng
+        device = rng.choice(self.devices)
+        kind = rng.choices(_KINDS, _WEIGHTS)[0]
+        self._seq += 1
+        if kind == "reg-update":
+            return "reg-updates", self.registration(device), device
+        if kind == "de-registration":
+            return "de-registrations", device.ep, device
+        path, ct, payload = self._payload(kind)
+        item = {"ep": device.ep, "path": path, "ct": ct, "payload": _b64(payload), "max-age": 0}
+        return "notifications", item, device
+
+    def _payload(self, kind: str) -> tuple[str, str, bytes]:
+        rng = self._rng
+        if kind == "json":
+            doc = {"seq": self._seq, "rssi": rng.randint(-110, -40), "ok": rng.random() > 0.1}
+            return "/26241/0/1", JSON_CT, json.dumps(doc, separators=(",", ":")).encode()
+        if kind == "tlv":
+            return "/3/0", TLV_CT, self._device_object()
+        if kind == "binary":
+            return "/5/0/0", BINARY_CT, rng.randbytes(rng.randint(8, 24))
+        choice = rng.randrange(3)
+        if choice == 0:
+            return "/3303/0/5700", TEXT_CT, f"{rng.uniform(15, 30):.1f}".encode()
+        if choice == 1:
+            return "/3304/0/5700", TEXT_CT, str(rng.randint(20, 80)).encode()
+        return "/3/0/9", TEXT_CT, str(rng.randint(0, 100)).encode()
+
+    def _device_object(self) -> bytes:
+        """LwM2M Device object instance /3/0: manufacturer, model, battery, power sources (a
+        multiple resource) and current time."""
+        rng = self._rng
+        sources = tlv.record(
+            tlv.MULTIPLE_RESOURCE,
+            6,
+            tlv.record(tlv.RESOURCE_INSTANCE, 0, _tlv_int(1))
+            + tlv.record(tlv.RESOURCE_INSTANCE, 1, _tlv_int(5)),
+        )
+        return (
+            tlv.record(tlv.RESOURCE, 0, b"Sandbox Devices Ltd")
+            + tlv.record(tlv.RESOURCE, 1, b"SBX-1")
+            + sources
+            + tlv.record(tlv.RESOURCE, 9, _tlv_int(rng.randint(0, 100)))
+            + tlv.record(tlv.RESOURCE, 13, _tlv_int(1_700_000_000 + self._seq))
+        )

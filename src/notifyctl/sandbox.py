@@ -1,0 +1,347 @@
+"""The sandbox: one aiohttp app on one port that composes every provider's emulator, runs the
+synthetic event generator, and serves the control and fault endpoints.
+
+Adding a platform is one line in ``EMULATORS`` plus a class following ``Emulator`` (its routes,
+its state, how it takes injected events and socket faults). Control endpoints, shared by all:
+
+- ``POST /_sandbox/{provider}/events``: inject a body in the provider's own delivery format;
+  ``Authorization: Bearer KEY`` targets one key, without it every channel gets the events.
+- ``POST /_sandbox/faults``: ``{"action": "http_status", "path": "/v2/...", "status": 429,
+  "retry_after": 1, "times": 2, "method": "PUT"}`` answers matching requests with that status
+  (``times`` -1 = until cleared, ``path`` may be a glob); ``{"action": "clear"}`` removes them.
+  Any other action (``close`` with ``code``, ``drop``, ``stall``) goes to the provider named by
+  ``"provider"`` (or every provider), optionally narrowed by ``"api_key"``.
+- ``POST /_sandbox/generator``: ``{"rate": R}`` changes the synthetic event rate.
+- ``GET /_sandbox/state``: ``{"sandbox": {...}, "<provider>": {...}}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import importlib
+import secrets
+import signal
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from aiohttp import web  # noqa: TID253 - runs only inside `notifyctl sandbox` and tests
+
+from notifyctl.errors import Interrupted, UsageError
+
+# provider name -> "module:Class" of its emulator, imported when the sandbox starts.
+EMULATORS: dict[str, str] = {
+    "pelion": "notifyctl.providers.pelion.emulator:PelionEmulator",
+}
+GENERATOR_TICK = 0.05  # seconds between generator bursts at high rates
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    """Settings every emulator reads; times are in seconds."""
+
+    devices: int = 5
+    api_key: str | None = None  # None: any well-formed key is accepted, each with its own state
+    retry_base: float = 1.0  # multiplies every callback back-off delay (tests use 0.01)
+    queue_limit: int = 100_000  # items per key; the oldest are dropped beyond it
+    callback_timeout: float = 20.0
+    ping_interval: float = 20.0
+    seed: int = 0
+
+
+class Emulator(Protocol):
+    """What the sandbox needs from a provider's emulator."""
+
+    name: str
+
+    def setup(self, app: web.Application) -> None:
+        """Add the platform's routes to the app."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None:
+        """Close connections (1001 going away) and stop deliveries."""
+
+    def inject(self, body: Any, api_key: str | None) -> dict[str, Any]:
+        """Queue injected events; raise ValueError (answered 400) on a malformed body."""
+
+    async def fault(self, fault: dict[str, Any]) -> int:
+        """Apply a socket fault; returns how many connections it hit. ValueError -> 400."""
+
+    def generate(self, count: int) -> None:
+        """Produce ``count`` synthetic events for the channels that exist."""
+
+    def state(self) -> dict[str, Any]: ...
+
+
+@dataclass
+class HttpFault:
+    path: str
+    status: int
+    times: int = 1
+    method: str | None = None
+    retry_after: float | None = None
+    body: str | None = None
+
+    def matches(self, request: web.Request) -> bool:
+        if self.method is not None and request.method != self.method.upper():
+            return False
+        return request.path == self.path or fnmatch.fnmatchcase(request.path, self.path)
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any]) -> HttpFault:
+        path, status, times = raw.get("path"), raw.get("status"), raw.get("times", 1)
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise ValueError("http_status fault: 'path' must be a path such as /v2/...")
+        if not isinstance(status, int) or not 100 <= status <= 599:
+            raise ValueError("http_status fault: 'status' must be an HTTP status code")
+        if not isinstance(times, int) or times == 0 or times < -1:
+            raise ValueError("http_status fault: 'times' must be a positive count or -1")
+        retry_after = raw.get("retry_after")
+        if retry_after is not None and not isinstance(retry_after, int | float):
+            raise ValueError("http_status fault: 'retry_after' must be a number of seconds")
+        method, body = raw.get("method"), raw.get("body")
+        return cls(
+            path,
+            status,
+            times,
+            method if isinstance(method, str) else None,
+            retry_after,
+            body if isinstance(body, str) else None,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "status": self.status, "times": self.times,
+                "method": self.method, "retry_after": self.retry_after}
+
+
+def _load(name: str, config: SandboxConfig) -> Emulator:
+    module_name, _, class_name = EMULATORS[name].partition(":")
+    factory: Callable[[SandboxConfig], Emulator] = getattr(
+        importlib.import_module(module_name), class_name
+    )
+    return factory(config)
+
+
+def _bearer(request: web.Request) -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+class Sandbox:
+    """Every emulator on one port; ``await start()`` returns the base URL."""
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        rate: float = 0.0,
+        devices: int = 5,
+        api_key: str | None = None,
+        retry_base: float = 1.0,
+        queue_limit: int = 100_000,
+        callback_timeout: float = 20.0,
+        ping_interval: float = 20.0,
+        seed: int = 0,
+        providers: Iterable[str] | None = None,
+    ) -> None:
+        if rate < 0 or devices < 0 or queue_limit < 1 or not 0 <= port <= 65535:
+            raise UsageError("sandbox: rate, devices and port must be >= 0, queue_limit >= 1")
+        self.host, self.port, self.rate = host, port, rate
+        self.config = SandboxConfig(
+            devices, api_key, retry_base, queue_limit, callback_timeout, ping_interval, seed
+        )
+        self.api_key = api_key or f"ak_sandbox_{secrets.token_hex(16)}"
+        self.url = ""
+        names = list(providers) if providers is not None else list(EMULATORS)
+        unknown = [name for name in names if name not in EMULATORS]
+        if unknown:
+            raise UsageError(f"sandbox: no emulator for {', '.join(unknown)}")
+        self.emulators: dict[str, Emulator] = {name: _load(name, self.config) for name in names}
+        self.generated = 0
+        self._faults: list[HttpFault] = []
+        self._runner: web.AppRunner | None = None
+        self._generator: asyncio.Task[None] | None = None
+
+    def build_app(self) -> web.Application:
+        app = web.Application(middlewares=[self._fault_middleware], client_max_size=64 * 2**20)
+        app.router.add_post("/_sandbox/faults", self._post_fault)
+        app.router.add_get("/_sandbox/state", self._get_state)
+        app.router.add_post("/_sandbox/generator", self._post_generator)
+        app.router.add_post("/_sandbox/{provider}/events", self._post_events)
+        for emulator in self.emulators.values():
+            emulator.setup(app)
+        return app
+
+    async def start(self) -> str:
+        for emulator in self.emulators.values():
+            await emulator.start()
+        runner = web.AppRunner(
+            self.build_app(), access_log=None, handle_signals=False, shutdown_timeout=1.0
+        )
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise UsageError(
+                f"sandbox: cannot listen on {self.host}:{self.port}: {exc.strerror or exc}"
+            ) from exc
+        self._runner = runner
+        address = runner.addresses[0]
+        self.port = int(address[1])
+        host = f"[{address[0]}]" if ":" in str(address[0]) else address[0]
+        self.url = f"http://{host}:{self.port}"
+        self._restart_generator()
+        return self.url
+
+    async def stop(self) -> None:
+        if self._generator is not None:
+            self._generator.cancel()
+            self._generator = None
+        for emulator in self.emulators.values():
+            await emulator.stop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def state(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "sandbox": {
+                "url": self.url,
+                "rate": self.rate,
+                "generated": self.generated,
+                "http_faults": [fault.to_json() for fault in self._faults],
+            }
+        }
+        for name, emulator in self.emulators.items():
+            data[name] = emulator.state()
+        return data
+
+    # -- generator ---------------------------------------------------------------------
+    def _restart_generator(self) -> None:
+        if self._generator is not None:
+            self._generator.cancel()
+            self._generator = None
+        if self.rate > 0:
+            self._generator = asyncio.create_task(self._generate(self.rate), name="generator")
+
+    async def _generate(self, rate: float) -> None:
+        loop = asyncio.get_running_loop()
+        tick = min(GENERATOR_TICK * 2, max(GENERATOR_TICK / 10, 1.0 / rate))
+        start, emitted = loop.time(), 0
+        while True:
+            await asyncio.sleep(tick)
+            due = int((loop.time() - start) * rate) - emitted
+            if due <= 0:
+                continue
+            # After a long pause (a suspended laptop) catch up at most a second's worth.
+            burst = min(due, int(rate) + 1)
+            for emulator in self.emulators.values():
+                emulator.generate(burst)
+            emitted += due
+            self.generated += burst
+
+    # -- control endpoints --------------------------------------------------------------
+    @web.middleware
+    async def _fault_middleware(
+        self, request: web.Request, handler: Callable[[web.Request], Any]
+    ) -> web.StreamResponse:
+        if not request.path.startswith("/_sandbox/"):
+            for fault in self._faults:
+                if fault.matches(request):
+                    if fault.times > 0:
+                        fault.times -= 1
+                        if fault.times == 0:
+                            self._faults.remove(fault)
+                    headers = {}
+                    if fault.retry_after is not None:
+                        headers["Retry-After"] = f"{fault.retry_after:g}"
+                    text = fault.body if fault.body is not None else "sandbox fault"
+                    return web.Response(status=fault.status, text=text, headers=headers)
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    async def _json(self, request: web.Request) -> Any:
+        try:
+            return await request.json()
+        except ValueError:
+            raise web.HTTPBadRequest(text="expected a JSON body") from None
+
+    async def _post_events(self, request: web.Request) -> web.Response:
+        emulator = self.emulators.get(request.match_info["provider"])
+        if emulator is None:
+            return web.Response(status=404, text="no such provider in this sandbox")
+        body = await self._json(request)
+        try:
+            result = emulator.inject(body, _bearer(request))
+        except ValueError as exc:
+            return web.Response(status=400, text=str(exc))
+        return web.json_response(result)
+
+    async def _post_fault(self, request: web.Request) -> web.Response:
+        fault = await self._json(request)
+        if not isinstance(fault, dict):
+            return web.Response(status=400, text="expected a JSON object")
+        action = fault.get("action")
+        try:
+            if action == "http_status":
+                self._faults.append(HttpFault.parse(fault))
+                return web.json_response({"affected": 0, "http_faults": len(self._faults)})
+            if action == "clear":
+                self._faults.clear()
+                return web.json_response({"affected": 0, "http_faults": 0})
+            provider = fault.get("provider")
+            if provider is not None and provider not in self.emulators:
+                return web.Response(status=404, text=f"no provider {provider!r} in this sandbox")
+            names = [provider] if provider is not None else list(self.emulators)
+            affected = 0
+            for name in names:
+                affected += await self.emulators[name].fault(fault)
+        except ValueError as exc:
+            return web.Response(status=400, text=str(exc))
+        return web.json_response({"affected": affected})
+
+    async def _post_generator(self, request: web.Request) -> web.Response:
+        body = await self._json(request)
+        rate = body.get("rate") if isinstance(body, dict) else None
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or rate < 0:
+            return web.Response(status=400, text="expected {\"rate\": events per second >= 0}")
+        self.rate = float(rate)
+        self._restart_generator()
+        return web.json_response({"rate": self.rate})
+
+    async def _get_state(self, request: web.Request) -> web.Response:
+        del request
+        return web.json_response(self.state())
+
+
+def serve(sandbox: Sandbox, announce: Callable[[Sandbox], None]) -> None:
+    """Run ``sandbox`` until SIGINT or SIGTERM, then shut it down cleanly and raise
+    ``Interrupted`` (exit 130 / 143). ``announce`` is called once it is listening."""
+
+    async def main() -> int:
+        loop = asyncio.get_running_loop()
+        stopped = asyncio.Event()
+        received: list[int] = []
+
+        def on_signal(signum: int) -> None:
+            received.append(signum)
+            stopped.set()
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, on_signal, signum)
+        try:
+            await sandbox.start()
+            announce(sandbox)
+            await stopped.wait()
+        finally:
+            await sandbox.stop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
+        return received[0]
+
+    raise Interrupted(asyncio.run(main()))
