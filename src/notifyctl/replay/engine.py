@@ -11,9 +11,12 @@ flight, even when the sandbox calls ``Deliverer.deliver`` from several tasks.
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import ssl
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -74,9 +77,25 @@ def new_session(concurrency: int, options: Options) -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(
         limit=concurrency, ssl=ssl_setting(options.insecure, options.ca_bundle)
     )
-    # No cookie jar: every delivery stands alone, as the platform's would.
+    # No cookie jar: every delivery stands alone, as the platform's would. trust_env is off
+    # because aiohttp then looks proxies up in a thread per request (3x slower); proxy_for
+    # reads HTTPS_PROXY/NO_PROXY once per host instead.
     return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
-                                 trust_env=True, auto_decompress=False)
+                                 trust_env=False, auto_decompress=False)
+
+
+@functools.cache
+def _proxy_for_origin(scheme: str, host: str) -> str | None:
+    proxies = urllib.request.getproxies()
+    if not proxies or urllib.request.proxy_bypass(host):
+        return None
+    return proxies.get(scheme) or proxies.get("all")
+
+
+def proxy_for(url: str) -> str | None:
+    """The proxy from HTTPS_PROXY/HTTP_PROXY/NO_PROXY for ``url``'s origin (cached)."""
+    parts = urllib.parse.urlsplit(url)
+    return _proxy_for_origin(parts.scheme, parts.hostname or "")
 
 
 class Deliverer:
@@ -135,7 +154,7 @@ class Deliverer:
         try:
             async with self.session.request(
                 request.method, request.url, data=request.body, headers=headers,
-                allow_redirects=False, timeout=self.timeout,
+                allow_redirects=False, timeout=self.timeout, proxy=proxy_for(request.url),
             ) as response:
                 await response.read()
                 status = response.status
