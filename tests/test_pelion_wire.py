@@ -267,6 +267,11 @@ def test_malformed_tlv_payload_keeps_base64() -> None:
         (body({"notifications": [note(timestamp=True)]}), "notifications[0].timestamp: expected"),
         (body({"notifications": [note(timestamp="yesterday")]}),
          "notifications[0].timestamp: not a time"),
+        (body({"notifications": [note(timestamp="--5")]}),
+         "notifications[0].timestamp: not a time"),
+        (body({"notifications": [note(timestamp="²")]}), "notifications[0].timestamp: not a time"),
+        (body({"notifications": [note(timestamp="9" * 30)]}),
+         "notifications[0].timestamp: not a time"),
         (body({"notifications": [note(timestamp=10**20)]}),
          "notifications[0].timestamp: out of range"),
         (body({"notifications": [note(**{"max-age": [1]})]}), "notifications[0].max-age: expected"),
@@ -384,7 +389,7 @@ def test_event_from_item() -> None:
     ("data", "expected"),
     [(b"", True), (b"{}", True), (b" { }\r\n", True), ("{}", True), (b"\n", True),
      (b'{"notifications":[]}', False), (b"[]", False), (b"{", False), (b"null", False),
-     (b'{"a":1}', False), (b"{" + b" " * 100 + b"}", False)],
+     (b'{"a":1}', False), (b"{" + b" " * 100 + b"}", False), (b'{"\xff":1}', False)],
 )
 def test_is_verification(data: bytes | str, expected: bool) -> None:
     assert wire.is_verification(data) is expected
@@ -411,6 +416,7 @@ def test_encode_jsonl() -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=200))
 def test_any_bytes_decode_or_raise_wire_error(data: bytes) -> None:
+    assert isinstance(wire.is_verification(data), bool)
     try:
         events = wire.decode(data)
     except WireError:

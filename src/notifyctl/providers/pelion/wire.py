@@ -27,16 +27,15 @@ when that fails does a careful per-item pass run, to say exactly where the messa
 from __future__ import annotations
 
 import binascii
-import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec  # noqa: TID253 - only commands that decode frames import this module
 
 from notifyctl.errors import UsageError, WireError
 from notifyctl.events import Event
-from notifyctl.providers.pelion import tlv
+from notifyctl.providers.pelion import wire_values as values
+from notifyctl.providers.pelion.wire_values import FieldError, Stamp, item_time
 
 PROVIDER = "pelion"
 KINDS: dict[str, str] = {
@@ -48,7 +47,6 @@ KINDS: dict[str, str] = {
     "async-responses": "async-response",
 }
 Raw = msgspec.Raw
-Stamp = int | float | str | None  # timestamp and max-age come as numbers or strings
 
 
 class _Notification(msgspec.Struct):
@@ -92,149 +90,33 @@ class _AsyncResponse(msgspec.Struct):
     max_age: Stamp = msgspec.field(default=None, name="max-age")
 
 
-class _FieldError(Exception):
-    """A field that typed decoding accepted but whose content is wrong; located by the caller."""
-
-    def __init__(self, field: str, what: str) -> None:
-        super().__init__(f"{field}: {what}")
-        self.field = field
-        self.what = what
-
-
-# ---- payloads ------------------------------------------------------------------------------
-
-_TEXT, _TLV, _BINARY = 0, 1, 2
-_MODES: dict[str | None, int] = {}
-
-
-def _mode(ct: str | None) -> int:
-    """How to render a payload of content type ``ct`` (cached: a stream has few types)."""
-    mode = _MODES.get(ct)
-    if mode is None:
-        mode = _classify(ct)
-        if len(_MODES) > 1024:  # bounded whatever devices send
-            _MODES.clear()
-        _MODES[ct] = mode
-    return mode
-
-
-def _classify(ct: str | None) -> int:
-    if not ct:
-        return _BINARY
-    media = ct.split(";", 1)[0].strip().lower()
-    if "tlv" in media:
-        return _TLV
-    if media.startswith("text/") or "json" in media or media.endswith(("/xml", "+xml")):
-        return _TEXT
-    if media == "application/link-format":
-        return _TEXT
-    return _BINARY
-
-
-def _payload(b64: str | None, ct: str | None) -> tuple[Any, str | None]:
-    """``(payload, payload_b64)`` for a base64 wire payload, by the module docstring's rules."""
-    if b64 is None:
-        return None, None
-    try:
-        data = binascii.a2b_base64(b64, strict_mode=True)
-    except ValueError:  # binascii.Error, or non-ASCII text
-        raise _FieldError("payload", "not base64") from None
-    mode = _mode(ct)
-    if mode == _TEXT:
-        try:
-            return data.decode("utf-8"), None
-        except UnicodeDecodeError:
-            return None, b64
-    if mode == _TLV:
-        try:
-            return tlv.parse(data), b64
-        except tlv.TlvError:
-            return None, b64
-    return None, b64
-
-
-# ---- times ---------------------------------------------------------------------------------
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _time(stamp: Stamp, received_at: str | None) -> str | None:
-    """An item's timestamp as ``2021-02-24T15:29:26.644Z``; ``received_at`` when it has none."""
-    if stamp is None:
-        return received_at
-    if type(stamp) is int:  # the common case: epoch milliseconds
-        return _from_ms(stamp)
-    if isinstance(stamp, float):
-        if not math.isfinite(stamp):
-            raise _FieldError("timestamp", "not a finite number")
-        return _from_ms(int(stamp))
-    assert isinstance(stamp, str)
-    text = stamp.strip()
-    if text.lstrip("-").isdigit() and len(text) <= 20 and text.isascii():
-        return _from_ms(int(text))
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise _FieldError(
-            "timestamp", "not a time (expected epoch milliseconds or ISO-8601)"
-        ) from None
-    if when.tzinfo is None:  # a zone-less time on this wire is UTC
-        when = when.replace(tzinfo=UTC)
-    try:
-        when = when.astimezone(UTC)
-    except (OverflowError, ValueError):
-        raise _FieldError("timestamp", "out of range") from None
-    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _from_ms(ms: int) -> str:
-    try:
-        return (_SECONDS.get(ms // 1000) or _second(ms // 1000)) + _MILLIS[ms % 1000]
-    except (OverflowError, ValueError):
-        raise _FieldError("timestamp", "out of range") from None
-
-
-# Items of one frame share a few seconds: each second is formatted once (a bounded cache), and
-# the milliseconds come from a table, which is about 4x faster than formatting every time.
-_SECONDS: dict[int, str] = {}
-_MILLIS = tuple(f".{millis:03d}Z" for millis in range(1000))
-
-
-def _second(seconds: int) -> str:
-    text = (_EPOCH + timedelta(seconds=seconds)).isoformat()[:19]
-    if len(_SECONDS) >= 4096:
-        _SECONDS.clear()
-    _SECONDS[seconds] = text
-    return text
-
-
 # ---- one item -> one event -----------------------------------------------------------------
 
 
 def _notification(kind: str, raw: Raw, received_at: str | None) -> Event:
     it = _notification_decoder(raw)
-    payload, b64 = _payload(it.payload, it.ct)
+    payload, b64 = values.payload(it.payload, it.ct)
     return Event(
-        PROVIDER, kind, it.ep, _time(it.timestamp, received_at), it.uid, it.path, payload, b64,
+        PROVIDER, kind, it.ep, item_time(it.timestamp, received_at), it.uid, it.path, payload, b64,
         it.ct, raw=raw,
     )
 
 
 def _endpoint(kind: str, raw: Raw, received_at: str | None) -> Event:
     it = _endpoint_decoder(raw)
-    return Event(PROVIDER, kind, it.ep, _time(it.timestamp, received_at), it.uid, raw=raw)
+    return Event(PROVIDER, kind, it.ep, item_time(it.timestamp, received_at), it.uid, raw=raw)
 
 
 def _gone(kind: str, raw: Raw, received_at: str | None) -> Event:
     it = _gone_decoder(raw)
     if isinstance(it, str):
         return Event(PROVIDER, kind, it, received_at, raw=raw)
-    return Event(PROVIDER, kind, it.ep, _time(it.timestamp, received_at), it.uid, raw=raw)
+    return Event(PROVIDER, kind, it.ep, item_time(it.timestamp, received_at), it.uid, raw=raw)
 
 
 def _async_response(kind: str, raw: Raw, received_at: str | None) -> Event:
     it = _async_decoder(raw)
-    payload, b64 = _payload(it.payload, it.ct)
+    payload, b64 = values.payload(it.payload, it.ct)
     return Event(
         PROVIDER, kind, None, received_at, it.id, None, payload, b64, it.ct, it.status, raw=raw
     )
@@ -254,7 +136,7 @@ _BUILDERS: dict[str, _Builder] = {
     "async-responses": _async_response,
 }
 # What the fast pass may raise on a bad item: then the careful pass says where and what.
-_FAST_ERRORS = (msgspec.DecodeError, _FieldError, RecursionError, ValueError, OverflowError)
+_FAST_ERRORS = (msgspec.DecodeError, FieldError, RecursionError, ValueError, OverflowError)
 
 
 def _fast_notifications(
@@ -265,8 +147,8 @@ def _fast_notifications(
     Anything unusual (no or odd payload, non-text type, non-integer timestamp) goes through the
     general helpers; errors propagate raw and the careful pass re-derives them with a location.
     """
-    decode, a2b, modes, seconds_get, millis, kind = _notification_decoder, binascii.a2b_base64, \
-        _MODES, _SECONDS.get, _MILLIS, KINDS["notifications"]
+    decode, a2b, kind = _notification_decoder, binascii.a2b_base64, KINDS["notifications"]
+    modes, text, seconds_get, millis = values.MODES, values.TEXT, values.SECONDS.get, values.MILLIS
     last_stamp: Stamp = None
     last_when = received_at
     for raw in items:
@@ -274,23 +156,23 @@ def _fast_notifications(
         ct = it.ct
         b64: str | None = it.payload
         payload: Any = None
-        if b64 is not None and modes.get(ct) == _TEXT:
+        if b64 is not None and modes.get(ct) == text:
             try:
                 payload = a2b(b64, strict_mode=True).decode("utf-8")
                 b64 = None
             except UnicodeDecodeError:
                 pass
         else:
-            payload, b64 = _payload(b64, ct)
+            payload, b64 = values.payload(b64, ct)
         stamp = it.timestamp
         if stamp == last_stamp:  # neighbours often share a millisecond: skip the formatting
             when = last_when
         elif type(stamp) is int:
             seconds = stamp // 1000
-            when = (seconds_get(seconds) or _second(seconds)) + millis[stamp % 1000]
+            when = (seconds_get(seconds) or values.second(seconds)) + millis[stamp % 1000]
             last_stamp, last_when = stamp, when
         else:
-            when = _time(stamp, received_at)
+            when = item_time(stamp, received_at)
         append(Event(PROVIDER, kind, it.ep, when, it.uid, it.path, payload, b64, ct, raw=raw))
 
 # ---- the frame -----------------------------------------------------------------------------
@@ -365,7 +247,7 @@ def _events(arrays: list[tuple[str, list[Raw]]], received_at: str | None) -> lis
 def _one(key: str, raw: Raw, received_at: str | None, where: str) -> Event:
     try:
         return _BUILDERS[key](KINDS[key], raw, received_at)
-    except _FieldError as exc:
+    except FieldError as exc:
         raise WireError(f"{where}.{exc.field}: {exc.what}") from None
     except msgspec.DecodeError as exc:
         raise WireError(_located(where, str(exc))) from None
@@ -469,7 +351,7 @@ def is_verification(body: bytes | str) -> bool:
         return False
     try:
         return bool(msgspec.json.decode(data) == {})
-    except (msgspec.DecodeError, RecursionError):
+    except (msgspec.DecodeError, RecursionError, ValueError):  # ValueError: bad UTF-8
         return False
 
 
