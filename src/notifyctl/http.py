@@ -75,11 +75,14 @@ def net_options(
             "--insecure: TLS certificates are not verified; anyone on the path can read and"
             " change this traffic"
         )
-    return NetOptions(
+    options = NetOptions(
         timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
         insecure=insecure,
         ca_bundle=ca_bundle,
     )
+    if ca_bundle:
+        options.ssl_context()  # a bad bundle is a usage error now, before any secret is read
+    return options
 
 
 def platform_message(response: httpx.Response) -> str:

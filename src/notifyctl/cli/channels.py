@@ -1,0 +1,214 @@
+"""``notifyctl register``, ``unregister`` and ``list``: the notification channel of an API key.
+
+Thin commands: resolve the connection and secret, call ``providers.pelion.api``, render. Only
+Pelion has these commands so far; other providers get a clear usage error (exit 2).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from notifyctl.cli.common import (
+    AccountOpt,
+    ApiUrlOpt,
+    CaBundleOpt,
+    InsecureOpt,
+    NetTimeoutOpt,
+    ProviderOpt,
+    connection,
+)
+
+if TYPE_CHECKING:
+    from notifyctl.config import Connection
+    from notifyctl.http import NetOptions
+    from notifyctl.providers.pelion.api import PelionApi
+
+SUPPORTED = ("pelion",)
+
+
+def pelion_connection(
+    command: str,
+    provider: str | None,
+    api_url: str | None,
+    account: str | None,
+) -> tuple[Connection, str]:
+    """The resolved connection and API key, or exit 2 for providers not supported yet."""
+    from notifyctl import secrets
+    from notifyctl.errors import UsageError
+
+    conn = connection(provider, api_url, account)
+    if conn.provider not in SUPPORTED:
+        raise UsageError(
+            f"'{command}' is not supported yet for {conn.provider}",
+            hint=f"supported: {', '.join(SUPPORTED)}",
+        )
+    return conn, secrets.require(conn.profile, "api_key")
+
+
+def _api(
+    command: str,
+    provider: str | None,
+    api_url: str | None,
+    account: str | None,
+    net: NetOptions,
+) -> PelionApi:
+    from notifyctl.providers.pelion.api import PelionApi
+
+    conn, key = pelion_connection(command, provider, api_url, account)
+    return PelionApi(conn.api_url, key, net)
+
+
+def register(
+    url: Annotated[str, typer.Argument(help="Callback URL (HTTPS strongly advised).")],
+    header: Annotated[
+        list[str] | None,
+        typer.Option("--header", "-H", help="'Name: value' sent with every delivery (repeatable).",
+                     show_default=False),
+    ] = None,
+    max_chunk_size: Annotated[
+        int | None,
+        typer.Option("--max-chunk-size", help="Events per delivery, 100..10000 (platform default"
+                     " 10000).", show_default=False),
+    ] = None,
+    include_uid: Annotated[
+        bool, typer.Option("--include-uid", help="Add a uid to each event (for de-duplication).")
+    ] = False,
+    include_timestamp: Annotated[
+        bool, typer.Option("--include-timestamp", help="Add the receive time to each event.")
+    ] = False,
+    include_original_ep: Annotated[
+        bool, typer.Option("--include-original-ep", help="Add the device's original endpoint"
+                           " name.")
+    ] = False,
+    deregistrations_as_object: Annotated[
+        bool, typer.Option("--deregistrations-as-object",
+                           help="De-registrations as objects instead of plain device ids.")
+    ] = False,
+    provider: ProviderOpt = None,
+    api_url: ApiUrlOpt = None,
+    account: AccountOpt = None,
+    timeout: NetTimeoutOpt = None,
+    insecure: InsecureOpt = False,
+    ca_bundle: CaBundleOpt = None,
+) -> None:
+    """Register (or replace) the callback URL events are delivered to.
+
+    The platform verifies the URL with a PUT of '{}' and the headers before accepting it.
+
+    \b
+    Examples:
+      notifyctl -p prod register https://hooks.example.com/pelion \\
+          --header "Authorization: Bearer $HOOK_TOKEN" --include-uid --max-chunk-size 500
+    """
+    from notifyctl import output
+    from notifyctl.http import net_options
+    from notifyctl.providers.pelion.api import (
+        Serialization,
+        parse_header,
+        validate_webhook,
+    )
+
+    headers: dict[str, str] = {}
+    for text in header or []:
+        name, value = parse_header(text)
+        headers[name] = value
+    serialization = Serialization(
+        max_chunk_size, include_uid, include_timestamp, include_original_ep,
+        deregistrations_as_object,
+    )
+    serialization.validate()
+    warnings = validate_webhook(url, headers)
+    net = net_options(timeout, insecure, ca_bundle)
+    with _api("register", provider, api_url, account, net) as api:
+        for warning in warnings:
+            output.current().warn(warning)
+        api.put_callback(url, headers, serialization)
+    output.current().success(f"registered callback {output.inert_str(url)}")
+
+
+def unregister(
+    websocket: Annotated[
+        bool, typer.Option("--websocket", help="Delete the WebSocket channel instead.")
+    ] = False,
+    provider: ProviderOpt = None,
+    api_url: ApiUrlOpt = None,
+    account: AccountOpt = None,
+    timeout: NetTimeoutOpt = None,
+    insecure: InsecureOpt = False,
+    ca_bundle: CaBundleOpt = None,
+) -> None:
+    """Delete the callback channel (or, with --websocket, the WebSocket channel).
+
+    Events queued for the channel are lost.
+
+    \b
+    Examples:
+      notifyctl -p prod unregister
+      notifyctl -p prod unregister --websocket
+    """
+    from notifyctl import output
+    from notifyctl.http import net_options
+
+    net = net_options(timeout, insecure, ca_bundle)
+    with _api("unregister", provider, api_url, account, net) as api:
+        if websocket:
+            api.delete_websocket_channel()
+        else:
+            api.delete_callback()
+    output.current().success(f"deleted the {'WebSocket' if websocket else 'callback'} channel")
+
+
+def list_channels(
+    fmt: Annotated[
+        str | None,
+        typer.Option("--output", "-o", help="table or json (default: table on a terminal,"
+                     " else json).", show_default=False),
+    ] = None,
+    provider: ProviderOpt = None,
+    api_url: ApiUrlOpt = None,
+    account: AccountOpt = None,
+    timeout: NetTimeoutOpt = None,
+    insecure: InsecureOpt = False,
+    ca_bundle: CaBundleOpt = None,
+) -> None:
+    """Show the notification channel this API key has, if any, and its settings.
+
+    \b
+    Examples:
+      notifyctl -p prod list
+      notifyctl -p prod list -o json | jq '.[0].type'
+    """
+    from notifyctl import output
+    from notifyctl.errors import UsageError
+    from notifyctl.events import mask_headers
+    from notifyctl.http import net_options
+
+    out = output.current()
+    chosen = out.choose_format(fmt)
+    if chosen not in ("table", "json"):
+        raise UsageError(f"--output {chosen!r}: choose table or json")
+    net = net_options(timeout, insecure, ca_bundle)
+    with _api("list", provider, api_url, account, net) as api:
+        records = api.describe()
+    for record in records:
+        # Header values are often credentials for the receiver: never show them in full.
+        if isinstance(record.get("headers"), dict):
+            record["headers"] = mask_headers(record["headers"])
+    if chosen == "json":
+        out.json(records)
+        return
+    out.table(
+        ["type", "url", "headers", "status", "queue", "serialization"],
+        [[r.get("type"), r.get("url"), _compact(r.get("headers")), r.get("status"),
+          r.get("queue_size"), _compact(r.get("serialization"))] for r in records],
+    )
+
+
+def _compact(value: Any) -> str:
+    import json
+
+    if value in (None, {}, []):
+        return ""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

@@ -1,0 +1,157 @@
+"""``notifyctl tail``: follow a platform's live event stream (or an embedded sandbox's).
+
+Thin: parse and check the options, pick the source (``providers.pelion.stream``) and the sink
+(JSON lines, or the live table of ``tail_view``), and hand them to the ``notifyctl.tail`` engine.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from notifyctl.cli.common import AccountOpt, ApiUrlOpt, CaBundleOpt, InsecureOpt, ProviderOpt
+
+if TYPE_CHECKING:
+    from notifyctl.tail import Source, TailRun
+
+ListOpt = list[str] | None
+
+
+def tail(
+    fmt: Annotated[
+        str | None,
+        typer.Option("--output", "-o", help="table or jsonl (default: table on a terminal,"
+                     " else jsonl).", show_default=False),
+    ] = None,
+    count: Annotated[
+        int | None,
+        typer.Option("--count", "-n", help="Stop after N events (exit 0).", show_default=False),
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", help="Stop after S seconds (exit 8 if --count is not reached).",
+                     show_default=False),
+    ] = None,
+    device: Annotated[
+        ListOpt,
+        typer.Option("--device", help="Only devices matching this glob (repeatable).",
+                     show_default=False),
+    ] = None,
+    path: Annotated[
+        ListOpt,
+        typer.Option("--path", help="Only resource paths matching this glob (repeatable).",
+                     show_default=False),
+    ] = None,
+    kind: Annotated[
+        ListOpt,
+        typer.Option("--kind", help="Only these event kinds (repeatable), e.g. notification.",
+                     show_default=False),
+    ] = None,
+    save: Annotated[
+        str | None,
+        typer.Option("--save", help="Append every received frame to this capture file.",
+                     show_default=False),
+    ] = None,
+    retry_for: Annotated[
+        float,
+        typer.Option("--retry-for", help="Seconds to keep retrying a failing connection."),
+    ] = 60.0,
+    sandbox: Annotated[
+        bool,
+        typer.Option("--sandbox", help="Run an embedded sandbox emulator and tail it"
+                     " (no account needed)."),
+    ] = False,
+    rate: Annotated[
+        float, typer.Option("--rate", help="--sandbox: synthetic events per second.")
+    ] = 20.0,
+    devices: Annotated[
+        int, typer.Option("--devices", help="--sandbox: number of synthetic devices.")
+    ] = 5,
+    provider: ProviderOpt = None,
+    api_url: ApiUrlOpt = None,
+    account: AccountOpt = None,
+    insecure: InsecureOpt = False,
+    ca_bundle: CaBundleOpt = None,
+) -> None:
+    """Follow live events: a live table on a terminal, JSON lines otherwise.
+
+    Reconnects by itself after network drops and service restarts (the channel's queue is kept).
+    Exit codes: 0 --count reached or --timeout without --count; 3 key refused; 4 channel gone or
+    taken over by another client; 5 network down for --retry-for seconds; 8 --timeout before
+    --count; 130/143 interrupted (the --save capture is complete).
+
+    \b
+    Examples:
+      notifyctl tail --sandbox
+      notifyctl -p prod tail --device '0176*' --path '/3200/0/*' --save events.jsonl
+      notifyctl -p prod tail -o jsonl --count 100 --timeout 60 | jq .payload
+    """
+    from contextlib import AbstractAsyncContextManager
+
+    from notifyctl import output
+    from notifyctl import tail as engine
+    from notifyctl.errors import UsageError
+    from notifyctl.providers.pelion import stream, wire
+
+    out = output.current()
+    chosen = out.choose_format(fmt, human="table", machine="jsonl")
+    if chosen not in ("table", "jsonl"):
+        raise UsageError(f"--output {chosen!r}: choose table or jsonl")
+    if count is not None and count < 1:
+        raise UsageError(f"--count {count}: must be at least 1")
+    if timeout is not None and timeout <= 0:
+        raise UsageError(f"--timeout {timeout:g}: must be greater than 0")
+    if retry_for < 0:
+        raise UsageError(f"--retry-for {retry_for:g}: must be 0 or more")
+    if sandbox and (rate < 0 or devices < 1):
+        raise UsageError("--rate must be 0 or more and --devices at least 1")
+    known = set(wire.KINDS.values())
+    for name in kind or []:
+        if name not in known:
+            raise UsageError(f"--kind {name!r}: not a pelion event kind",
+                             hint=f"kinds: {', '.join(sorted(known))}")
+
+    sink: engine.Sink
+    options: dict[str, Any] = {"retry_for": retry_for}
+    if chosen == "table":
+        from notifyctl.tail_view import LiveTable
+
+        view = LiveTable()
+        options["on_state"] = view.message
+        sink = view
+    else:
+        sink = engine.JsonlSink()
+
+    if not sandbox:
+        from notifyctl.cli.channels import pelion_connection
+        from notifyctl.http import net_options
+
+        conn, key = pelion_connection("tail", provider, api_url, account)
+        net = net_options(None, insecure, ca_bundle)
+
+    def open_source() -> AbstractAsyncContextManager[Source]:
+        if sandbox:
+            return stream.open_sandbox_stream(rate, devices, **options)
+        return stream.open_stream(conn.api_url, key, net, **options)
+
+    tail_options = engine.TailOptions(
+        count=count,
+        timeout=timeout,
+        filters=engine.Filters(device or (), path or (), kind or ()),
+        save=save,
+    )
+    engine.run(open_source, sink, tail_options, on_finish=_summary)
+
+
+def _summary(run: TailRun, source: Source) -> None:
+    from notifyctl import output
+
+    parts = [f"{run.events:,} events in {run.elapsed:.1f} s"]
+    if source.stats.reconnects:
+        parts.append(f"{source.stats.reconnects} reconnects")
+    if run.duplicates:
+        parts.append(f"{run.duplicates:,} duplicates dropped")
+    if run.bad_frames:
+        parts.append(f"{run.bad_frames} malformed frames skipped (see --save)")
+    output.current().info("tail: " + ", ".join(parts))

@@ -1,0 +1,252 @@
+"""The Pelion WebSocket channel as a ``tail`` source: create the channel, connect, reconnect.
+
+Connection facts (protocols/pelion.md, section 5): the channel is created with
+``PUT /v2/notification/websocket`` (never deleted here: deleting drops the server's queue), then
+``/v2/notification/websocket-connect`` is opened offering the subprotocols ``wss`` and
+``pelion_<key>``. A 10,000-item message can be several MB, so the size limit is raised.
+
+The close-code policy:
+
+- 1006 (also a missed keep-alive pong) and 1012, and any code not listed here: reconnect after
+  an exponential, jittered back-off (first retry within 1 s, capped at 30 s, reset after a
+  healthy connection);
+- 1011 (no channel): PUT the channel again and reconnect; a second 1011 in a row is NotFound;
+- 1008: AuthError; 1001 (another socket took the channel) and 1000 (channel deleted): stop,
+  NotFound, with a message saying which;
+- connection refused, DNS, TLS, handshake timeouts: retry with back-off for up to
+  ``retry_for`` seconds of consecutive failure, then NetworkError.
+
+Keep-alive pings every ``ping_interval`` s with ``ping_timeout`` s to answer notice a dead
+connection (sleep, NAT drop) in under 30 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect  # noqa: TID253 - tail only
+from websockets.exceptions import (  # noqa: TID253
+    ConnectionClosed,
+    InvalidHandshake,
+    InvalidStatus,
+    InvalidURI,
+)
+from websockets.typing import Subprotocol  # noqa: TID253
+
+from notifyctl import output
+from notifyctl.errors import AuthError, InvalidRequest, NetworkError, NotFoundError, UsageError
+from notifyctl.events import Event
+from notifyctl.http import NetOptions
+from notifyctl.providers.pelion import wire
+from notifyctl.providers.pelion.api import WEBSOCKET_CONNECT, PelionApi, websocket_url
+from notifyctl.tail import StreamStats, backoff_delays
+
+MAX_MESSAGE = 64 * 1024 * 1024  # 10,000 items with large payloads; the 1 MiB default is too small
+PING_INTERVAL = 12.0
+PING_TIMEOUT = 12.0
+HEALTHY_AFTER = 10.0  # seconds connected after which a connection counts as healthy
+
+CLOSE_REASONS = {
+    1000: "the server closed the stream (1000): the WebSocket channel was deleted",
+    1001: "another connection took this channel over (close 1001)",
+    1006: "connection lost (1006)",
+    1008: "the server refused the API key (close 1008)",
+    1011: "the server has no WebSocket channel for this key (close 1011)",
+    1012: "service restart (1012)",
+}
+
+
+class _Retry(Exception):
+    """A connection attempt that failed in a way worth retrying."""
+
+    def __init__(self, message: str, wait: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.wait = wait
+
+
+class PelionStream:
+    """A ``notifyctl.tail.Source`` for one API key's WebSocket channel."""
+
+    provider = wire.PROVIDER
+    capture_path = WEBSOCKET_CONNECT
+
+    def __init__(
+        self,
+        api_url: str,
+        api_key: str,
+        net: NetOptions | None = None,
+        *,
+        retry_for: float = 60.0,
+        reconnect_delays: Callable[[], Iterator[float]] = backoff_delays,
+        ping_interval: float | None = PING_INTERVAL,
+        ping_timeout: float | None = PING_TIMEOUT,
+        healthy_after: float = HEALTHY_AFTER,
+        on_state: Callable[[str], None] | None = None,
+    ) -> None:
+        self.net = net or NetOptions()
+        self.api = PelionApi(api_url, api_key, self.net)
+        self.url = websocket_url(api_url)
+        self._key = api_key
+        self.retry_for = retry_for
+        self.reconnect_delays = reconnect_delays
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.healthy_after = healthy_after
+        self.stats = StreamStats()
+        self._on_state = on_state or (lambda message: output.current().info(message))
+
+    decode = staticmethod(wire.decode)
+
+    @staticmethod
+    def encode_jsonl(events: Sequence[Event]) -> bytes:
+        return wire.encode_jsonl(events)
+
+    def close(self) -> None:
+        self.api.close()
+
+    def _state(self, state: str, detail: str, say: bool = True) -> None:
+        self.stats.state, self.stats.detail = state, detail
+        if say:
+            self._on_state(detail)
+
+    # -- one connection attempt -----------------------------------------------------------
+    async def _ensure_channel(self) -> None:
+        try:
+            created = await asyncio.to_thread(self.api.ensure_websocket_channel)
+        except NetworkError as exc:
+            raise _Retry(exc.message) from exc
+        if created:
+            self._state(self.stats.state, "created the WebSocket channel")
+
+    async def _connect(self) -> ClientConnection:
+        secure = self.url.startswith("wss://")
+        options: dict[str, Any] = {}
+        if secure:
+            options["ssl"] = self.net.ssl_context()
+        try:
+            return await connect(
+                self.url,
+                subprotocols=[Subprotocol("wss"), Subprotocol(f"pelion_{self._key}")],
+                max_size=MAX_MESSAGE,
+                open_timeout=self.net.timeout,
+                ping_interval=self.ping_interval,
+                ping_timeout=self.ping_timeout,
+                close_timeout=2,
+                user_agent_header="notifyctl",
+                **options,
+            )
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            if status in (401, 403):
+                raise AuthError(f"{self.url}: handshake refused with HTTP {status}",
+                                hint="check the API key (notifyctl auth status)") from exc
+            if status == 429 or status >= 500:
+                raw = exc.response.headers.get("Retry-After", "")
+                wait = float(raw) if raw.strip().isdigit() else None
+                raise _Retry(f"handshake answered HTTP {status}", wait) from exc
+            if status == 404:
+                raise NotFoundError(f"{self.url}: HTTP 404 (no WebSocket endpoint here)") from exc
+            raise InvalidRequest(f"{self.url}: handshake refused with HTTP {status}") from exc
+        except InvalidURI as exc:
+            raise UsageError(f"{self.url}: not a WebSocket URL") from exc
+        except ssl.SSLCertVerificationError as exc:
+            raise NetworkError(f"{self.url}: TLS certificate not trusted: {exc.verify_message}",
+                               hint="pass --ca-bundle FILE for a private CA") from exc
+        except (OSError, TimeoutError, InvalidHandshake, EOFError) as exc:
+            raise _Retry(f"cannot connect to {self.url}: {exc or type(exc).__name__}") from exc
+
+    # -- the reconnecting frame stream ----------------------------------------------------
+    async def frames(self) -> AsyncGenerator[bytes, None]:
+        delays = self.reconnect_delays()
+        failing_since: float | None = None
+        need_channel = True
+        closes_1011 = 0
+        self._state("connecting", f"connecting to {self.url}", say=False)
+        while True:
+            try:
+                if need_channel:
+                    await self._ensure_channel()
+                    need_channel = False
+                ws = await self._connect()
+            except _Retry as exc:
+                now = time.monotonic()
+                failing_since = failing_since or now
+                wait = exc.wait if exc.wait is not None else next(delays)
+                if now - failing_since + wait > self.retry_for:
+                    raise NetworkError(
+                        f"{exc.message}; gave up after {now - failing_since:.0f} s",
+                        hint="check the URL and network, or raise --retry-for") from None
+                self._state("reconnecting", f"{exc.message}; retrying in {wait:.1f} s")
+                await asyncio.sleep(wait)
+                continue
+            failing_since = None
+            self.stats.connections += 1
+            self._state("connected", "connected", say=self.stats.connections == 1)
+            opened, got_frame = time.monotonic(), False
+            code, reason = 1006, ""
+            try:
+                async with ws:
+                    recv = ws.recv
+                    while True:
+                        frame = await recv(decode=False)
+                        got_frame = True
+                        yield frame
+            except ConnectionClosed as exc:
+                code = exc.rcvd.code if exc.rcvd is not None else 1006
+                reason = exc.rcvd.reason if exc.rcvd is not None else ""
+            if got_frame or time.monotonic() - opened >= self.healthy_after:
+                delays = self.reconnect_delays()
+                closes_1011 = 0
+            message = CLOSE_REASONS.get(code, f"closed with code {code}")
+            if reason:
+                message += f": {output.inert_str(reason[:200])}"
+            if code == 1008:
+                raise AuthError(message, hint="check the API key (notifyctl auth status)")
+            if code in (1000, 1001):
+                hint = ("only one client can tail an API key at a time" if code == 1001
+                        else "run 'notifyctl tail' again to re-create it")
+                raise NotFoundError(message, hint=hint)
+            if code == 1011:
+                closes_1011 += 1
+                if closes_1011 >= 2:
+                    raise NotFoundError(f"{message}, again after re-creating it")
+                need_channel = True
+            wait = next(delays)
+            self.stats.reconnects += 1
+            self._state("reconnecting", f"{message}; reconnecting in {wait:.1f} s")
+            await asyncio.sleep(wait)
+
+
+@asynccontextmanager
+async def open_stream(
+    api_url: str, api_key: str, net: NetOptions | None = None, **options: Any
+) -> AsyncIterator[PelionStream]:
+    """The stream for an API key; its HTTP client is closed on exit."""
+    stream = PelionStream(api_url, api_key, net, **options)
+    try:
+        yield stream
+    finally:
+        stream.close()
+
+
+@asynccontextmanager
+async def open_sandbox_stream(
+    rate: float, devices: int, **options: Any
+) -> AsyncIterator[PelionStream]:
+    """Start an embedded sandbox on 127.0.0.1 in this event loop and tail it."""
+    from notifyctl.sandbox import Sandbox
+
+    sandbox = Sandbox(host="127.0.0.1", port=0, rate=rate, devices=devices)
+    url = await sandbox.start()
+    output.current().info(f"sandbox at {url} ({devices} devices, {rate:g} events/s)")
+    try:
+        async with open_stream(url, sandbox.api_key, **options) as stream:
+            yield stream
+    finally:
+        await asyncio.wait_for(asyncio.shield(sandbox.stop()), 5)

@@ -1,0 +1,316 @@
+"""The provider-independent ``tail`` engine: frames in, filtered events out.
+
+A ``Source`` (a provider's live stream, e.g. ``providers.pelion.stream.PelionStream``) yields raw
+frames and owns connecting and reconnecting. This module does the rest, once for every provider:
+capture each frame as it arrives (``--save``), decode it, filter (``--device``/``--path`` globs,
+``--kind``), drop duplicates by event id within a bounded window, stop at ``--count`` or
+``--timeout``, and hand each frame's events to a sink (JSON lines here, the live table in
+``tail_view``). Work is per frame, not per event, wherever it can be: the hot path is one decode,
+one list comprehension when filters are set, and one ``write`` of pre-encoded JSON lines.
+
+``run`` is the synchronous entry point: it owns the event loop and turns SIGINT/SIGTERM into
+``Interrupted`` (exit 130/143) after the capture and output are flushed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fnmatch
+import random
+import re
+import signal
+import time
+from collections import deque
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import IO, Protocol
+
+from notifyctl import output
+from notifyctl.errors import CountNotReached, Interrupted, WireError
+from notifyctl.events import CaptureWriter, Delivery, Event, now_iso
+
+DEDUP_WINDOW = 50_000
+
+
+# -- what a provider's stream offers -------------------------------------------------------
+@dataclass
+class StreamStats:
+    """Live connection facts a source keeps up to date for the status line."""
+
+    state: str = "starting"  # connecting | connected | reconnecting | stopped
+    detail: str = ""
+    reconnects: int = 0
+    connections: int = 0
+
+
+class Source(Protocol):
+    provider: str
+    capture_path: str
+    stats: StreamStats
+
+    def frames(self) -> AsyncGenerator[bytes, None]:
+        """Raw frames as received; reconnects inside; raises NotifyctlError when it gives up."""
+        ...
+
+    def decode(self, body: bytes, *, received_at: str | None = None) -> list[Event]: ...
+
+    def encode_jsonl(self, events: Sequence[Event]) -> bytes: ...
+
+
+def backoff_delays(base: float = 1.0, cap: float = 30.0) -> Iterator[float]:
+    """Exponential back-off with jitter: each delay in [d/2, d] for d = base, 2*base, ... cap.
+
+    The first retry comes within ``base`` seconds; jitter keeps many clients from reconnecting
+    in lockstep after a server restart.
+    """
+    delay = base
+    while True:
+        yield delay / 2 + random.uniform(0, delay / 2)
+        delay = min(cap, delay * 2)
+
+
+# -- filters and de-duplication --------------------------------------------------------------
+def _globs(patterns: Sequence[str]) -> re.Pattern[str] | None:
+    if not patterns:
+        return None
+    return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns))
+
+
+@dataclass
+class Filters:
+    """``--device`` and ``--path`` globs (any may match), ``--kind`` names (any may match)."""
+
+    devices: Sequence[str] = ()
+    paths: Sequence[str] = ()
+    kinds: Sequence[str] = ()
+
+    def predicate(self) -> Callable[[Event], bool] | None:
+        device, path = _globs(self.devices), _globs(self.paths)
+        kinds = frozenset(self.kinds)
+        if device is None and path is None and not kinds:
+            return None
+        device_match = device.match if device else None
+        path_match = path.match if path else None
+
+        def keep(event: Event) -> bool:
+            if kinds and event.kind not in kinds:
+                return False
+            if device_match is not None and (
+                event.device is None or device_match(event.device) is None
+            ):
+                return False
+            return path_match is None or (
+                event.path is not None and path_match(event.path) is not None
+            )
+
+        return keep
+
+
+class Dedup:
+    """Drops events whose id was seen among the last ``window`` ids (memory stays bounded)."""
+
+    def __init__(self, window: int = DEDUP_WINDOW) -> None:
+        self.window = window
+        self._seen: set[str] = set()
+        self._order: deque[str] = deque()
+        self.dropped = 0
+
+    def filter(self, events: list[Event]) -> list[Event]:
+        seen, order = self._seen, self._order
+        kept: list[Event] = []
+        append = kept.append
+        for event in events:
+            uid = event.id
+            if uid is not None:
+                if uid in seen:
+                    continue
+                seen.add(uid)
+                order.append(uid)
+            append(event)
+        self.dropped += len(events) - len(kept)
+        while len(order) > self.window:
+            seen.discard(order.popleft())
+        return kept
+
+
+# -- sinks ---------------------------------------------------------------------------------
+class Sink(Protocol):
+    def start(self, source: Source, run: TailRun) -> None: ...
+
+    def emit(self, events: list[Event]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class JsonlSink:
+    """One JSON line per event, written as one batch per frame straight to stdout's bytes."""
+
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        self._stream = stream
+        self._encode: Callable[[Sequence[Event]], bytes] | None = None
+
+    def start(self, source: Source, run: TailRun) -> None:
+        out = self._stream or output.current().out
+        out.flush()
+        raw = getattr(out, "buffer", None)
+        self._encode = source.encode_jsonl
+        if raw is not None:
+            self._write: Callable[[bytes], object] = raw.write
+            self._flush: Callable[[], object] = raw.flush
+        else:  # a text-only stream (tests redirect stdout to StringIO)
+            self._write = lambda data: out.write(data.decode("utf-8"))
+            self._flush = out.flush
+
+    def emit(self, events: list[Event]) -> None:
+        if events and self._encode is not None:
+            self._write(self._encode(events))
+            self._flush()
+
+    def close(self) -> None:
+        if self._encode is not None:
+            self._flush()
+
+
+# -- the engine -----------------------------------------------------------------------------
+@dataclass
+class TailOptions:
+    count: int | None = None
+    timeout: float | None = None
+    filters: Filters = field(default_factory=Filters)
+    save: str | None = None
+    dedup_window: int = DEDUP_WINDOW
+
+
+@dataclass
+class TailRun:
+    """Counters of one run; read by the live view's status line from its render thread."""
+
+    events: int = 0
+    frames: int = 0
+    bad_frames: int = 0
+    duplicates: int = 0
+    filtered: int = 0
+    started: float = field(default_factory=time.monotonic)
+    newest: float | None = None  # monotonic time of the newest event shown
+    last_error: str = ""
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+
+async def tail(
+    source: Source,
+    sink: Sink,
+    options: TailOptions,
+    on_finish: Callable[[TailRun, Source], None] | None = None,
+) -> TailRun:
+    """Consume ``source`` until --count, --timeout or a fatal stream error; returns counters.
+
+    Raises CountNotReached when --timeout ends a run whose --count was not reached.
+    ``on_finish`` runs however the run ends (a summary line), after output is flushed.
+    """
+    run = TailRun()
+    keep = options.filters.predicate()
+    dedup = Dedup(options.dedup_window) if options.dedup_window > 0 else None
+    capture = CaptureWriter(options.save) if options.save else None
+    remaining = options.count
+    decode = source.decode
+    sink.start(source, run)
+    frames = source.frames()
+    try:
+        async with asyncio.timeout(options.timeout):
+            async for body in frames:
+                at = now_iso()
+                run.frames += 1
+                if capture is not None:
+                    capture.write(Delivery.capture(
+                        source.provider, "websocket", body, path=source.capture_path, at=at))
+                try:
+                    events = decode(body, received_at=at)
+                except WireError as exc:
+                    run.bad_frames += 1
+                    run.last_error = f"frame {run.frames} skipped: {exc.message}"
+                    output.current().debug(run.last_error)
+                    continue
+                received = len(events)
+                if keep is not None:
+                    events = [event for event in events if keep(event)]
+                    run.filtered += received - len(events)
+                if dedup is not None:
+                    before = len(events)
+                    events = dedup.filter(events)
+                    run.duplicates += before - len(events)
+                if not events:
+                    continue
+                if remaining is not None and len(events) >= remaining:
+                    events = events[:remaining]
+                    remaining = 0
+                elif remaining is not None:
+                    remaining -= len(events)
+                run.events += len(events)
+                run.newest = time.monotonic()
+                sink.emit(events)
+                if remaining == 0:
+                    break
+    except TimeoutError:
+        if options.count is not None and run.events < options.count:
+            raise CountNotReached(
+                f"--timeout {options.timeout:g} s ran out after {run.events} of"
+                f" {options.count} events"
+            ) from None
+    finally:
+        source.stats.state = "stopped"
+        with contextlib.suppress(Exception):
+            await frames.aclose()
+        if capture is not None:
+            capture.close()
+        sink.close()
+        if on_finish is not None:
+            on_finish(run, source)
+    return run
+
+
+def run(
+    open_source: Callable[[], AbstractAsyncContextManager[Source]],
+    sink: Sink,
+    options: TailOptions,
+    on_finish: Callable[[TailRun, Source], None] | None = None,
+) -> TailRun:
+    """Run ``tail`` on a fresh event loop; SIGINT/SIGTERM raise Interrupted once flushed."""
+    received: list[int] = []
+
+    async def main() -> TailRun:
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        installed: list[signal.Signals] = []
+
+        def stop(signum: int) -> None:
+            if not received:
+                received.append(signum)
+                if task is not None:
+                    task.cancel()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, stop, int(sig))
+                installed.append(sig)
+            except (ValueError, RuntimeError, NotImplementedError):
+                pass  # not the main thread: the default handlers stay
+        try:
+            async with open_source() as source:
+                return await tail(source, sink, options, on_finish)
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+
+    try:
+        return asyncio.run(main())
+    except asyncio.CancelledError:
+        if received:
+            raise Interrupted(received[0]) from None
+        raise
+    except KeyboardInterrupt:
+        raise Interrupted(signal.SIGINT) from None

@@ -1,0 +1,189 @@
+"""``tail -o table``: a Rich Live view of the latest events with a status line.
+
+The view never renders per event. ``emit`` only appends a frame's events to a bounded deque
+under a lock; Rich's refresh thread calls ``_render`` at most ``REFRESH_PER_SECOND`` times a
+second and builds the table lazily from a snapshot of the newest rows. Columns have fixed widths
+(cheaper to lay out, and the table does not jump as values change). Device data goes through
+``output.inert`` so payloads cannot inject markup or terminal controls.
+
+The status line shows the stream state, events/s with a sparkline of the last 30 seconds'
+rates, the total, reconnects, duplicates dropped and the age of the newest event. Stream
+messages (reconnecting, ...) are shown in the view instead of on stderr, which would tear the
+live display; the final summary goes to stderr after the view stops.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console, Group  # noqa: TID253 - loaded only by `tail -o table`
+from rich.live import Live  # noqa: TID253
+from rich.table import Table  # noqa: TID253
+from rich.text import Text  # noqa: TID253
+
+from notifyctl import output
+
+if TYPE_CHECKING:
+    from notifyctl.events import Event
+    from notifyctl.tail import Source, TailRun
+
+REFRESH_PER_SECOND = 10
+MAX_ROWS = 200
+SPARK = "▁▂▃▄▅▆▇█"
+HISTORY = 20  # seconds of rate history in the sparkline
+MESSAGE_SECONDS = 10.0  # how long a stream message stays under the status line
+STATE_STYLE = {"connected": "green", "reconnecting": "yellow", "connecting": "yellow",
+               "stopped": "red"}
+
+
+def sparkline(values: list[float]) -> str:
+    """One block character per value, scaled to the largest."""
+    top = max(values, default=0)
+    if top <= 0:
+        return SPARK[0] * len(values)
+    return "".join(SPARK[round(value / top * (len(SPARK) - 1))] for value in values)
+
+
+def _clock(stamp: str | None) -> str:
+    # "2026-11-23T09:00:00.123Z" -> "09:00:00.123": the date rarely matters while tailing.
+    if stamp and len(stamp) >= 23 and stamp[10] == "T":
+        return stamp[11:23]
+    return stamp or ""
+
+
+def _content(event: Event) -> str:
+    if event.status is not None and event.kind == "async-response":
+        text = f"[{event.status}] "
+        detail = event.payload if event.payload is not None else event.payload_b64
+        return text + ("" if detail is None else str(detail))
+    for value in (event.payload, event.value, event.chunk):
+        if value is not None:
+            return value if isinstance(value, str) else output.inert_str(_compact(value))
+    if event.payload_b64 is not None:
+        return f"base64:{event.payload_b64}"
+    return ""
+
+
+def _compact(value: Any) -> str:
+    import json
+
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+class LiveTable:
+    """A ``notifyctl.tail.Sink`` drawing a Live table on stdout."""
+
+    def __init__(self, console: Console | None = None,
+                 refresh_per_second: float = REFRESH_PER_SECOND) -> None:
+        self.console = console or output.current().console
+        self.refresh_per_second = refresh_per_second
+        self._rows: deque[Event] = deque(maxlen=MAX_ROWS)
+        self._lock = threading.Lock()
+        self._message = ""
+        self._message_at = 0.0
+        self._live: Live | None = None
+        self._source: Source | None = None
+        self._run: TailRun | None = None
+        # (monotonic second, events total at its start) and completed per-second rates
+        self._second_start = (time.monotonic(), 0)
+        self._rates: deque[float] = deque(maxlen=HISTORY)
+        self._rate = 0.0
+        self.renders = 0
+
+    def message(self, text: str) -> None:
+        """Stream state messages: shown under the status line (untrusted parts are inert)."""
+        self._message, self._message_at = text, time.monotonic()
+
+    def start(self, source: Source, run: TailRun) -> None:
+        self._source, self._run = source, run
+        self._second_start = (time.monotonic(), run.events)
+        self._live = Live(
+            console=self.console,
+            get_renderable=self._render,
+            refresh_per_second=self.refresh_per_second,
+            redirect_stdout=False,
+            redirect_stderr=False,
+            transient=False,
+        )
+        self._live.start()
+
+    def emit(self, events: list[Event]) -> None:
+        with self._lock:
+            self._rows.extend(events[-MAX_ROWS:])
+
+    def close(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+    # -- rendering (Rich's refresh thread) ------------------------------------------------
+    def _tick(self, now: float, total: int) -> None:
+        started, at_start = self._second_start
+        elapsed = now - started
+        if elapsed >= 1.0:
+            self._rate = (total - at_start) / elapsed
+            self._rates.append(self._rate)
+            self._second_start = (now, total)
+
+    def _status(self) -> Text:
+        run, source = self._run, self._source
+        now = time.monotonic()
+        total = run.events if run else 0
+        self._tick(now, total)
+        state = source.stats.state if source else "starting"
+        reconnects = source.stats.reconnects if source else 0
+        status = Text()
+        status.append("● ", style=STATE_STYLE.get(state, ""))
+        status.append(f"{state:<12} ")
+        status.append(f"{self._rate:>8,.0f} ev/s ", style="bold")
+        status.append(sparkline(list(self._rates)).ljust(HISTORY), style="cyan")
+        status.append(f"  total {total:,} · reconnects {reconnects}")
+        if run is not None and run.duplicates:
+            status.append(f" · duplicates {run.duplicates:,}")
+        if run is not None and run.newest is not None:
+            status.append(f" · newest {now - run.newest:.1f} s ago")
+        elif run is not None:
+            status.append(f" · waiting {run.elapsed:.0f} s")
+        return status
+
+    def _table(self, height: int, width: int) -> Table:
+        # Fixed widths; on narrow terminals the device column gives way so payloads stay.
+        device_width = max(12, min(32, width - (12 + 13 + 14 + 10 + 24)))
+        table = Table(expand=True, box=None, pad_edge=False, header_style="bold")
+        table.add_column("time", width=12, no_wrap=True)
+        table.add_column("kind", width=13, no_wrap=True, overflow="ellipsis")
+        table.add_column("device", width=device_width, no_wrap=True, overflow="ellipsis")
+        table.add_column("path", width=14, no_wrap=True, overflow="ellipsis")
+        table.add_column("payload", ratio=1, no_wrap=True, overflow="ellipsis")
+        with self._lock:
+            count = min(len(self._rows), height)
+            rows = [self._rows[-1 - i] for i in range(count)]
+        for event in reversed(rows):
+            table.add_row(
+                _clock(event.time),
+                event.kind,
+                output.inert(event.device or ""),
+                output.inert(event.path or ""),
+                output.inert(_content(event)[:500]),
+            )
+        return table
+
+    def _render(self) -> Group:
+        self.renders += 1
+        width, rows = self.console.size
+        height = max(3, min(MAX_ROWS, rows - 5))
+        parts: list[Any] = [self._status()]
+        message = self._message
+        if time.monotonic() - self._message_at > MESSAGE_SECONDS:
+            message = self._run.last_error if self._run else ""
+        if message:
+            parts.append(Text(output.inert_str(message), style="dim", no_wrap=True,
+                              overflow="ellipsis"))
+        parts.append(self._table(height, width))
+        return Group(*parts)
