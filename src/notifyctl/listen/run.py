@@ -57,8 +57,10 @@ class Listener:
         settings = self.settings
         writer = _open_capture(settings.save) if settings.save else None
         receiver = self._receiver = Receiver(settings, self.handler, self.sink, writer)
+        # Requests in flight are drained by the receiver first (below); what aiohttp still
+        # holds after that is idle keep-alive connections, not worth waiting for.
         runner = web.AppRunner(build_app(receiver), access_log=None, handle_signals=False,
-                               shutdown_timeout=settings.shutdown_grace)
+                               shutdown_timeout=0.1)
         loop = asyncio.get_running_loop()
         installed: list[int] = []
         try:
@@ -86,6 +88,7 @@ class Listener:
             elif settings.count is not None and receiver.received >= settings.count:
                 reason = "count"
             receiver.stopping = True
+            await receiver.drain(settings.shutdown_grace)
         finally:
             for number in installed:
                 loop.remove_signal_handler(number)

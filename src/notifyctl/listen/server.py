@@ -10,6 +10,7 @@ always in the capture, whatever stops the process afterwards.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import TYPE_CHECKING, cast
 
 from aiohttp import web  # noqa: TID253 - listen runs only inside its command
@@ -54,6 +55,8 @@ class Receiver:
         self.failed = 0
         self.stopping = False
         self.stopped = asyncio.Event()
+        self.in_flight = 0
+        self.drained = asyncio.Event()
         self.session: aiohttp.ClientSession | None = None
         self._fail_credit = 0.0
 
@@ -67,12 +70,36 @@ class Receiver:
         if settings.path is not None and request.path != settings.path:
             return web.Response(status=404, text="not the listening path\n")
         if self.stopping:
-            return web.Response(status=503, text="shutting down\n")
+            refused = web.Response(status=503, text="shutting down\n")
+            refused.force_close()  # lets keep-alive clients go, so shutdown ends at once
+            return refused
         self.received += 1
-        if settings.count is not None and self.received >= settings.count:
-            # The request that reaches --count is still answered; the run then ends.
+        last = settings.count is not None and self.received >= settings.count
+        if last:
             self.stopping = True
-            asyncio.get_running_loop().call_soon(self.stopped.set)
+        self.in_flight += 1
+        try:
+            response = await self._respond(request)
+            if last:
+                # The request that reaches --count is answered in full before the run ends.
+                await response.prepare(request)
+                await response.write_eof()
+                self.stopped.set()
+        finally:
+            self.in_flight -= 1
+            if self.stopping and not self.in_flight:
+                self.drained.set()
+        return response
+
+    async def drain(self, grace: float) -> None:
+        """Wait up to ``grace`` seconds for requests being handled to be answered."""
+        if self.in_flight:
+            self.drained.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.drained.wait(), grace)
+
+    async def _respond(self, request: web.BaseRequest) -> web.StreamResponse:
+        settings = self.settings
         if request.content_length is not None and request.content_length > settings.max_body:
             return self._too_large(request)
         try:

@@ -67,9 +67,13 @@ class ListSink:
 
     def __init__(self) -> None:
         self.lines: list[dict[str, Any]] = []
+        self.seen: list[Seen] = []
 
     def show(self, seen: Seen) -> None:
-        self.lines.extend(msgspec.to_builtins(line) for line in lines_of(seen))
+        self.seen.append(seen)
+        # Through JSON, as a jsonl reader would see them (``raw`` may be a msgspec.Raw).
+        self.lines.extend(msgspec.json.decode(msgspec.json.encode(line))
+                          for line in lines_of(seen))
 
     def close(self) -> None:
         pass
