@@ -29,6 +29,7 @@ SECTIONS = (
     "registrations-expired",
     "async-responses",
 )
+_RANK = {section: rank for rank, section in enumerate(SECTIONS)}
 GONE = frozenset({"de-registrations", "registrations-expired"})
 MIN_CHUNK, MAX_CHUNK = 100, 10_000
 # The platform's delivery rules (protocols/pelion.md section 4); the sandbox scales the delays.
@@ -152,7 +153,8 @@ def shape(entry: Queued, cfg: Serialization) -> Any:
 
 
 def build_message(batch: Iterable[Queued], cfg: Serialization) -> bytes:
-    """One NotificationMessage; arrays appear in the order their first item was queued."""
+    """One NotificationMessage of a batch from ``EventQueue.take`` (arrays in ``SECTIONS``
+    order, since ``take`` keeps the sections of a batch in that order)."""
     message: dict[str, list[Any]] = {}
     for entry in batch:
         items = message.get(entry.section)
@@ -187,8 +189,20 @@ class EventQueue:
         self.changed.set()
 
     def take(self, count: int) -> list[Queued]:
-        popleft = self.items.popleft
-        return [popleft() for _ in range(min(count, len(self.items)))]
+        """The next frame's worth: at most ``count`` items, stopping early where queue order
+        would otherwise be lost. A message's arrays are read in ``SECTIONS`` order, so a frame
+        ends before an item whose array comes earlier than one already in it (a registration
+        after a notification starts the next frame): reading frames array by array then gives
+        exactly the queue order, and a device's registration always precedes its events."""
+        items, top = self.items, -1
+        out: list[Queued] = []
+        while items and len(out) < count:
+            rank = _RANK[items[0].section]
+            if rank < top:
+                break
+            top = rank
+            out.append(items.popleft())
+        return out
 
     def clear(self) -> None:
         self.items.clear()
