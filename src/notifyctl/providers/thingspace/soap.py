@@ -8,14 +8,14 @@ but LogIn carries the session token as ``<v2:token>`` in the SOAP header. SOAPAc
 
 Responses are parsed with ``notifyctl.xmlsafe`` (no DTDs, no entities, bounded depth) and matched
 by Clark names, so a prefix never matters and a wrong namespace is an error. A ``Fault`` becomes
-a typed error. The fault codes for expired/invalid sessions and bad or locked logins are not all
-documented: ``SessionToken.Expired`` is; the others are matched on the code or the text
-(``Invalid``, ``Locked``, ``Password``/``Credentials``), which the emulator also emits.
+a typed error (``raise_fault``). Of the fault codes only ``SessionToken.Expired`` is documented;
+locks are recognised by ``Locked`` in the code or text, and any other LogIn fault but a Server
+one is a credentials refusal. The emulator emits codes that follow the same rules.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
@@ -61,7 +61,7 @@ class SoapFault(InvalidRequest):
     """A fault the platform returned that has no more specific meaning (exit 2)."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"ThingSpace fault {code}: {message}")
+        super().__init__(f"ThingSpace refused: {code}: {message}")
         self.code = code
         self.fault_message = message
 
@@ -70,7 +70,7 @@ class SoapAuthFault(AuthError):
     """Base of the faults about sessions and logins (exit 3)."""
 
     def __init__(self, code: str, message: str, *, hint: str | None = None) -> None:
-        super().__init__(f"ThingSpace fault {code}: {message}", hint=hint)
+        super().__init__(f"ThingSpace refused: {code}: {message}", hint=hint)
         self.code = code
         self.fault_message = message
 
@@ -176,23 +176,30 @@ def fault_of(element: Element) -> Fault | None:
     return Fault(_short(code), _short(message))
 
 
-def raise_fault(fault: Fault) -> None:
-    """Raise the typed error a fault stands for."""
+def raise_fault(fault: Fault, operation: str) -> None:
+    """Raise the typed error a fault to ``operation`` stands for.
+
+    Only ``SessionToken.Expired`` is a documented code, so the code decides first and the text
+    second; a LogIn fault that is neither a lock nor a server error is a credentials refusal.
+    """
     code, message = fault.code, fault.message
-    text = f"{code} {message}".lower()
-    if "expired" in text:
-        raise SessionExpired(code, message)
-    if "locked" in text:
+    name = code.rpartition(":")[2].lower()
+    text = message.lower()
+    if "locked" in name or "locked" in text:
         raise AccountLocked(code, message, hint="five failed logins lock a ThingSpace account; "
                             "ask your administrator to unlock it")
-    if "sessiontoken" in text or ("token" in text and "invalid" in text):
-        raise InvalidToken(code, message)
-    if any(word in text for word in ("password", "credential", "login", "authenticat")):
+    if operation == "LogIn":
+        if name == "server":
+            raise SoapFault(code, message)
         raise BadCredentials(code, message, hint="check NOTIFYCTL_USERNAME/NOTIFYCTL_PASSWORD "
-                             "or 'notifyctl auth login'; the login is not retried because "
+                             "or 'notifyctl auth login'; a login is never retried because "
                              "five failures lock the account")
-    if "notfound" in text.replace(" ", "") or "not registered" in text:
-        raise SoapNotFound(f"ThingSpace fault {code}: {message}")
+    if "expired" in name or ("expired" in text and "session" in text):
+        raise SessionExpired(code, message)
+    if "token" in name or "session" in name:
+        raise InvalidToken(code, message, hint="the session was closed or is unknown")
+    if "notfound" in name:
+        raise SoapNotFound(f"ThingSpace refused: {code}: {message}")
     raise SoapFault(code, message)
 
 
@@ -201,7 +208,7 @@ def response(body: bytes, operation: str) -> tuple[Element | None, Element]:
     header, first = parse_envelope(body)
     fault = fault_of(first)
     if fault is not None:
-        raise_fault(fault)
+        raise_fault(fault, operation)
     expected = f"{{{NS_V2}}}{operation}Response"
     if first.tag != expected:
         raise SoapMalformed(f"ThingSpace answered {_short(first.tag)} to {operation}, "
@@ -223,9 +230,9 @@ def login_token(body: bytes) -> str:
     return token.strip()
 
 
-def registrations(body: bytes) -> list[dict[str, str]]:
-    """GetCallbackRegistrations items as dicts (AccountName, ServiceName, Url, Username...)."""
-    _header, output = response(body, "GetCallbackRegistrations")
+def registrations(output: Element) -> list[dict[str, str]]:
+    """The items of a GetCallbackRegistrations ``Output`` as dicts (AccountName, ServiceName,
+    Url, Username...)."""
     ns = contract_ns(CALLBACK_SERVICE)
     found: list[dict[str, str]] = []
     for item in output.iter(f"{{{ns}}}CallbackRegistration"):
@@ -246,3 +253,64 @@ def output_fields(output: Element, service: str) -> dict[str, str]:
 
 def _short(text: str) -> str:
     return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE] + "…"
+
+
+# ---- the server side (the emulator) -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Call:
+    """One parsed request envelope: the operation, the header token and the Input fields."""
+
+    operation: str
+    token: str | None
+    fields: dict[str, str]
+
+
+def parse_request(body: bytes, service: str, action: str | None) -> Call:
+    """Parse a request to ``service``; SoapMalformed (a Client fault) when it is not one."""
+    header, first = parse_envelope(body)
+    if not first.tag.startswith(f"{{{NS_V2}}}"):
+        raise SoapMalformed(f"operation {_short(first.tag)} is not in namespace {NS_V2}")
+    operation = xmlsafe.local(first.tag)
+    if OPERATIONS.get(operation) != service:
+        raise SoapMalformed(f"{service} has no operation {operation!r}")
+    if action is not None and action.strip().strip('"') != soap_action(operation):
+        raise SoapMalformed(f"SOAPAction {action!r} does not match {operation}")
+    input_el = first.find(f"{{{NS_V2}}}Input")
+    fields = output_fields(input_el, service) if input_el is not None else {}
+    token = header.findtext(f"{{{NS_V2}}}token") if header is not None else None
+    return Call(operation, token.strip() if token else None, fields)
+
+
+def response_envelope(operation: str, fields: Mapping[str, str] | None = None, *,
+                      inner: str = "", token: str | None = None) -> bytes:
+    """A response as WCF writes it: default ``v2`` namespace, Output fields prefixed ``a:``."""
+    ns = contract_ns(OPERATIONS[operation])
+    header = f'<s:Header><token xmlns="{NS_V2}">{escape(token)}</token></s:Header>' if token \
+        else ""
+    items = "".join(f"<a:{name}>{escape(value)}</a:{name}>"
+                    for name, value in (fields or {}).items())
+    text = (f'<s:Envelope xmlns:s="{NS_ENV}">{header}<s:Body>'
+            f'<{operation}Response xmlns="{NS_V2}"><Output xmlns:a="{ns}">{items}{inner}</Output>'
+            f"</{operation}Response></s:Body></s:Envelope>")
+    return text.encode("utf-8")
+
+
+def registration_items(records: Sequence[Mapping[str, str]]) -> str:
+    """The ``a:CallbackRegistrations`` list of a GetCallbackRegistrations response."""
+    items = "".join(
+        "<a:CallbackRegistration>"
+        + "".join(f"<a:{name}>{escape(value)}</a:{name}>" for name, value in record.items())
+        + "</a:CallbackRegistration>"
+        for record in records
+    )
+    return f"<a:CallbackRegistrations>{items}</a:CallbackRegistrations>"
+
+
+def fault_envelope(code: str, message: str) -> bytes:
+    """A SOAP 1.1 fault; ``code`` is a local name qualified with the v2 namespace."""
+    text = (f'<s:Envelope xmlns:s="{NS_ENV}"><s:Body><s:Fault>'
+            f'<faultcode xmlns:a="{NS_V2}">a:{escape(code)}</faultcode>'
+            f'<faultstring xml:lang="en-US">{escape(message)}</faultstring>'
+            "</s:Fault></s:Body></s:Envelope>")
+    return text.encode("utf-8")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -59,6 +60,7 @@ SOAP_CONTENT_TYPE = "text/xml; charset=utf-8"
 JSON_CONTENT_TYPE = "application/json"
 _NIL = f"{{{NS_XSI}}}nil"
 _CR = f"{NS_V2}}}CallbackRequest"  # expat's "uri}local" spelling
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 Form = Literal["soap", "rest"]
 
@@ -105,8 +107,8 @@ def sniff(body: bytes, content_type: str | None = None) -> Form:
     start = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
     if start == b"<":
         return "soap"
-    if start == b"{":
-        return "rest"
+    if start in (b"{", b"["):
+        return "rest"  # an array is JSON too: decode_rest then says it is not an object
     raise WireError("not a ThingSpace callback: neither a SOAP envelope nor a JSON object")
 
 
@@ -169,7 +171,8 @@ def decode_soap(body: bytes) -> Callback:
     request = _callback_request(body)
 
     def text(name: str) -> str:
-        return (request.findtext(f"{{{NS_V2}}}{name}") or "").strip()
+        # Credentials are compared byte for byte, so only the request id is stripped.
+        return request.findtext(f"{{{NS_V2}}}{name}") or ""
 
     devices = []
     for device in request.iterfind(f"{{{NS_V2}}}Device"):
@@ -185,7 +188,7 @@ def decode_soap(body: bytes) -> Callback:
     raw = element_value(request)
     if isinstance(raw, dict) and raw.get("Password"):
         raw["Password"] = MASK
-    return Callback("soap", _soap_kind(names), text("RequestId") or None, devices,
+    return Callback("soap", _soap_kind(names), text("RequestId").strip() or None, devices,
                     text("Username"), text("Password"), payload or None, names, raw=raw)
 
 
@@ -239,6 +242,13 @@ def _opt_int(doc: Mapping[str, Any], key: str) -> int | None:
 
 # ---- encoding -----------------------------------------------------------------------------------
 
+def _xml_text(value: str) -> str:
+    """Escaped character data; characters XML 1.0 cannot carry are a WireError."""
+    if _XML_INVALID.search(value):
+        raise WireError("text with control characters cannot be carried in a SOAP callback")
+    return escape(value)
+
+
 def _xml_value(name: str, value: Any) -> str:
     if value is None:
         return f'<{name} xsi:nil="true"/>'
@@ -247,7 +257,7 @@ def _xml_value(name: str, value: Any) -> str:
         return f"<{name}>{inner}</{name}>"
     if isinstance(value, list):
         return "".join(_xml_value(name, item) for item in value)
-    return f"<{name}>{escape(str(value))}</{name}>"
+    return f"<{name}>{_xml_text(str(value))}</{name}>"
 
 
 def encode_soap(request_id: str, device: DeviceId, data: Mapping[str, Any], *,
@@ -375,7 +385,7 @@ def _soap_rewrite(body: bytes, values: Mapping[str, str | None]) -> bytes:
     for local, value in values.items():
         if value is None:
             continue
-        text = escape(value).encode("ascii", "xmlcharrefreplace")
+        text = _xml_text(value).encode("ascii", "xmlcharrefreplace")
         if local in spans:
             begin, stop, qname = spans[local]
             edits.append((begin, stop, b"<" + qname + b">" + text + b"</" + qname + b">"))
