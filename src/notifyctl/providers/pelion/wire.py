@@ -287,10 +287,15 @@ def decode(body: bytes | str, *, received_at: str | None = None) -> list[Event]:
     return _events(_arrays(body), received_at)
 
 
-def items(body: bytes | str) -> list[tuple[str, Any]]:
-    """``(array key, raw item)`` pairs of a message, every item validated; for re-chunking."""
+def items(body: bytes | str, *, validate: bool = True) -> list[tuple[str, Any]]:
+    """``(array key, raw item)`` pairs of a message, for re-chunking.
+
+    The top level is always checked. ``validate=False`` skips the per-item check, for callers
+    that pass items on verbatim (replay): that check is most of the cost of a 10,000-item batch.
+    """
     arrays = _arrays(body)
-    _events(arrays, None)
+    if validate:
+        _events(arrays, None)
     return [(key, raw) for key, values in arrays for raw in values]
 
 
