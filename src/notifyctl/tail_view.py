@@ -54,6 +54,14 @@ def _clock(stamp: str | None) -> str:
     return stamp or ""
 
 
+def _middle(text: str, width: int) -> str:
+    # Device ids differ at the end as often as at the start: elide the middle.
+    if len(text) <= width:
+        return text
+    head = (width - 1) // 2
+    return text[:head] + "…" + text[len(text) - (width - 1 - head):]
+
+
 def _content(event: Event) -> str:
     if event.status is not None and event.kind == "async-response":
         text = f"[{event.status}] "
@@ -168,7 +176,7 @@ class LiveTable:
             table.add_row(
                 _clock(event.time),
                 event.kind,
-                output.inert(event.device or ""),
+                output.inert(_middle(event.device or "", device_width)),
                 output.inert(event.path or ""),
                 output.inert(_content(event)[:500]),
             )

@@ -23,6 +23,7 @@ connection (sleep, NAT drop) in under 30 s.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ssl
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
@@ -90,7 +91,8 @@ class PelionStream:
         on_state: Callable[[str], None] | None = None,
     ) -> None:
         self.net = net or NetOptions()
-        self.api = PelionApi(api_url, api_key, self.net)
+        # One HTTP attempt per transport failure: the reconnect loop owns retrying (--retry-for).
+        self.api = PelionApi(api_url, api_key, dataclasses.replace(self.net, retries=1))
         self.url = websocket_url(api_url)
         self._key = api_key
         self.retry_for = retry_for
