@@ -239,3 +239,25 @@ def test_first_stderr_line_even_when_port_is_busy(cli: Any) -> None:
         port = sock.getsockname()[1]
         result = cli("listen", "--provider", "iottly", "--port", str(port), "--timeout", "1")
     assert result.exit_code == 2 and "cannot listen on 127.0.0.1" in result.stderr
+
+
+def test_reader_going_away_ends_the_run_quietly() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "notifyctl", "listen", "--provider", "iottly", "-o", "jsonl"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=subprocess_env(),
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    url = proc.stderr.readline().decode().strip()
+    assert httpx.post(url, json={"n": 1}).status_code == 200
+    assert json.loads(proc.stdout.readline())["payload"] == {"n": 1}
+    proc.stdout.close()  # `listen | head -1`
+    for n in range(50):  # bounded: the next flush hits the closed pipe and ends the run
+        try:
+            httpx.post(url, json={"n": n}, timeout=5)
+        except httpx.HTTPError:
+            break
+        if proc.poll() is not None:
+            break
+        time.sleep(0.02)
+    assert proc.wait(10) == 0
+    assert "Traceback" not in proc.stderr.read().decode()

@@ -100,7 +100,7 @@ def listen(
 
     from notifyctl import output
     from notifyctl.errors import UsageError
-    from notifyctl.listen import Settings, serve
+    from notifyctl.listen import Listener, Settings
     from notifyctl.listen.view import JsonlSink, TableSink
 
     out = output.current()
@@ -117,7 +117,6 @@ def listen(
         count=count, timeout=timeout, output=chosen, strict=strict, respond=respond,
         fail_ratio=fail_ratio, max_body=max_body, verify_key=key, downlink_data=downlink_data,
     )
-    settings.validate()
     proxy = _LateSink()
 
     def ready(url: str) -> None:
@@ -129,9 +128,13 @@ def listen(
         if chosen == "table":
             proxy.target = TableSink(out.console, name)
         else:
-            proxy.target = JsonlSink(out.out)
+            proxy.target = JsonlSink(out.out, on_closed=listener.stop)
 
-    asyncio.run(serve(settings, proxy, ready))
+    listener = Listener(settings, proxy)
+    summary = asyncio.run(listener.run(ready))
+    error = listener.outcome(summary)
+    if error is not None:
+        raise error
 
 
 class _LateSink:

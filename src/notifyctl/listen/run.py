@@ -118,7 +118,7 @@ class Listener:
             return VerificationFailed(
                 f"{summary.failed} of {summary.received} requests failed verification")
         count = self.settings.count
-        if count is not None and summary.received < count:
+        if count is not None and summary.received < count and summary.reason == "timeout":
             return CountNotReached(f"received {summary.received} of {count} requests "
                                    f"before --timeout {self.settings.timeout:g} s")
         return None

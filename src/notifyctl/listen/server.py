@@ -116,7 +116,12 @@ class Receiver:
             outcome = Outcome(status=500, kind="error", error=f"handler failed: {exc!r}")
         status, answer, ctype, error = self._answer(outcome)
         if self.writer is not None:
-            self._capture(request, body, at, outcome)
+            try:
+                self._capture(request, body, at, outcome)
+            except (OSError, ValueError) as exc:  # disk full, file closed: never answer 2xx
+                message = f"capture to {self.settings.save} failed: {exc}"
+                output.current().warn(message)
+                status, answer, ctype, error = 503, b"capture failed\n", "text/plain", message
         if status == 0:  # forward: after the capture, so the capture never misses it
             status, answer, ctype, error = await self._forward(request, body)
         self.sink.show(Seen(self.handler.provider, outcome.kind, request.method, request.path,

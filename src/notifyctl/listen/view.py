@@ -7,8 +7,12 @@ a second from a bounded deque).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
@@ -90,9 +94,10 @@ def lines_of(seen: Seen) -> list[Event]:
 class JsonlSink:
     """JSON lines on stdout, gathered per event-loop pass and written in one call."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, on_closed: Callable[[], None] | None = None) -> None:
+        self._on_closed = on_closed
         self._binary = getattr(stream, "buffer", None)
-        self._stream = stream
+        self._stream: TextIO | None = stream
         self._pending: list[bytes] = []
         self._scheduled = False
         self._encode = msgspec.json.Encoder().encode
@@ -112,12 +117,22 @@ class JsonlSink:
         if not self._pending:
             return
         data, self._pending = b"".join(self._pending), []
-        if self._binary is not None:
-            self._binary.write(data)
-            self._binary.flush()
-        else:
-            self._stream.write(data.decode("utf-8"))
-            self._stream.flush()
+        if self._stream is None:
+            return
+        try:
+            if self._binary is not None:
+                self._binary.write(data)
+                self._binary.flush()
+            else:
+                self._stream.write(data.decode("utf-8"))
+                self._stream.flush()
+        except BrokenPipeError:
+            # The reader went away (`listen | head`): drop further output and end the run.
+            self._stream = self._binary = None
+            with contextlib.suppress(OSError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            if self._on_closed is not None:
+                self._on_closed()
 
     def close(self) -> None:
         self.flush()
