@@ -1,0 +1,115 @@
+"""Circle client notifications as a live stream (a ``notifyctl.tail.Source``).
+
+Each connection starts by asking the main API for a one-time URL (``CircleClient.
+client_notification_url``); the socket is opened WITHOUT the API headers, and the URL is never
+used twice: after any drop (close, error, refused handshake) the stream asks again, after the
+seed-style back-off (``doubling``), restarted once a socket has opened. The client pings
+every ``ping_interval`` seconds (default 10 minutes, well within the hour Circle requires).
+The URL is a capability and is never logged. Credentials refused by the main API end the
+stream (``AuthError``);
+``max_failures`` consecutive failed attempts end it with ``NetworkError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
+
+from websockets.asyncio.client import connect  # noqa: TID253 - only tail imports streams
+from websockets.exceptions import ConnectionClosed, InvalidHandshake  # noqa: TID253
+
+from notifyctl import output
+from notifyctl.errors import AuthError, NetworkError, NotifyctlError
+from notifyctl.events import Event
+from notifyctl.providers.circle import wire
+from notifyctl.providers.circle.api import CLIENT_NOTIFICATIONS_PATH, CircleClient
+from notifyctl.providers.streaming import Delays, doubling, encode_jsonl, quiet_logger, translate
+from notifyctl.tail import StreamStats
+
+PING_INTERVAL = 600.0
+
+
+class CircleStream:
+    """A ``notifyctl.tail.Source`` over Circle client notifications."""
+
+    provider = wire.PROVIDER
+    capture_path = CLIENT_NOTIFICATIONS_PATH
+
+    def __init__(
+        self,
+        client: CircleClient,
+        *,
+        accessories: Iterable[str] | None = None,
+        event_types: Iterable[str] | None = None,
+        reconnect_delays: Delays = doubling,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        max_failures: int = 10,
+        ping_interval: float = PING_INTERVAL,
+        ping_timeout: float = 30.0,
+        open_timeout: float = 10.0,
+        on_state: Callable[[str], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.accessories = list(accessories or [])
+        self.event_types = list(event_types or [])
+        self.reconnect_delays = reconnect_delays
+        self.sleep = sleep
+        self.max_failures = max_failures
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.open_timeout = open_timeout
+        self.stats = StreamStats()
+        self.waits: list[float] = []
+        self._on_state = on_state or (lambda message: output.current().info(message))
+
+    def decode(self, body: bytes, *, received_at: str | None = None) -> list[Event]:
+        return wire.decode(body)
+
+    @staticmethod
+    def encode_jsonl(events: Sequence[Event]) -> bytes:
+        return encode_jsonl(events)
+
+    def _state(self, state: str, detail: str) -> None:
+        self.stats.state, self.stats.detail = state, detail
+        self._on_state(detail)
+
+    async def frames(self) -> AsyncGenerator[bytes, None]:
+        failures = 0
+        delays = self.reconnect_delays()
+        while True:
+            self._state("connecting", "asking Circle for a client-notification URL")
+            try:
+                url = await self.client.client_notification_url(self.accessories,
+                                                                self.event_types)
+                async with connect(
+                    url,
+                    ping_interval=self.ping_interval,
+                    ping_timeout=self.ping_timeout,
+                    open_timeout=self.open_timeout,
+                    logger=quiet_logger("notifyctl.circle.ws"),
+                ) as ws:
+                    self.stats.connections += 1
+                    failures = 0
+                    delays = self.reconnect_delays()
+                    self._state("connected", "connected to Circle client notifications")
+                    async for message in ws:
+                        yield message.encode("utf-8") if isinstance(message, str) else message
+                    # A clean close from the server: ask for a new URL like any drop.
+            except AuthError:
+                raise
+            except NetworkError as exc:
+                last: NotifyctlError = exc
+            except (ConnectionClosed, InvalidHandshake, OSError, TimeoutError) as exc:
+                last = translate(exc, "circle client notifications")
+                if isinstance(last, AuthError):
+                    raise last from None
+            else:
+                last = NetworkError("circle client notifications: closed by the server")
+            failures += 1
+            if failures >= self.max_failures:
+                raise NetworkError(f"{last.message} (gave up after {failures} attempts)") from None
+            delay = next(delays)
+            self.waits.append(delay)
+            self.stats.reconnects += 1
+            self._state("reconnecting", f"{last.message}; asking again in {delay:g} s")
+            await self.sleep(delay)

@@ -1,0 +1,113 @@
+"""Logitech Circle notification bodies, pure: the 15 event types, checking a registration's
+choice of them, and decoding an event body into events (and building one, for the sandbox).
+
+A body is ``{"accountId", "eventType", "eventData": {...}, "userData"?}`` (seed 004). Client
+notification frames are assumed to carry the same object [inf]; an array of them is accepted.
+Each becomes one ``Event``: ``kind`` = ``eventType``; ``device`` = ``eventData.accessoryId``;
+``id`` = ``eventData.activityId`` (or ``eventData.id``); ``time`` = an ISO ``eventData``
+timestamp when present; ``payload`` = ``eventData``; ``raw`` = the whole object. Unknown event
+types still decode (newer servers); anything else malformed is a ``WireError``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from notifyctl.errors import UsageError, WireError
+from notifyctl.events import Event
+
+PROVIDER = "circle"
+EVENT_TYPES: tuple[str, ...] = (
+    "activity_created", "activity_updated", "activity_finished", "activity_deleted",
+    "motion_started", "motion_ended",
+    "accessory_added", "accessory_deleted", "accessory_settings_changed",
+    "service_plan_changed", "summary_created",
+    "firmware_update_started", "firmware_update_progress", "firmware_update_completed",
+    "account_deleted",
+)
+# High-frequency events: registering them needlessly gets an application shut off (seed 004).
+MOTION_TYPES = frozenset({"motion_started", "motion_ended"})
+ALWAYS_SENT = "account_deleted"
+_TIME_KEYS = ("timestamp", "time", "startTime", "createdAt")
+
+
+def check_event_types(types: Iterable[str], *, yes_motion: bool = False) -> list[str]:
+    """The chosen event types, deduplicated in order; unknown ones and motion types without the
+    explicit opt-in are ``UsageError``s."""
+    chosen = list(dict.fromkeys(types))
+    if not chosen:
+        raise UsageError("choose at least one --event-type",
+                         hint=f"types: {', '.join(EVENT_TYPES)}")
+    for name in chosen:
+        if name not in EVENT_TYPES:
+            raise UsageError(f"--event-type {name!r} is not a Circle event type",
+                             hint=f"types: {', '.join(EVENT_TYPES)}")
+    motion = [name for name in chosen if name in MOTION_TYPES]
+    if motion and not yes_motion:
+        raise UsageError(
+            f"--event-type {motion[0]} is a high-frequency motion event",
+            hint="Circle shuts off applications that register events they do not use; add "
+            "--yes-motion if you really consume motion events",
+        )
+    return chosen
+
+
+def decode(body: bytes | str) -> list[Event]:
+    """The events of one delivery body or client-notification frame."""
+    try:
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+        doc = json.loads(text)
+    except UnicodeDecodeError as exc:
+        raise WireError(f"body: not UTF-8 (byte {exc.start})") from None
+    except (ValueError, RecursionError) as exc:
+        raise WireError(f"body: malformed JSON: {exc}") from None
+    if isinstance(doc, list):
+        return [_event(item, f"body[{index}]") for index, item in enumerate(doc)]
+    return [_event(doc, "body")]
+
+
+def _event(doc: object, where: str) -> Event:
+    if not isinstance(doc, dict):
+        raise WireError(f"{where}: expected a JSON object with eventType")
+    kind = doc.get("eventType")
+    if not isinstance(kind, str) or not kind:
+        raise WireError(f"{where}.eventType: missing or not a string")
+    account = doc.get("accountId")
+    if account is not None and not isinstance(account, str):
+        raise WireError(f"{where}.accountId: not a string")
+    data = doc.get("eventData", {})
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise WireError(f"{where}.eventData: expected an object")
+    device = data.get("accessoryId")
+    if device is not None and not isinstance(device, str):
+        raise WireError(f"{where}.eventData.accessoryId: not a string")
+    ident = data.get("activityId", data.get("id"))
+    stamp = next((data[k] for k in _TIME_KEYS if isinstance(data.get(k), str)), None)
+    return Event(
+        provider=PROVIDER,
+        kind=kind,
+        device=device,
+        time=stamp,
+        id=ident if isinstance(ident, str) else None,
+        payload=data,
+        raw=doc,
+    )
+
+
+def encode(
+    event_type: str,
+    event_data: dict[str, Any],
+    *,
+    account_id: str,
+    user_data: Any = None,
+) -> bytes:
+    """A delivery body as Circle sends it (``userData`` omitted when there is none)."""
+    doc: dict[str, Any] = {"accountId": account_id, "eventType": event_type,
+                           "eventData": event_data}
+    if user_data is not None:
+        doc["userData"] = user_data
+    return json.dumps(doc, separators=(",", ":")).encode("utf-8")
