@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from notifyctl import xmlsafe
 from notifyctl.errors import UsageError, WireError
-from notifyctl.providers.thingspace import services, soap, wire
+from notifyctl.providers.thingspace import rewrite, services, soap, wire
 from notifyctl.providers.thingspace.soap import NS_ENV, NS_V2, NS_XSI
 
 # The ResumeTrackingNotification sample of the reference (protocols/platforms.md A1).
@@ -161,14 +161,14 @@ def test_soap_encode_unknown_child_sits_before_the_trailer() -> None:
 
 
 def test_with_credentials_soap_changes_only_those_bytes() -> None:
-    out = wire.with_credentials(SOAP_SAMPLE, "bob", "p<&>\"é")
+    out = rewrite.with_credentials(SOAP_SAMPLE, "bob", "p<&>\"é")
     assert out == SOAP_SAMPLE.replace(b"<Username/><Password/>",
                                       b"<Username>bob</Username>"
                                       b"<Password>p&lt;&amp;&gt;\"&#233;</Password>")
     callback = wire.decode_callback(out)
     assert callback.credentials_match("bob", "p<&>\"é")
     # None keeps the captured value; a prefixed, non-empty element is replaced in place.
-    again = wire.with_credentials(out, None, "new")
+    again = rewrite.with_credentials(out, None, "new")
     assert wire.decode_callback(again).credentials_match("bob", "new")
     prefixed = wire.encode_soap("r", wire.DeviceId("IMEI", "1"), {"Usage": "x"},
                                 username="a", password="b").replace(b"<CallbackRequest xmlns=",
@@ -176,31 +176,31 @@ def test_with_credentials_soap_changes_only_those_bytes() -> None:
     prefixed = prefixed.replace(b"<", b"<q:").replace(b"<q:/", b"</q:").replace(
         b"<q:s:", b"<s:").replace(b"</q:s:", b"</s:").replace(b"q:xmlns", b"xmlns")
     assert wire.decode_callback(prefixed).username == "a"
-    rewritten = wire.with_credentials(prefixed, "c", "d")
+    rewritten = rewrite.with_credentials(prefixed, "c", "d")
     assert b"<q:Username>c</q:Username><q:Password>d</q:Password>" in rewritten
     assert wire.decode_callback(rewritten).credentials_match("c", "d")
 
 
 def test_with_credentials_inserts_missing_fields() -> None:
     body = SOAP_SAMPLE.replace(b"<Username/><Password/>", b"")
-    out = wire.with_credentials(body, "u", "p")
+    out = rewrite.with_credentials(body, "u", "p")
     request = xmlsafe.parse(out).find(f"{{{NS_ENV}}}Body/{{{NS_V2}}}CallbackRequest")
     assert [xmlsafe.local(c.tag) for c in request][:3] == ["Username", "Password", "RequestId"]  # type: ignore[union-attr]
     assert wire.decode_callback(out).credentials_match("u", "p")
     with pytest.raises(WireError, match="control characters"):
-        wire.with_credentials(SOAP_SAMPLE, "a\x01b", None)
+        rewrite.with_credentials(SOAP_SAMPLE, "a\x01b", None)
 
 
 def test_with_credentials_rest_and_callback_count() -> None:
-    out = wire.with_credentials(REST_NIDD, "alice", None)
+    out = rewrite.with_credentials(REST_NIDD, "alice", None)
     doc = json.loads(out)
     assert (doc["username"], doc["password"]) == ("alice", "pwd")
     assert list(doc) == list(json.loads(REST_NIDD))  # key order kept
-    counted = wire.decode_callback(wire.with_callback_count(REST_DEVICE, 3))
+    counted = wire.decode_callback(rewrite.with_callback_count(REST_DEVICE, 3))
     assert counted.callback_count == 3
-    assert wire.with_callback_count(SOAP_SAMPLE, 3) == SOAP_SAMPLE
+    assert rewrite.with_callback_count(SOAP_SAMPLE, 3) == SOAP_SAMPLE
     with pytest.raises(WireError):
-        wire.with_credentials(b"[]", "u", "p", "application/json")
+        rewrite.with_credentials(b"[]", "u", "p", "application/json")
 
 
 XML_TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc"),
@@ -212,7 +212,7 @@ XML_TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc"),
 def test_round_trips_hold_for_any_text(username: str, password: str, ident: str) -> None:
     device = wire.DeviceId("IMEI", ident)
     soap_body = wire.encode_soap("r", device, {"Usage": "x"})
-    soap_cb = wire.decode_callback(wire.with_credentials(soap_body, username, password))
+    soap_cb = wire.decode_callback(rewrite.with_credentials(soap_body, username, password))
     assert soap_cb.credentials_match(username, password)
     assert soap_cb.devices == [device]
     rest_body = wire.encode_rest("r", [device], response={"deviceResponse": {}},

@@ -12,9 +12,9 @@ Two forms reach a registered URL as an HTTP POST:
 
 An event's ``kind`` is the service the filled SOAP ``Data`` child belongs to (``DeviceUsage``
 for ``Usage``), or the REST ``<x>Response`` key; a fault in either form is ``fault``. The
-callback password is a secret: ``raw`` shows it as ``***``. ``with_credentials`` rewrites the
-username/password inside a body for ``replay`` and the sandbox, changing no other byte of a SOAP
-body. XML goes through ``notifyctl.xmlsafe``: no DTDs, no entities, bounded depth.
+callback password is a secret: ``raw`` shows it as ``***``. XML goes through
+``notifyctl.xmlsafe``: no DTDs, no entities, bounded depth. Edits of captured bodies (the
+credentials for ``replay``, ``callbackCount`` for retries) live in ``rewrite``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from xml.etree.ElementTree import Element
-from xml.parsers import expat
 from xml.sax.saxutils import escape
 
 from notifyctl import xmlsafe
@@ -59,7 +58,6 @@ DEVICE_KINDS = ("ESN", "ICCID", "IMEI", "MDN", "MEID", "MIN")
 SOAP_CONTENT_TYPE = "text/xml; charset=utf-8"
 JSON_CONTENT_TYPE = "application/json"
 _NIL = f"{{{NS_XSI}}}nil"
-_CR = f"{NS_V2}}}CallbackRequest"  # expat's "uri}local" spelling
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 Form = Literal["soap", "rest"]
@@ -132,7 +130,8 @@ def to_event(callback: Callback) -> Event:
     )
 
 
-def _callback_request(body: bytes) -> Element:
+def callback_request(body: bytes) -> Element:
+    """The ``CallbackRequest`` element of a SOAP callback (safe parse); WireError otherwise."""
     root = xmlsafe.parse(body, max_depth=MAX_DEPTH)
     if root.tag != f"{{{NS_ENV}}}Envelope":
         raise WireError(f"SOAP callback: root element is {root.tag}, not {{{NS_ENV}}}Envelope")
@@ -168,7 +167,7 @@ def _filled(element: Element) -> bool:
 
 
 def decode_soap(body: bytes) -> Callback:
-    request = _callback_request(body)
+    request = callback_request(body)
 
     def text(name: str) -> str:
         # Credentials are compared byte for byte, so only the request id is stripped.
@@ -242,7 +241,7 @@ def _opt_int(doc: Mapping[str, Any], key: str) -> int | None:
 
 # ---- encoding -----------------------------------------------------------------------------------
 
-def _xml_text(value: str) -> str:
+def xml_text(value: str) -> str:
     """Escaped character data; characters XML 1.0 cannot carry are a WireError."""
     if _XML_INVALID.search(value):
         raise WireError("text with control characters cannot be carried in a SOAP callback")
@@ -257,7 +256,7 @@ def _xml_value(name: str, value: Any) -> str:
         return f"<{name}>{inner}</{name}>"
     if isinstance(value, list):
         return "".join(_xml_value(name, item) for item in value)
-    return f"<{name}>{_xml_text(str(value))}</{name}>"
+    return f"<{name}>{xml_text(str(value))}</{name}>"
 
 
 def encode_soap(request_id: str, device: DeviceId, data: Mapping[str, Any], *,
@@ -304,106 +303,3 @@ def encode_rest(request_id: str, devices: Sequence[DeviceId], *,
     doc["callbackCount"] = callback_count
     doc["maxCallbackThreshold"] = max_callback_threshold
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-# ---- rewriting for replay and the sandbox -------------------------------------------------------
-
-def with_credentials(body: bytes, username: str | None = None, password: str | None = None,
-                     content_type: str | None = None) -> bytes:
-    """The body with its username and/or password replaced (None keeps the captured one)."""
-    if sniff(body, content_type) == "rest":
-        return _rest_rewrite(body, {"username": username, "password": password})
-    return _soap_rewrite(body, {"Username": username, "Password": password})
-
-
-def with_callback_count(body: bytes, count: int) -> bytes:
-    """A REST body with ``callbackCount`` set (the sandbox's retries); SOAP bodies unchanged."""
-    if sniff(body) == "soap":
-        return body
-    return _rest_rewrite(body, {"callbackCount": count})
-
-
-def _rest_rewrite(body: bytes, values: Mapping[str, Any]) -> bytes:
-    decode_rest(body)  # validates the shape first
-    doc = json.loads(body)
-    for key, value in values.items():
-        if value is not None:
-            doc[key] = value
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def _tag_end(body: bytes, start: int) -> int:
-    """Index just past the ``>`` closing the tag that starts at ``start`` (quotes honoured)."""
-    quote = 0
-    for index in range(start + 1, len(body)):
-        byte = body[index]
-        if quote:
-            if byte == quote:
-                quote = 0
-        elif byte in b"\"'":
-            quote = byte
-        elif byte == 0x3E:  # ">"
-            return index + 1
-    raise WireError("SOAP callback: unterminated tag")
-
-
-def _soap_rewrite(body: bytes, values: Mapping[str, str | None]) -> bytes:
-    _callback_request(body)  # validated (no DTD, right shape) before the offset pass below
-    spans: dict[str, tuple[int, int, bytes]] = {}
-    request_tag: list[int] = []
-    stack: list[str] = []
-    parser = expat.ParserCreate(namespace_separator="}")
-
-    def start(name: str, _attrs: dict[str, str]) -> None:
-        stack.append(name)
-        if len(stack) == 3 and name == _CR and not request_tag:
-            request_tag.append(parser.CurrentByteIndex)
-        elif len(stack) == 4 and stack[2] == _CR:
-            local = name.rpartition("}")[2]
-            if local in values and name.startswith(NS_V2 + "}") and local not in spans:
-                spans[local] = (parser.CurrentByteIndex, -1, b"")
-
-    def end(name: str) -> None:
-        if len(stack) == 4 and stack[2] == _CR:
-            local = name.rpartition("}")[2]
-            if local in spans and spans[local][1] == -1:
-                begin = spans[local][0]
-                tag_end = _tag_end(body, begin)
-                stop = tag_end if body[tag_end - 2:tag_end] == b"/>" else \
-                    _tag_end(body, parser.CurrentByteIndex)
-                spans[local] = (begin, stop, _qname(body, begin))
-        stack.pop()
-
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    parser.Parse(body, True)
-    request_start = request_tag[0]
-    prefix = _qname(body, request_start).rpartition(b":")[0]
-    prefix = prefix + b":" if prefix else b""
-    edits: list[tuple[int, int, bytes]] = []
-    inserted = b""  # missing fields go first in CallbackRequest, in schema order
-    for local, value in values.items():
-        if value is None:
-            continue
-        text = _xml_text(value).encode("ascii", "xmlcharrefreplace")
-        if local in spans:
-            begin, stop, qname = spans[local]
-            edits.append((begin, stop, b"<" + qname + b">" + text + b"</" + qname + b">"))
-        else:
-            qname = prefix + local.encode()
-            inserted += b"<" + qname + b">" + text + b"</" + qname + b">"
-    if inserted:
-        insert_at = _tag_end(body, request_start)
-        edits.append((insert_at, insert_at, inserted))
-    out = body
-    for begin, stop, replacement in sorted(edits, key=lambda edit: edit[0], reverse=True):
-        out = out[:begin] + replacement + out[stop:]
-    return out
-
-
-def _qname(body: bytes, start: int) -> bytes:
-    """The element name as written (with its prefix) in the tag starting at ``start``."""
-    index = start + 1
-    while index < len(body) and body[index] not in b" \t\r\n/>":
-        index += 1
-    return body[start + 1:index]
