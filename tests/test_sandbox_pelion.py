@@ -113,6 +113,22 @@ def test_any_ak_key_gets_its_own_state(sandbox: SandboxThread) -> None:
     assert keys["ak_first"]["channel"] == keys["ak_second"]["channel"] == "websocket"
 
 
+def test_shutdown_closes_sockets_with_1001() -> None:
+    sb = SandboxThread().start()
+    try:
+        websocket_channel(sb)
+
+        async def main() -> int | None:
+            async with open_ws(sb) as ws:
+                await asyncio.sleep(0.05)
+                await asyncio.to_thread(sb.stop)
+                return await closed_with(ws)
+
+        assert asyncio.run(main()) == 1001
+    finally:
+        sb.stop()
+
+
 def test_one_channel_type_per_key(sandbox: SandboxThread) -> None:
     websocket_channel(sandbox)
     refused = call(sandbox, "PUT", "callback", json={"url": "http://127.0.0.1:9/hook"})

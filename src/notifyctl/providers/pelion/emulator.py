@@ -13,20 +13,20 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import aiohttp  # noqa: TID253 - runs only inside `notifyctl sandbox`
 from aiohttp import web  # noqa: TID253
 
 from notifyctl.providers.pelion.emulator_delivery import (
     GONE,
-    SECTIONS,
     BadRequest,
     CallbackDeliverer,
     DeliveryStats,
     EventQueue,
     Queued,
     Serialization,
+    parse_message,
+    parse_webhook,
     queued_from,
     verify_callback,
 )
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     from notifyctl.sandbox import SandboxConfig
 
 BASE = "/v2/notification"
-WEBHOOK_LIMIT = 400  # URL, header names and values together (Webhook schema)
 OTHER_CHANNEL = (
     "Another channel type exists for this API key ({other}); delete it first "
     "(DELETE {base}/{path}) and register again"
@@ -131,7 +130,7 @@ class PelionEmulator:
     def inject(self, body: Any, api_key: str | None) -> dict[str, Any]:
         """Queue a NotificationMessage's items for ``api_key`` (queued even before the key has
         a channel, so a test can inject before its client connects), or for every channel."""
-        entries = _validate_message(body)
+        entries = parse_message(body)
         if api_key is not None:
             targets = [self._state(api_key)]
         else:
@@ -245,7 +244,7 @@ class PelionEmulator:
         state = self._auth(request)
         body = await self._json_body(request, required=True)
         try:
-            url, headers, serialization = _parse_webhook(body)
+            url, headers, serialization = parse_webhook(body)
         except BadRequest as exc:
             return _text(400, str(exc))
         if state.channel == "websocket":
@@ -375,41 +374,3 @@ def _http_error(status: int, message: str) -> web.HTTPException:
     error = web.HTTPException(text=message)
     error.set_status(status)
     return error
-
-
-def _parse_webhook(body: Any) -> tuple[str, dict[str, str], Serialization]:
-    if not isinstance(body, dict):
-        raise BadRequest("expected a Webhook object: {\"url\": ..., \"headers\": {...}}")
-    url = body.get("url")
-    if not isinstance(url, str) or not url:
-        raise BadRequest("url: required")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise BadRequest(f"url: not an http(s) URL: {url}")
-    headers = body.get("headers") or {}
-    if not isinstance(headers, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
-    ):
-        raise BadRequest("headers: expected an object of string values")
-    size = len(url) + sum(len(k) + len(v) for k, v in headers.items())
-    if size > WEBHOOK_LIMIT:
-        raise BadRequest(
-            f"url and headers are {size} characters together; at most {WEBHOOK_LIMIT} allowed"
-        )
-    return url, dict(headers), Serialization.parse(body.get("serialization"))
-
-
-def _validate_message(body: Any) -> list[Queued]:
-    if not isinstance(body, dict):
-        raise BadRequest("expected a NotificationMessage object")
-    entries: list[Queued] = []
-    for section, items in body.items():
-        if section not in SECTIONS:
-            raise BadRequest(f"{section!r} is not a NotificationMessage array")
-        if not isinstance(items, list):
-            raise BadRequest(f"{section}: expected an array")
-        for index, item in enumerate(items):
-            if not isinstance(item, dict) and not (section in GONE and isinstance(item, str)):
-                raise BadRequest(f"{section}[{index}]: expected an object")
-            entries.append(queued_from(section, item))
-    return entries

@@ -1,6 +1,6 @@
-"""The platform side of a Pelion channel in the sandbox: serialization settings, the bounded
-per-key event queue, how queued items are shaped into NotificationMessages, and the one place
-callback batches are delivered (``CallbackDeliverer``).
+"""The platform side of a Pelion channel in the sandbox: request bodies (Webhook, serialization,
+injected messages), the bounded per-key event queue, how queued items are shaped into
+NotificationMessages, and the one place callback batches are delivered (``CallbackDeliverer``).
 
 Items are queued in a neutral form (``Queued``) and shaped only when they leave, with the
 channel's serialization config of that moment, like the real service: ``uid``/``timestamp`` are
@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp  # noqa: TID253 - runs only inside `notifyctl sandbox`
 import msgspec  # noqa: TID253
@@ -29,6 +30,7 @@ SECTIONS = (
     "registrations-expired",
     "async-responses",
 )
+WEBHOOK_LIMIT = 400  # URL, header names and values together (Webhook schema)
 _RANK = {section: rank for rank, section in enumerate(SECTIONS)}
 GONE = frozenset({"de-registrations", "registrations-expired"})
 MIN_CHUNK, MAX_CHUNK = 100, 10_000
@@ -162,6 +164,47 @@ def build_message(batch: Iterable[Queued], cfg: Serialization) -> bytes:
             items = message[entry.section] = []
         items.append(shape(entry, cfg))
     return _encode(message)
+
+
+def parse_webhook(body: Any) -> tuple[str, dict[str, str], Serialization]:
+    """Validate a ``Webhook`` request body: URL, headers (400 characters together at most)
+    and serialization."""
+    if not isinstance(body, dict):
+        raise BadRequest("expected a Webhook object: {\"url\": ..., \"headers\": {...}}")
+    url = body.get("url")
+    if not isinstance(url, str) or not url:
+        raise BadRequest("url: required")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BadRequest(f"url: not an http(s) URL: {url}")
+    headers = body.get("headers") or {}
+    if not isinstance(headers, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+    ):
+        raise BadRequest("headers: expected an object of string values")
+    size = len(url) + sum(len(k) + len(v) for k, v in headers.items())
+    if size > WEBHOOK_LIMIT:
+        raise BadRequest(
+            f"url and headers are {size} characters together; at most {WEBHOOK_LIMIT} allowed"
+        )
+    return url, dict(headers), Serialization.parse(body.get("serialization"))
+
+
+def parse_message(body: Any) -> list[Queued]:
+    """The items of an injected NotificationMessage, in order; ``BadRequest`` if malformed."""
+    if not isinstance(body, dict):
+        raise BadRequest("expected a NotificationMessage object")
+    entries: list[Queued] = []
+    for section, items in body.items():
+        if section not in SECTIONS:
+            raise BadRequest(f"{section!r} is not a NotificationMessage array")
+        if not isinstance(items, list):
+            raise BadRequest(f"{section}: expected an array")
+        for index, item in enumerate(items):
+            if not isinstance(item, dict) and not (section in GONE and isinstance(item, str)):
+                raise BadRequest(f"{section}[{index}]: expected an object")
+            entries.append(queued_from(section, item))
+    return entries
 
 
 class EventQueue:
