@@ -40,6 +40,7 @@ app.command("list")(__import__("notifyctl.cli.channels", fromlist=["_"]).list_ch
 app.command("tail")(__import__("notifyctl.cli.tail", fromlist=["_"]).tail)
 app.command("listen")(__import__("notifyctl.cli.listen", fromlist=["listen"]).listen)
 app.command("replay")(__import__("notifyctl.cli.replay", fromlist=["replay"]).replay)
+app.add_typer(__import__("notifyctl.cli.iottly", fromlist=["app"]).app, name="iottly")
 
 
 def _print_version(value: bool) -> None:
