@@ -319,3 +319,62 @@ def test_settings_validation() -> None:
         BackgroundListener(Settings(provider="thingspace"))
     with pytest.raises(UsageError, match="--verify-key-env"):
         BackgroundListener(Settings(provider="circle"))
+
+
+# -- never crashes on input ----------------------------------------------------------------------
+
+class Boom:
+    provider = "iottly"
+
+    def handle(self, request: Any) -> Any:
+        raise RuntimeError("a handler bug")
+
+
+def make_boom(settings: Settings) -> Boom:
+    return Boom()
+
+
+def test_a_handler_bug_answers_500_and_the_receiver_lives_on(
+        listening: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from notifyctl.listen import handlers
+
+    monkeypatch.setitem(handlers.HANDLERS, "boom", "test_listen:make_boom")
+    with listening(provider="boom") as rx:
+        assert [rx.post("{}").status_code for _ in range(2)] == [500, 500]
+    assert "handler failed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("provider", ["pelion", "circle", "generic", "iottly", "sigfox"])
+def test_handlers_never_raise_on_arbitrary_requests(provider: str) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from notifyctl.listen.handlers import Request, make_handler
+
+    handler = make_handler(Settings(provider=provider, verify_key=WHSEC,
+                                    downlink_data="00" * 8 if provider == "sigfox" else None))
+    content_types = st.sampled_from(["", "application/json", "text/plain", "application/xml",
+                                     "application/x-www-form-urlencoded", "text/xml; x=1"])
+    bodies = st.one_of(st.binary(max_size=300), st.text(max_size=300).map(str.encode),
+                       st.recursive(st.none() | st.integers() | st.text(max_size=20),
+                                    lambda inner: st.lists(inner, max_size=4)
+                                    | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                                    max_leaves=12).map(lambda v: json.dumps(v).encode()))
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(body=bodies, ctype=content_types, query=st.text(max_size=40))
+    def check(body: bytes, ctype: str, query: str) -> None:
+        headers = httpx.Headers({"Content-Type": ctype} if ctype else {})
+        if provider == "circle":
+            headers["X-Logi-Verify"] = circle_sign(WHSEC, body)
+        if provider == "generic":
+            headers.update({k.replace("_", "-"): v for k, v in _signed(body).items()})
+        if provider in ("pelion", "iottly", "sigfox"):
+            headers["Authorization"] = f"Bearer {WHSEC}"
+        outcome = handler.handle(Request("POST", "/", query, headers, body,
+                                         "2026-11-23T09:00:00.000Z"))
+        assert 200 <= outcome.status < 500
+        assert outcome.verified is not False  # correctly signed
+
+    check()

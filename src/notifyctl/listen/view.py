@@ -138,6 +138,18 @@ class JsonlSink:
         self.flush()
 
 
+def _brief(payload: Any) -> str:
+    """A payload as one short line of text (JSON for structures)."""
+    if payload is None:
+        return ""
+    if isinstance(payload, str):
+        return payload[:200]
+    try:
+        return msgspec.json.encode(payload)[:200].decode("utf-8", "replace")
+    except (TypeError, msgspec.EncodeError):
+        return str(payload)[:200]
+
+
 class TableSink:
     """A live table of the latest requests and events with a status line."""
 
@@ -166,7 +178,7 @@ class TableSink:
             payload = line.error if isinstance(line, RequestLine) else line.payload
             self.rows.append((
                 (line.time or seen.at)[11:23], line.kind, line.device or "", check,
-                str(seen.status), seen.path, "" if payload is None else str(payload)[:200],
+                str(seen.status), seen.path, _brief(payload),
             ))
         self._schedule()
 
@@ -185,23 +197,29 @@ class TableSink:
         self.live.refresh()
 
     def render(self) -> RenderableType:
+        from rich.box import SIMPLE
         from rich.table import Table
 
         from notifyctl.output import inert
 
         elapsed = max(time.monotonic() - self.started, 1e-6)
         table = Table(
-            title=f"listen {self.provider}", title_justify="left", expand=True,
+            title=f"listen {self.provider}", title_justify="left", expand=True, box=SIMPLE,
             caption=f"{self.requests} requests · {self.events} events · {self.failed} failed "
             f"checks · {self.invalid} invalid · {self.requests / elapsed:.1f} req/s",
             caption_justify="left",
         )
-        for name, width in (("time", 12), ("kind", 18), ("device", 20), ("check", 6),
-                            ("http", 4), ("path", 16)):
+        # Fixed widths keep redraws cheap; the path column only where there is room for it.
+        columns = [("time", 12), ("kind", 14), ("device", 18), ("check", 6), ("http", 4)]
+        wide = self.console.width >= 110
+        if wide:
+            columns.append(("path", 16))
+        for name, width in columns:
             table.add_column(name, width=width, no_wrap=True, overflow="ellipsis")
         table.add_column("payload", no_wrap=True, overflow="ellipsis", ratio=1)
         for row in self.rows:
-            table.add_row(*(inert(cell) for cell in row))
+            cells = row if wide else row[:5] + row[6:]
+            table.add_row(*(inert(cell) for cell in cells))
         return table
 
     def close(self) -> None:
