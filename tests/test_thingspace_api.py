@@ -2,96 +2,35 @@
 
 Covers round trips over SOAP and REST, the envelopes on the wire (checked by Clark name with a
 namespace-aware parser), session expiry (re-login exactly once), bad and locked logins (never
-retried), faults and error bodies as typed errors, and malformed SOAP answers.
+retried), faults and error bodies as typed errors. Malformed SOAP and deliveries:
+test_thingspace_emulator.py.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import httpx
 import pytest
 from aiohttp import web
+from thingspace_platform import (
+    ACCOUNT,
+    CB,
+    SESSION,
+    Clock,
+    client,
+    new_state,
+    platform,
+    rest_api,
+    run,
+    serve,
+    soap_api,
+)
 
 from notifyctl import xmlsafe
-from notifyctl.errors import AuthError, InvalidRequest, NetworkError, NotFoundError, WireError
-from notifyctl.providers.thingspace import api, emulator, soap, wire
+from notifyctl.errors import AuthError, InvalidRequest, NetworkError, NotFoundError
+from notifyctl.providers.thingspace import api, soap
 from notifyctl.providers.thingspace.soap import NS_ENV, NS_V2
-
-ACCOUNT = "0000123456-00001"
-CB = soap.contract_ns(soap.CALLBACK_SERVICE)
-SESSION = soap.contract_ns(soap.SESSION_SERVICE)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def new_state(clock: Clock | None = None) -> emulator.ThingSpaceState:
-    return emulator.ThingSpaceState(users={"alice": "s3cret"}, oauth_clients={"cid": "csecret"},
-                                    clock=clock or Clock())
-
-
-@contextlib.asynccontextmanager
-async def serve(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        await runner.cleanup()
-
-
-@contextlib.asynccontextmanager
-async def platform(state: emulator.ThingSpaceState,
-                   seen: list[tuple[str, dict[str, str], bytes]] | None = None
-                   ) -> AsyncIterator[str]:
-    """The emulator under /ts; ``seen`` collects (path, headers, body) of every request."""
-
-    @web.middleware
-    async def record(request: web.Request, handler: Any) -> web.StreamResponse:
-        if seen is not None:
-            seen.append((request.path, dict(request.headers), await request.read()))
-        response: web.StreamResponse = await handler(request)
-        return response
-
-    app = web.Application(middlewares=[record])
-    emulator.add_routes(app, state, prefix="/ts")
-    async with serve(app) as url:
-        yield url + "/ts"
-
-
-def run(scenario: Callable[[], Awaitable[Any]]) -> Any:
-    return asyncio.run(asyncio.wait_for(scenario(), 20))
-
-
-def client() -> httpx.AsyncClient:
-    return httpx.AsyncClient(timeout=5, trust_env=False)
-
-
-def soap_api(base: str, password: str = "s3cret", http: httpx.AsyncClient | None = None
-             ) -> api.SoapApi:
-    return api.SoapApi(base + "/api/v2", ACCOUNT, "alice", password, client=http or client())
-
-
-def rest_api(base: str, password: str = "s3cret", clock: Clock | None = None,
-             client_secret: str = "csecret") -> api.RestApi:
-    return api.RestApi(base + "/api", ACCOUNT, "alice", password, client_id="cid",
-                       client_secret=client_secret, client=client(),
-                       clock=clock or time.monotonic)
-
 
 # ---- SOAP ---------------------------------------------------------------------------------------
 
@@ -261,78 +200,6 @@ def test_soap_faults_become_typed_errors() -> None:
     assert state.calls.count("soap:LogIn") == 1  # an invalid token is not an expiry
 
 
-def malformed_app(body: bytes, status: int = 200) -> web.Application:
-    async def answer(request: web.Request) -> web.Response:
-        return web.Response(body=body, status=status, content_type="text/xml")
-
-    app = web.Application()
-    app.router.add_post("/api/v2/{service}", answer)
-    return app
-
-
-BOMB = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
-        + b"".join(b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10)
-                   for i in range(1, 10))
-        + b']><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>'
-          b"<x>&lol9;</x></s:Body></s:Envelope>")
-XXE = (b'<?xml version="1.0"?><!DOCTYPE e [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-       b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>&x;'
-       b"</s:Body></s:Envelope>")
-
-
-@pytest.mark.parametrize(("body", "status", "message"), [
-    (b"hello, not XML", 200, "malformed XML"),
-    (b"<html><body>proxy error</body></html>", 500, "not a SOAP 1.1"),
-    (b'<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope"><e:Body/></e:Envelope>',
-     200, "not a SOAP 1.1"),
-    (b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>'
-     b'<LogInResponse xmlns="urn:wrong"/></s:Body></s:Envelope>', 200, "expected"),
-    (BOMB, 200, "refused"),
-    (XXE, 200, "refused"),
-])
-def test_malformed_soap_answers_are_typed_errors(body: bytes, status: int, message: str) -> None:
-    async def scenario() -> None:
-        async with serve(malformed_app(body, status)) as base, soap_api(base) as ts:
-            started = time.monotonic()
-            with pytest.raises(soap.SoapMalformed, match=message) as info:
-                await ts.list()
-            assert time.monotonic() - started < 2
-            assert isinstance(info.value, WireError) and info.value.exit_code == 2
-            assert "root:" not in str(info.value)  # nothing of /etc/passwd leaked
-
-    run(scenario)
-
-
-@pytest.mark.parametrize(("body", "action", "message"), [
-    (b"not xml at all", None, "malformed XML"),
-    (BOMB, None, "refused"),
-    (XXE, None, "refused"),
-    (soap.login("alice", "s3cret"), "http://nphase.com/unifiedwebservice/v2/ISessionService/LogOut",
-     "does not match"),
-    (soap.login("alice", "s3cret").replace(soap.NS_V2.encode(), b"urn:other"), None,
-     "not in namespace"),
-])
-def test_emulator_answers_malformed_requests_with_a_client_fault(
-        body: bytes, action: str | None, message: str) -> None:
-    state = new_state()
-
-    async def scenario() -> None:
-        async with platform(state) as base, client() as http:
-            headers = {"Content-Type": "text/xml"}
-            if action:
-                headers["SOAPAction"] = f'"{action}"'
-            response = await http.post(base + "/api/v2/SessionService.svc", content=body,
-                                       headers=headers)
-            assert response.status_code == 500
-            _header, first = soap.parse_envelope(response.content)
-            fault = soap.fault_of(first)
-            assert fault is not None and fault.code == "a:Client"
-            assert message in fault.message
-
-    run(scenario)
-    assert state.sessions == {}
-
-
 def test_network_failure_is_exit_5() -> None:
     async def scenario() -> None:
         async with serve(web.Application()) as base:
@@ -474,20 +341,3 @@ def test_missing_account_is_a_usage_error() -> None:
                 assert info.value.exit_code == 2  # type: ignore[attr-defined]
 
     run(scenario)
-
-
-def test_sample_bodies_carry_the_registered_credentials() -> None:
-    device = wire.DeviceId("IMEI", "490154203237518")
-    for api_name, service in (("soap", "DeviceUsage"), ("rest", "NiddService"),
-                              ("rest", "CarrierService"), ("soap", "ResumeTrackingNotification")):
-        listener = emulator.Listener(ACCOUNT, service, "http://127.0.0.1:1/x", "cbu", "cbp",
-                                     api_name)
-        body, ctype = emulator.sample_body(listener, "req-1", device, callback_count=2)
-        callback = wire.decode_callback(body, ctype)
-        assert callback.form == api_name
-        assert callback.credentials_match("cbu", "cbp")
-        assert callback.devices == [device] and callback.request_id == "req-1"
-        if api_name == "soap":
-            assert callback.kind == service
-        else:
-            assert callback.callback_count == 2 and callback.max_callback_threshold == 4

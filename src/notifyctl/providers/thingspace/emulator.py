@@ -12,8 +12,8 @@ the REST OAuth2, session and callback endpoints, as routes on an ``aiohttp.web.A
 Platform rules kept: sessions expire after 20 idle minutes (``state.clock`` is injectable), five
 failed logins lock the user (even the right password is refused afterwards), one listener per
 service per account (registering again replaces it), bad or expired tokens are faults (SOAP) or
-401 ``{errorCode, errorMessage}`` (REST), REST lists only listeners registered over REST. The
-sandbox finds where to deliver with ``state.targets(service)``.
+401 ``{errorCode, errorMessage}`` (REST), REST lists only listeners registered over REST.
+Delivering device events to the listeners is ``emulator_delivery``'s job.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from typing import Any
 from aiohttp import web  # noqa: TID253 - only the sandbox and tests import the emulator
 
 from notifyctl.errors import WireError
-from notifyctl.providers.thingspace import services, soap, wire
+from notifyctl.providers.thingspace import services, soap
 
 IDLE_TIMEOUT = 20 * 60.0
 MAX_FAILED_LOGINS = 5
@@ -307,38 +307,3 @@ class _Rest:
             return _error(fault)
         return web.json_response({"accountName": account, "serviceName": service})
 
-
-# ---- device events for the sandbox to deliver ----------------------------------------------------
-
-_SOAP_SAMPLES: dict[str, Any] = {
-    "CarrierService": {"Status": "Success", "ServicePlan": "M2M_4G"},
-    "ExternalProvisioningChange": {"Action": "Suspend", "Status": "Success"},
-    "PromoChange": {"PromoName": "Promo1", "Change": "Expired"},
-    "Usage": {"Bytes": "1048576", "SmsCount": "3"},
-    "SMSDelivery": {"Status": "Delivered"},
-    "PRLInformation": {"PRLVersion": "51234"},
-    "DeviceSuspendStatus": {"Status": "Suspended"},
-    "Comment": "Device will be auto resumed on - 3/15/2027 12:00:00 AM",
-}
-
-
-def sample_body(listener: Listener, request_id: str, device: wire.DeviceId, *,
-                callback_count: int = 1, max_callback_threshold: int = 4) -> tuple[bytes, str]:
-    """(body, content type) of one device event for ``listener``, in its API's form, with the
-    registered username and password inside, as the platform sends them."""
-    if listener.api == "soap":
-        field_name = wire.SERVICE_FIELD.get(listener.service, "Comment")
-        data = {field_name: _SOAP_SAMPLES.get(field_name, "sandbox event")}
-        return (wire.encode_soap(request_id, device, data, username=listener.username,
-                                 password=listener.password), wire.SOAP_CONTENT_TYPE)
-    ids = [{"id": device.id, "kind": device.kind}]
-    if listener.service == "NiddService":
-        response: dict[str, Any] = {"niddResponse": {"niddMONotificationResponse": {
-            "accountName": listener.account, "message": "QUJD", "deviceIds": ids}}}
-    else:
-        response = {"deviceResponse": {"serviceName": listener.service, "deviceIds": ids}}
-    body = wire.encode_rest(request_id, [device], response=response, status="Success",
-                            username=listener.username, password=listener.password,
-                            callback_count=callback_count,
-                            max_callback_threshold=max_callback_threshold)
-    return body, wire.JSON_CONTENT_TYPE

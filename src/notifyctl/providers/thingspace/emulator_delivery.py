@@ -1,0 +1,257 @@
+"""The ThingSpace emulator as the sandbox runs it: the platform routes of ``emulator`` plus the
+delivery of device events to registered listeners.
+
+An event for a service goes to every account's listener of that service, as a SOAP
+``CallbackRequest`` (listener registered over SOAP) or a REST JSON body, with the registered
+username and password inside. An answer other than 2xx (or none within the timeout) is retried
+``retry_interval`` x ``retry_base`` seconds later, up to ``max_callback_threshold`` sends in all;
+REST bodies carry the send number in ``callbackCount``. Redirects are not followed. The interval
+(5 minutes) and the threshold (4) follow the notes quoted in protocols/platforms.md A2.
+
+``ThingSpaceEmulator`` follows ``notifyctl.sandbox.Emulator``; ``for_sandbox`` is its factory.
+Injected events (``POST /_sandbox/thingspace/events``) are objects, or a list of them:
+``{"service": "DeviceUsage", "deviceIds": [{"id": "...", "kind": "IMEI"}], "requestId": "...",
+"data": {"Usage": {...}}, "deviceResponse": {...}}``; only ``service`` is required, ``data``
+is used for SOAP listeners and a ``...Response`` key for REST ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import aiohttp  # noqa: TID253 - runs only inside `notifyctl sandbox` and tests
+from aiohttp import web  # noqa: TID253
+
+from notifyctl.errors import WireError
+from notifyctl.providers.thingspace import rewrite, wire
+from notifyctl.providers.thingspace.emulator import Listener, ThingSpaceState, add_routes
+
+if TYPE_CHECKING:
+    from notifyctl.sandbox import SandboxConfig
+
+RETRY_INTERVAL = 300.0
+MAX_CALLBACK_THRESHOLD = 4
+WORKERS = 8
+_SOAP_SAMPLES: dict[str, Any] = {
+    "CarrierService": {"Status": "Success", "ServicePlan": "M2M_4G"},
+    "ExternalProvisioningChange": {"Action": "Suspend", "Status": "Success"},
+    "PromoChange": {"PromoName": "Promo1", "Change": "Expired"},
+    "Usage": {"Bytes": "1048576", "SmsCount": "3"},
+    "SMSDelivery": {"Status": "Delivered"},
+    "PRLInformation": {"PRLVersion": "51234"},
+    "DeviceSuspendStatus": {"Status": "Suspended"},
+    "Comment": "Device will be auto resumed on - 3/15/2027 12:00:00 AM",
+}
+
+
+def sample_body(listener: Listener, request_id: str, device: wire.DeviceId, *,
+                data: dict[str, Any] | None = None, response: dict[str, Any] | None = None,
+                callback_count: int = 1,
+                max_callback_threshold: int = MAX_CALLBACK_THRESHOLD) -> tuple[bytes, str]:
+    """(body, content type) of one device event for ``listener``, in its API's form, with the
+    registered username and password inside; ``data``/``response`` replace the canned content."""
+    if listener.api == "soap":
+        if data is None:
+            name = wire.SERVICE_FIELD.get(listener.service, "Comment")
+            data = {name: _SOAP_SAMPLES.get(name, "sandbox event")}
+        return (wire.encode_soap(request_id, device, data, username=listener.username,
+                                 password=listener.password), wire.SOAP_CONTENT_TYPE)
+    if response is None:
+        ids = [{"id": device.id, "kind": device.kind}]
+        if listener.service == "NiddService":
+            response = {"niddResponse": {"niddMONotificationResponse": {
+                "accountName": listener.account, "message": "QUJD", "deviceIds": ids}}}
+        else:
+            response = {"deviceResponse": {"serviceName": listener.service, "deviceIds": ids}}
+    body = wire.encode_rest(request_id, [device], response=response, status="Success",
+                            username=listener.username, password=listener.password,
+                            callback_count=callback_count,
+                            max_callback_threshold=max_callback_threshold)
+    return body, wire.JSON_CONTENT_TYPE
+
+
+@dataclass
+class Outgoing:
+    listener: Listener
+    body: bytes
+    content_type: str
+    attempt: int = 1
+
+
+class ThingSpaceEmulator:
+    name: ClassVar[str] = "thingspace"
+
+    def __init__(self, state: ThingSpaceState | None = None, *, devices: int = 5,
+                 retry_interval: float = RETRY_INTERVAL, retry_base: float = 1.0,
+                 timeout: float = 20.0, queue_limit: int = 100_000,
+                 max_callback_threshold: int = MAX_CALLBACK_THRESHOLD, prefix: str = "") -> None:
+        self.state_ = state or ThingSpaceState()
+        self.devices = [wire.DeviceId("IMEI", str(490154203237500 + n)) for n in range(devices)]
+        self.retry_delay = retry_interval * retry_base
+        self.timeout = timeout
+        self.threshold = max_callback_threshold
+        self.prefix = prefix
+        self.queue: asyncio.Queue[Outgoing] = asyncio.Queue(maxsize=queue_limit)
+        self.stats = collections.Counter[str]()
+        self.recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=20)
+        self._session: aiohttp.ClientSession | None = None
+        self._workers: list[asyncio.Task[None]] = []
+        self._timers: set[asyncio.TimerHandle] = set()
+        self._busy = 0
+        self._next = 0
+
+    # -- the sandbox's Emulator protocol (notifyctl.sandbox) ---------------------------------
+    def setup(self, app: web.Application) -> None:
+        add_routes(app, self.state_, prefix=self.prefix)
+
+    async def start(self) -> None:
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self.timeout), trust_env=False)
+        self._workers = [asyncio.create_task(self._work(), name=f"thingspace-delivery-{n}")
+                         for n in range(WORKERS)]
+
+    async def stop(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+        for task in self._workers:
+            task.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers = []
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def inject(self, body: Any, api_key: str | None) -> dict[str, Any]:
+        items = body if isinstance(body, list) else [body]
+        outgoing = []  # every body is built (and so checked) before any is queued
+        for service, request_id, devices, data, response in map(_injected, items):
+            for listener in self.state_.targets(service):
+                device = devices[0] if devices else self._device()
+                try:
+                    payload, ctype = sample_body(listener, request_id or str(uuid.uuid4()),
+                                                 device, data=data, response=response,
+                                                 max_callback_threshold=self.threshold)
+                except WireError as exc:
+                    raise ValueError(f"thingspace event: {exc.message}") from exc
+                outgoing.append(Outgoing(listener, payload, ctype))
+        return {"queued": sum(self._enqueue(item) for item in outgoing)}
+
+    async def fault(self, fault: dict[str, Any]) -> int:
+        return 0  # callbacks only: no connection a socket fault could hit
+
+    def generate(self, count: int) -> None:
+        listeners = list(self.state_.listeners.values())
+        if not listeners or not self.devices:
+            return
+        for _ in range(count):
+            listener = listeners[self._next % len(listeners)]
+            self.send(listener, str(uuid.uuid4()), self._device())
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "listeners": [{"account": item.account, "service": item.service, "url": item.url,
+                           "api": item.api} for item in self.state_.listeners.values()],
+            "sessions": len(self.state_.sessions),
+            "locked": sorted(self.state_.locked),
+            "deliveries": dict(self.stats),
+            "queued": self.queue.qsize(),
+            "recent": list(self.recent),
+        }
+
+    # -- delivery ---------------------------------------------------------------------------
+    def send(self, listener: Listener, request_id: str, device: wire.DeviceId) -> bool:
+        """Queue one canned event for ``listener``; False when the queue is full (dropped)."""
+        body, ctype = sample_body(listener, request_id, device,
+                                  max_callback_threshold=self.threshold)
+        return self._enqueue(Outgoing(listener, body, ctype))
+
+    def _enqueue(self, item: Outgoing) -> bool:
+        try:
+            self.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self.stats["dropped"] += 1
+            return False
+        return True
+
+    def _device(self) -> wire.DeviceId:
+        self._next += 1
+        return self.devices[self._next % len(self.devices)] if self.devices else \
+            wire.DeviceId("IMEI", "490154203237500")
+
+    async def _work(self) -> None:
+        while True:
+            item = await self.queue.get()
+            self._busy += 1
+            try:
+                await self._deliver(item)
+            finally:
+                self._busy -= 1
+                self.queue.task_done()
+
+    async def _deliver(self, item: Outgoing) -> None:
+        assert self._session is not None
+        status: int | None = None
+        try:
+            async with self._session.post(item.listener.url, data=item.body,
+                                          headers={"Content-Type": item.content_type},
+                                          allow_redirects=False) as answer:
+                status = answer.status
+                await answer.read()
+        except (aiohttp.ClientError, TimeoutError):
+            self.stats["errors"] += 1
+        self.stats["sent"] += 1
+        self.recent.append({"service": item.listener.service, "url": item.listener.url,
+                            "attempt": item.attempt, "status": status})
+        if status is not None and 200 <= status < 300:
+            self.stats["acknowledged"] += 1
+        elif item.attempt >= self.threshold:
+            self.stats["abandoned"] += 1
+        else:
+            self.stats["retried"] += 1
+            attempt = item.attempt + 1
+            again = Outgoing(item.listener, rewrite.with_callback_count(item.body, attempt),
+                             item.content_type, attempt)
+            timer = asyncio.get_running_loop().call_later(self.retry_delay, self._retry, again)
+            self._timers.add(timer)
+
+    def _retry(self, item: Outgoing) -> None:
+        self._timers = {timer for timer in self._timers if not timer.cancelled()
+                        and timer.when() > asyncio.get_running_loop().time()}
+        self._enqueue(item)
+
+    async def wait_idle(self, timeout: float = 5.0) -> None:
+        """Until nothing is queued, in flight or waiting for a retry (tests)."""
+        async with asyncio.timeout(timeout):
+            while self.queue.qsize() or self._busy or self._timers:
+                await asyncio.sleep(0.005)
+
+
+def _injected(item: Any) -> tuple[str, str | None, list[wire.DeviceId], dict[str, Any] | None,
+                                  dict[str, Any] | None]:
+    """One injected event, checked; ValueError (answered 400) says what is wrong."""
+    if not isinstance(item, dict) or not isinstance(item.get("service"), str):
+        raise ValueError("thingspace events are objects with a 'service' name")
+    request_id = item.get("requestId")
+    if request_id is not None and not isinstance(request_id, str):
+        raise ValueError("thingspace event: requestId must be a string")
+    devices = []
+    for entry in item.get("deviceIds") or []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+            raise ValueError("thingspace event: deviceIds items are {id, kind}")
+        devices.append(wire.DeviceId(str(entry.get("kind", "IMEI")), entry["id"]))
+    data = item.get("data")
+    if data is not None and not isinstance(data, dict):
+        raise ValueError("thingspace event: data must be an object of Data children")
+    responses = {key: value for key, value in item.items() if key.endswith("Response")}
+    return item["service"], request_id, devices, data, responses or None
+
+
+def for_sandbox(config: SandboxConfig) -> ThingSpaceEmulator:
+    """The factory ``notifyctl.sandbox.EMULATORS`` names."""
+    return ThingSpaceEmulator(devices=config.devices, retry_base=config.retry_base,
+                              timeout=config.callback_timeout, queue_limit=config.queue_limit)
