@@ -78,6 +78,11 @@ class CallbackApi(Protocol):
 
     async def aclose(self) -> None: ...
 
+    async def __aenter__(self) -> CallbackApi: ...
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None: ...
+
 
 class _Base:
     """Client ownership, account checks and the async context manager."""
