@@ -128,38 +128,37 @@ async def _collect(stream: CircleStream, count: int, out: list[bytes]) -> None:
 def test_client_notifications_stream_asks_again_after_a_drop() -> None:
     async def main() -> None:
         emulator = CircleEmulator(api_key=KEY, access_token=TOKEN)
-        async with serve(emulator.install) as url:
-            async with CircleClient(url, KEY, TOKEN, net=NET) as client:
-                slept: list[float] = []
+        async with serve(emulator.install) as url, CircleClient(url, KEY, TOKEN, net=NET) as client:
+            slept: list[float] = []
 
-                async def sleep(delay: float) -> None:
-                    slept.append(delay)
+            async def sleep(delay: float) -> None:
+                slept.append(delay)
 
-                stream = CircleStream(client, event_types=["activity_created"], sleep=sleep,
-                                      on_state=lambda _m: None)
-                frames: list[bytes] = []
-                task = asyncio.create_task(_collect(stream, 3, frames))
-                await emulator.wait_sockets(1)
-                await emulator.publish("activity_created", {"accessoryId": "a1"})
-                await emulator.publish("summary_created", {"accessoryId": "a1"})  # filtered
-                await emulator.publish("account_deleted", {})  # always sent
-                await emulator.drop_all()
-                await emulator.wait_sockets(1)
-                await emulator.publish("activity_created", {"accessoryId": "a2"})
-                await asyncio.wait_for(task, 5)
-                kinds = [stream.decode(f)[0].kind for f in frames]
-                assert kinds == ["activity_created", "account_deleted", "activity_created"]
-                assert stream.stats.connections == 2 and slept == [1.0]
-                assert len(emulator.tickets) == 2  # a fresh URL for each connection
-                assert all(t.used for t in emulator.tickets.values())
-                assert emulator.refused == []  # never reused, never sent Authorization
-                # The emulator really refuses a second use and an Authorization header.
-                used = next(iter(emulator.tickets))
-                ws_url = url.replace("http", "ws") + f"/circle-sandbox/ws/{used}"
-                with pytest.raises(websockets.InvalidStatus):
-                    async with websockets.connect(ws_url):
-                        pass
-                assert emulator.refused == ["reused or unknown URL"]
+            stream = CircleStream(client, event_types=["activity_created"], sleep=sleep,
+                                  on_state=lambda _m: None)
+            frames: list[bytes] = []
+            task = asyncio.create_task(_collect(stream, 3, frames))
+            await emulator.wait_sockets(1)
+            await emulator.publish("activity_created", {"accessoryId": "a1"})
+            await emulator.publish("summary_created", {"accessoryId": "a1"})  # filtered
+            await emulator.publish("account_deleted", {})  # always sent
+            await emulator.drop_all()
+            await emulator.wait_sockets(1)
+            await emulator.publish("activity_created", {"accessoryId": "a2"})
+            await asyncio.wait_for(task, 5)
+            kinds = [stream.decode(f)[0].kind for f in frames]
+            assert kinds == ["activity_created", "account_deleted", "activity_created"]
+            assert stream.stats.connections == 2 and slept == [1.0]
+            assert len(emulator.tickets) == 2  # a fresh URL for each connection
+            assert all(t.used for t in emulator.tickets.values())
+            assert emulator.refused == []  # never reused, never sent Authorization
+            # The emulator really refuses a second use and an Authorization header.
+            used = next(iter(emulator.tickets))
+            ws_url = url.replace("http", "ws") + f"/circle-sandbox/ws/{used}"
+            with pytest.raises(websockets.InvalidStatus):
+                async with websockets.connect(ws_url):
+                    pass
+            assert emulator.refused == ["reused or unknown URL"]
 
     asyncio.run(main())
 
@@ -167,11 +166,11 @@ def test_client_notifications_stream_asks_again_after_a_drop() -> None:
 def test_stream_stops_on_refused_credentials() -> None:
     async def main() -> None:
         emulator = CircleEmulator(api_key=KEY, access_token=TOKEN)
-        async with serve(emulator.install) as url:
-            async with CircleClient(url, "bad", TOKEN, net=NET) as client:
-                stream = CircleStream(client, on_state=lambda _m: None)
-                with pytest.raises(AuthError):
-                    await _collect(stream, 1, [])
+        async with serve(emulator.install) as url, CircleClient(url, "bad", TOKEN,
+                                                                   net=NET) as client:
+            stream = CircleStream(client, on_state=lambda _m: None)
+            with pytest.raises(AuthError):
+                await _collect(stream, 1, [])
 
     asyncio.run(main())
 

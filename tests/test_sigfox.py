@@ -91,9 +91,9 @@ def _run(job: Any) -> Any:
 
 async def _with_client(emulator: SigfoxEmulator, body: Any,
                        credentials: tuple[str, str] = ("login", "pw")) -> None:
-    async with serve(emulator.install) as url:
-        async with SigfoxClient(url + "/v2", *credentials, net=NET) as client:
-            await body(client)
+    async with serve(emulator.install) as url, \
+            SigfoxClient(url + "/v2", *credentials, net=NET) as client:
+        await body(client)
 
 
 def test_round_trip_against_emulator() -> None:

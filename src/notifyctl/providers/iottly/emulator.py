@@ -151,10 +151,13 @@ class IottlyEmulator:
                     await ws.pong(msg.data)
                 elif msg.type == WSMsgType.PONG:
                     client.last_pong = time.monotonic()
-                elif msg.type == WSMsgType.TEXT:
+                elif msg.type == WSMsgType.TEXT and '"command"' in msg.data:
+                    # Commands run concurrently (a long one must not block pings or others).
                     task = asyncio.create_task(self._handle(client, msg.data))
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
+                elif msg.type == WSMsgType.TEXT:
+                    await self._handle(client, msg.data)
         finally:
             pinger.cancel()
             for task in tasks:

@@ -170,11 +170,12 @@ class IottlyStream:
                 yield raw
 
     async def _unsubscribe(self, ws: ClientConnection) -> None:
-        """Best effort on the way out: the socket may already be gone."""
+        """Unsubscribe and close normally; best effort, the socket may already be gone."""
         try:
             async with asyncio.timeout(1.0):
                 for sub in self.subscription_ids:
                     await ws.send(wire.unsubscribe(sub))
+            await ws.close()  # 1000: leaving is normal, not the 1011 of an exception exit
         except (ConnectionClosed, OSError, TimeoutError):
             pass
         self.subscription_ids = []
