@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import itertools
 import time
+from collections import deque
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,7 @@ class SigfoxEmulator:
         self,
         credentials: tuple[str, str] | None = None,
         device_types: Iterable[str] | None = None,
+        queue_limit: int = 100_000,
     ) -> None:
         self.credentials = credentials
         self.device_types = set(device_types) if device_types is not None else None
@@ -49,7 +51,8 @@ class SigfoxEmulator:
         self.undelivered: dict[str, list[dict[str, Any]]] = {}
         self._ids = itertools.count(1)
         self._seq = itertools.count(1)
-        self.messages: list[dict[str, Any]] = []  # injected/generated, awaiting delivery
+        # Injected/generated uplinks awaiting the delivery engine; bounded like every queue.
+        self.messages: deque[dict[str, Any]] = deque(maxlen=queue_limit)
 
     def install(self, app: web.Application, prefix: str = "") -> None:
         base = f"{prefix}/v2/device-types/{{device_type}}"
@@ -253,4 +256,4 @@ def validate(body: object) -> str | None:
 
 def for_sandbox(config: SandboxConfig) -> SigfoxEmulator:
     """The factory ``notifyctl.sandbox.EMULATORS`` names (any credentials, any device type)."""
-    return SigfoxEmulator()
+    return SigfoxEmulator(queue_limit=config.queue_limit)
