@@ -268,13 +268,17 @@ def test_filter_and_dedup_units() -> None:
     assert not keep(Event("pelion", "notification", device="bxy"))
     assert not keep(Event("pelion", "notification", device=None))
     assert Filters().predicate() is None
+    def frame(*ids: str | None) -> list[Event]:
+        return [Event("pelion", "notification", id=i) for i in ids]
+
     dedup = Dedup(window=3)
-    events = [Event("pelion", "notification", id=f"{i}") for i in (1, 2, 1, 3, 4, 5)]
-    assert [e.id for e in dedup.filter(events)] == ["1", "2", "3", "4", "5"]
-    # "1" fell out of the 3-id window, so it is new again; "5" is not.
-    assert [e.id for e in dedup.filter([Event("pelion", "x", id="1"),
-                                        Event("pelion", "x", id="5"),
-                                        Event("pelion", "x")])] == ["1", None]
+    assert [e.id for e in dedup.filter(frame("1", "2", "1", None))] == ["1", "2", None]
+    assert [e.id for e in dedup.filter(frame("3", "4"))] == ["3", "4"]
+    assert [e.id for e in dedup.filter(frame("5", "6"))] == ["5", "6"]
+    # At least the 3 newest ids are remembered; "1" and "2" fell out of the window.
+    assert [e.id for e in dedup.filter(frame("1", "4", "6"))] == ["1"]
+    assert dedup.dropped == 3
+    assert dedup.filter(frame(None, None)) == frame(None, None)
 
 
 def test_backoff_delays_shape() -> None:

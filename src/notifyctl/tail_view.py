@@ -19,7 +19,8 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console, Group  # noqa: TID253 - loaded only by `tail -o table`
+from msgspec.structs import replace  # noqa: TID253 - loaded only by `tail -o table`
+from rich.console import Console, Group  # noqa: TID253
 from rich.live import Live  # noqa: TID253
 from rich.table import Table  # noqa: TID253
 from rich.text import Text  # noqa: TID253
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from notifyctl.tail import Source, TailRun
 
 REFRESH_PER_SECOND = 10
-MAX_ROWS = 200
+MAX_ROWS = 120
 SPARK = "▁▂▃▄▅▆▇█"
 HISTORY = 20  # seconds of rate history in the sparkline
 MESSAGE_SECONDS = 10.0  # how long a stream message stays under the status line
@@ -122,8 +123,11 @@ class LiveTable:
         self._live.start()
 
     def emit(self, events: list[Event]) -> None:
+        # Copies without ``raw``: a decoded item's raw JSON is a view into its whole frame,
+        # which a kept row would otherwise hold in memory.
+        rows = [replace(event, raw=None) for event in events[-MAX_ROWS:]]
         with self._lock:
-            self._rows.extend(events[-MAX_ROWS:])
+            self._rows.extend(rows)
 
     def close(self) -> None:
         if self._live is not None:

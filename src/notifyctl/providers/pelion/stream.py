@@ -48,6 +48,9 @@ from notifyctl.providers.pelion.api import WEBSOCKET_CONNECT, PelionApi, websock
 from notifyctl.tail import StreamStats, backoff_delays
 
 MAX_MESSAGE = 64 * 1024 * 1024  # 10,000 items with large payloads; the 1 MiB default is too small
+# Frames buffered ahead of the consumer: at ~1.5 MB a frame, websockets' default of 16 would
+# hold ~25 MB while tail catches up; TCP buffers keep the pipe full anyway.
+MAX_QUEUE = 1
 PING_INTERVAL = 12.0
 PING_TIMEOUT = 12.0
 HEALTHY_AFTER = 10.0  # seconds connected after which a connection counts as healthy
@@ -136,6 +139,7 @@ class PelionStream:
                 self.url,
                 subprotocols=[Subprotocol("wss"), Subprotocol(f"pelion_{self._key}")],
                 max_size=MAX_MESSAGE,
+                max_queue=MAX_QUEUE,
                 open_timeout=self.net.timeout,
                 ping_interval=self.ping_interval,
                 ping_timeout=self.ping_timeout,
