@@ -33,6 +33,7 @@ from notifyctl.errors import Interrupted, UsageError
 # provider name -> "module:Class" of its emulator, imported when the sandbox starts.
 EMULATORS: dict[str, str] = {
     "pelion": "notifyctl.providers.pelion.emulator:PelionEmulator",
+    "thingspace": "notifyctl.providers.thingspace.emulator_delivery:for_sandbox",
 }
 GENERATOR_TICK = 0.05  # seconds between generator bursts at high rates
 

@@ -22,6 +22,16 @@ def _announce(sandbox: Sandbox) -> None:
     out.info(
         f"API key (a sandbox key, safe to show): export NOTIFYCTL_API_KEY={sandbox.api_key}"
     )
+    if "thingspace" in sandbox.emulators:
+        out.info(
+            f"ThingSpace: notifyctl profile add ts-sandbox --provider thingspace --api-url "
+            f"{sandbox.url}/api --account sandbox (SOAP: --set api=soap --api-url "
+            f"{sandbox.url}/api/v2)"
+        )
+        out.info(
+            "ThingSpace logins (sandbox values, safe to show): export NOTIFYCTL_USERNAME=sandbox "
+            "NOTIFYCTL_PASSWORD=sandbox NOTIFYCTL_CLIENT_ID=sandbox NOTIFYCTL_CLIENT_SECRET=sandbox"
+        )
     if sandbox.config.api_key is None:
         out.info("any key starting with ak_ is accepted; each key has its own channel")
     out.info(f"synthetic events: {sandbox.rate:g}/s; press Ctrl-C to stop")
@@ -48,7 +58,7 @@ def sandbox(
         ),
     ] = None,
 ) -> None:
-    """Serve a local emulator of the Pelion notification channels until Ctrl-C.
+    """Serve a local emulator of the platforms' notification channels until Ctrl-C.
 
     \b
     Examples:
@@ -57,7 +67,8 @@ def sandbox(
       NOTIFYCTL_API_KEY=ak_... notifyctl -p sandbox tail
 
     Control endpoints for tests and CI: POST /_sandbox/pelion/events (inject a
-    NotificationMessage), POST /_sandbox/faults, GET /_sandbox/state.
+    NotificationMessage), POST /_sandbox/thingspace/events ({"service": "DeviceUsage",
+    "deviceIds": [...]}), POST /_sandbox/faults, GET /_sandbox/state.
     """
     from notifyctl.errors import UsageError
     from notifyctl.sandbox import Sandbox, serve

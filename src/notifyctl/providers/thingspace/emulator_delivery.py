@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from notifyctl.sandbox import SandboxConfig
 
 RETRY_INTERVAL = 300.0
+# `notifyctl sandbox` is watched by a person: five minutes between sends would look like a hang.
+SANDBOX_RETRY_INTERVAL = 5.0
 MAX_CALLBACK_THRESHOLD = 4
 WORKERS = 8
 _SOAP_SAMPLES: dict[str, Any] = {
@@ -252,6 +254,8 @@ def _injected(item: Any) -> tuple[str, str | None, list[wire.DeviceId], dict[str
 
 
 def for_sandbox(config: SandboxConfig) -> ThingSpaceEmulator:
-    """The factory ``notifyctl.sandbox.EMULATORS`` names."""
-    return ThingSpaceEmulator(devices=config.devices, retry_base=config.retry_base,
+    """The factory ``notifyctl.sandbox.EMULATORS`` names; retries every 5 s x retry_base (not
+    the platform's 300 s), so an unacknowledged delivery is seen again while someone watches."""
+    return ThingSpaceEmulator(devices=config.devices, retry_interval=SANDBOX_RETRY_INTERVAL,
+                              retry_base=config.retry_base,
                               timeout=config.callback_timeout, queue_limit=config.queue_limit)
