@@ -315,8 +315,8 @@ def test_settings_validation() -> None:
                 {"path": "hook"}, {"fail_ratio": 1.5}, {"respond": 42}, {"count": 0}):
         with pytest.raises(UsageError):
             Settings(provider="sigfox", **bad).validate()
-    with pytest.raises(UsageError, match="not supported yet"):
-        BackgroundListener(Settings(provider="thingspace"))
+    with pytest.raises(UsageError, match="--callback-password-env"):
+        BackgroundListener(Settings(provider="thingspace", callback_username="hook"))
     with pytest.raises(UsageError, match="--verify-key-env"):
         BackgroundListener(Settings(provider="circle"))
 

@@ -97,7 +97,7 @@ def test_strict_verification_failure_exit_7(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--provider", "thingspace"], "not supported yet"),
+    (["--provider", "thingspace", "--callback-username", "u"], "--callback-password-env"),
     (["--provider", "sigfox", "--downlink-data", "00112233"], "exactly 16 hex"),
     (["--provider", "circle", "--verify-key-env", "NOT_SET_ANYWHERE"], "NOT_SET_ANYWHERE"),
     (["--provider", "circle"], "--verify-key-env"),

@@ -11,7 +11,7 @@ from notifyctl.cli.common import complete_provider
 if TYPE_CHECKING:
     from notifyctl.listen.view import Seen, Sink
 
-LISTEN_PROVIDERS = "pelion, circle, generic, iottly, sigfox"
+LISTEN_PROVIDERS = "pelion, circle, generic, iottly, sigfox, thingspace"
 
 
 def listen(
@@ -82,6 +82,17 @@ def listen(
         typer.Option("--downlink-data", help="sigfox: answer BIDIR requests with this "
                      "downlink (16 hex characters).", show_default=False),
     ] = None,
+    callback_username: Annotated[
+        str | None,
+        typer.Option("--callback-username", help="thingspace: the username callbacks must "
+                     "carry.", show_default=False),
+    ] = None,
+    callback_password_env: Annotated[
+        str | None,
+        typer.Option("--callback-password-env", metavar="VAR", help="thingspace: environment "
+                     "variable holding the password callbacks must carry (masked in --save).",
+                     show_default=False),
+    ] = None,
 ) -> None:
     """Receive callbacks locally: answer handshakes, check signatures, show and capture them.
 
@@ -94,6 +105,8 @@ def listen(
       CIRCLE_KEY=... notifyctl listen --provider circle --verify-key-env CIRCLE_KEY --strict
       notifyctl listen --provider sigfox --downlink-data 0102030405060708 -o jsonl
       notifyctl listen --provider iottly --forward-to http://127.0.0.1:3000/hook
+      CB_PASS=... notifyctl listen --provider thingspace --callback-username hook \\
+          --callback-password-env CB_PASS --strict --save ts.jsonl
     """
     import asyncio
     import os
@@ -111,11 +124,18 @@ def listen(
         if not key:
             raise UsageError(f"--verify-key-env: environment variable {verify_key_env} is not set "
                              "or empty")
+    callback_password: str | None = None
+    if callback_password_env is not None:
+        callback_password = os.environ.get(callback_password_env)
+        if callback_password is None:
+            raise UsageError(f"--callback-password-env: environment variable "
+                             f"{callback_password_env} is not set")
     chosen = out.choose_format(fmt, human="table", machine="jsonl")
     settings = Settings(
         provider=name, host=host, port=port, path=path, save=save, forward_to=forward_to,
         count=count, timeout=timeout, output=chosen, strict=strict, respond=respond,
         fail_ratio=fail_ratio, max_body=max_body, verify_key=key, downlink_data=downlink_data,
+        callback_username=callback_username, callback_password=callback_password,
     )
     proxy = _LateSink()
 

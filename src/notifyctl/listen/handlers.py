@@ -29,9 +29,10 @@ HANDLERS: dict[str, str] = {
     "generic": "notifyctl.listen.generic:make",
     "iottly": "notifyctl.listen.iottly:make",
     "sigfox": "notifyctl.listen.sigfox:make",
+    "thingspace": "notifyctl.listen.thingspace:make",
 }
 # Known platforms whose receiver is not written yet: a clear usage error rather than "unknown".
-PLANNED = frozenset({"thingspace"})
+PLANNED: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -57,6 +58,8 @@ class Outcome:
     ``verified`` is None when the platform has no check configured, True/False otherwise, with
     ``error`` saying what failed. ``invalid`` is set for a body that is not the platform's format
     (answered 400). ``kind`` names the request line printed when there are no events.
+    ``capture_body``, when set, is written to the capture instead of the received body: the
+    same request with a secret inside it masked (ThingSpace's callback password).
     """
 
     events: list[Event] = field(default_factory=list)
@@ -67,6 +70,7 @@ class Outcome:
     verified: bool | None = None
     error: str | None = None
     invalid: str | None = None
+    capture_body: bytes | None = field(default=None, repr=False)
 
 
 class Handler(Protocol):

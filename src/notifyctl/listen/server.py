@@ -159,6 +159,8 @@ class Receiver:
     def _capture(self, request: web.BaseRequest, body: bytes, at: str,
                  outcome: Outcome) -> None:
         # capture() builds ``cls``, so this is a ListenDelivery with the extra fields unset.
+        if outcome.capture_body is not None:
+            body = outcome.capture_body  # secrets in the body masked by the handler
         delivery = cast(ListenDelivery, ListenDelivery.capture(
             self.handler.provider, "callback", body, method=request.method,
             path=request.raw_path, headers=request.headers, at=at,

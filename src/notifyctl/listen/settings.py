@@ -29,6 +29,9 @@ class Settings:
     # The secret itself (read from the variable --verify-key-env names); never printed.
     verify_key: str | None = field(default=None, repr=False)
     downlink_data: str | None = None
+    # ThingSpace: the credentials a callback must carry (password read from an env variable).
+    callback_username: str | None = None
+    callback_password: str | None = field(default=None, repr=False)
     # Seconds in-flight requests get to finish when the run stops.
     shutdown_grace: float = 2.0
 
@@ -55,6 +58,9 @@ class Settings:
             )
         if self.downlink_data is not None and self.provider != "sigfox":
             raise UsageError("--downlink-data only applies to --provider sigfox")
+        if (self.callback_username or self.callback_password) and self.provider != "thingspace":
+            raise UsageError("--callback-username/--callback-password-env only apply to "
+                             "--provider thingspace")
         if self.forward_to is not None and not re.match(r"https?://", self.forward_to):
             raise UsageError(f"--forward-to {self.forward_to!r} must be an http(s):// URL")
         if self.output not in ("jsonl", "table", "none"):
