@@ -27,8 +27,9 @@ from sandbox import SandboxThread
 from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
-from notifyctl.providers.pelion import tlv
-from notifyctl.providers.pelion.emulator_delivery import CallbackDeliverer, EventQueue
+from notifyctl.providers.pelion import emulator_delivery, tlv
+from notifyctl.providers.pelion.emulator_delivery import callback_rules
+from notifyctl.replay.rules.base import Verdict
 
 CALLBACK = "/v2/notification/callback"
 
@@ -202,14 +203,24 @@ def test_backoff_after_failures_then_recovery(sandbox: SandboxThread) -> None:
     assert (stats["failures"], stats["batches"], stats["delivered"]) == (3, 1, 1)
 
 
-def test_backoff_schedule_is_capped() -> None:
-    async def main() -> list[float]:
-        deliverer = CallbackDeliverer(session=None, url="http://x", headers={},  # type: ignore[arg-type]
-                                      queue=EventQueue(10), serialization=lambda: None,  # type: ignore[arg-type, return-value]
-                                      retry_base=0.5)
-        return [deliverer.delay(n) for n in (1, 2, 3, 8, 9, 30)]
+def test_backoff_schedule_is_capped_and_sandbox_rules_never_give_up() -> None:
+    rules = callback_rules("http://x", {"X-A": "b"}, retry_base=0.5)
+    decisions = [rules.decide(None, n) for n in (1, 2, 3, 8, 9, 30, 10_000)]
+    assert [d.verdict for d in decisions] == [Verdict.RETRY] * 7
+    assert [d.delay for d in decisions] == [0.5, 1.0, 2.0, 60.0, 60.0, 60.0, 60.0]
+    assert rules.decide(204, 10_000).verdict is Verdict.ACCEPTED
+    assert rules.headers == {"Content-Type": "application/json", "X-A": "b"}
+    assert (rules.timeout, rules.sequential) == (20.0, True)
+    # the verification PUT {} is judged once: only 200 and 204 verify a URL
+    assert [rules.decide_handshake(s, 1).verdict for s in (200, 204, 202, 302, None)] == [
+        Verdict.ACCEPTED, Verdict.ACCEPTED, Verdict.FAILED, Verdict.FAILED, Verdict.FAILED]
 
-    assert asyncio.run(main()) == [0.5, 1.0, 2.0, 60.0, 60.0, 60.0]
+
+def test_no_delivery_loop_outside_the_engine() -> None:
+    """The sandbox sends through replay's Deliverer: no HTTP call or back-off of its own."""
+    source = Path(emulator_delivery.__file__).read_text()
+    assert ".put(" not in source and "sleep(" not in source and "2.0 **" not in source
+    assert "Deliverer(" in source
 
 
 def test_reregistering_keeps_the_queue(sandbox: SandboxThread) -> None:

@@ -6,6 +6,11 @@ per second (docs/decisions.md has the measurements). Workers pull from one share
 requests (no queue: the loop is single-threaded), so order is kept as far as concurrency allows
 and memory stays constant. Sequential rules (Pelion) get one worker and a lock: one delivery in
 flight, even when the sandbox calls ``Deliverer.deliver`` from several tasks.
+
+The sandbox delivers its Pelion callback batches through ``Deliverer`` too (with the rules'
+``max_attempts=0``: retried until accepted, as the platform does), so attempts, back-off,
+timeouts and redirects have one implementation. A cancelled attempt (Ctrl-C, a channel removed)
+is counted as ``interrupted``: the receiver may have seen it.
 """
 
 from __future__ import annotations
@@ -20,15 +25,24 @@ import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol, runtime_checkable
 
 import aiohttp  # noqa: TID253 - the replay engine only loads when a replay runs
 
 from notifyctl.errors import UsageError
 from notifyctl.replay.inputs import InputStats, Item
 from notifyctl.replay.report import Report
-from notifyctl.replay.rules.base import Refused, Request, Rules, Verdict
+from notifyctl.replay.rules.base import Decision, Refused, Request, Rules, Verdict
 
 DEFAULT_CONCURRENCY = 16
+INTERRUPTED = "interrupted"  # the outcome of an attempt cancelled before its answer came
+
+
+@runtime_checkable
+class Handshaking(Protocol):
+    """Rules whose verification request (``Rules.handshake``) is judged by its own rule."""
+
+    def decide_handshake(self, status: int | None, attempt: int) -> Decision: ...
 
 
 @dataclass
@@ -102,32 +116,54 @@ class Deliverer:
     """Delivers one request with the rules' attempts, back-off and timeout; records the outcome.
 
     Reusable from any running loop (the sandbox keeps one per registered callback).
+    ``proxies=False`` sends straight to the URL whatever HTTPS_PROXY says (the sandbox: a
+    callback goes exactly where it was registered). ``last`` is the latest attempt's outcome.
     """
 
-    def __init__(self, session: aiohttp.ClientSession, rules: Rules, report: Report) -> None:
+    def __init__(self, session: aiohttp.ClientSession, rules: Rules, report: Report, *,
+                 proxies: bool = True) -> None:
         self.session = session
         self.rules = rules
         self.report = report
         self.timeout = aiohttp.ClientTimeout(total=rules.timeout)
+        self.proxies = proxies
+        self.last: str | None = None
         self._lock = asyncio.Lock() if rules.sequential else None
 
     async def deliver(self, request: Request) -> Verdict:
         if self._lock is None:
-            return await self._deliver(request)
+            return await self._deliver(request, self.rules.decide)
         async with self._lock:
-            return await self._deliver(request)
+            return await self._deliver(request, self.rules.decide)
 
-    async def _deliver(self, request: Request) -> Verdict:
+    async def handshake(self) -> Verdict | None:
+        """Send the rules' verification request, if they have one; its answer is judged by
+        ``decide_handshake`` where the rules define it. None: there is no handshake."""
+        request = self.rules.handshake()
+        if request is None:
+            return None
+        rules = self.rules
+        decide = rules.decide_handshake if isinstance(rules, Handshaking) else rules.decide
+        if self._lock is None:
+            return await self._deliver(request, decide)
+        async with self._lock:
+            return await self._deliver(request, decide)
+
+    async def _deliver(self, request: Request,
+                       decide: Callable[[int | None, int], Decision]) -> Verdict:
         report, rules = self.report, self.rules
         attempt = 1
         while True:
-            status, outcome, ms = await self._attempt(request, rules.attempt_headers(request,
-                                                                                     attempt))
-            report.attempts += 1
-            report.statuses[outcome] += 1
+            try:
+                status, outcome, ms = await self._attempt(
+                    request, rules.attempt_headers(request, attempt))
+            except asyncio.CancelledError:
+                self._count(INTERRUPTED)  # sent, maybe received: the count must say so
+                raise
+            self._count(outcome)
             if status is not None:
                 report.latency.add(ms)
-            decision = rules.decide(status, attempt)
+            decision = decide(status, attempt)
             if decision.verdict is Verdict.RETRY:
                 report.retried += 1
                 if decision.delay > 0:
@@ -148,13 +184,19 @@ class Deliverer:
                             f"(last: {outcome})")
             return decision.verdict
 
+    def _count(self, outcome: str) -> None:
+        self.last = outcome
+        self.report.attempts += 1
+        self.report.statuses[outcome] += 1
+
     async def _attempt(self, request: Request, headers: dict[str, str]
                        ) -> tuple[int | None, str, float]:
         start = time.perf_counter()
         try:
             async with self.session.request(
                 request.method, request.url, data=request.body, headers=headers,
-                allow_redirects=False, timeout=self.timeout, proxy=proxy_for(request.url),
+                allow_redirects=False, timeout=self.timeout,
+                proxy=proxy_for(request.url) if self.proxies else None,
             ) as response:
                 await response.read()
                 status = response.status
@@ -162,7 +204,9 @@ class Deliverer:
             return None, "timeout", 0.0
         except aiohttp.ClientConnectorError:
             return None, "connect-error", 0.0
-        except aiohttp.ClientError as exc:
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
+            # OSError: a socket error aiohttp did not wrap; ValueError: a header value aiohttp
+            # refuses to send (a newline). Either is this delivery failing, not the run.
             return None, f"error:{type(exc).__name__}", 0.0
         return status, str(status), (time.perf_counter() - start) * 1000
 
@@ -247,21 +291,25 @@ async def replay(
     *,
     session: aiohttp.ClientSession | None = None,
     stats: InputStats | None = None,
+    report: Report | None = None,
 ) -> Report:
     """Deliver ``source`` to ``target`` by ``rules``; returns the report (never raises for
     deliveries that were not accepted: check ``report.ok``). Input errors raise ``UsageError``.
+
+    Pass ``report`` to keep what was done when the run is cancelled (Ctrl-C): it is complete
+    up to the cancellation, including the attempt that was in flight.
     """
     options = options or Options()
     concurrency = concurrency_for(rules, options)
     pacer = Pacer(options.rate, options.speed)
-    report = Report(rules.name, target)
+    report = report or Report(rules.name, target)
     own = session is None
     session = session or new_session(concurrency, options)
     deliverer = Deliverer(session, rules, report)
     ticker = asyncio.create_task(_tick(report, options)) if options.progress else None
     try:
-        handshake = rules.handshake() if rules.options.handshake else None
-        if handshake is not None and await deliverer.deliver(handshake) is not Verdict.ACCEPTED:
+        if rules.options.handshake and await deliverer.handshake() not in (
+                None, Verdict.ACCEPTED):
             report.stopped = "the verification handshake (PUT {}) was not accepted"
             return report
         requests = shaped(rules.requests(iter(source)), options, report)
@@ -287,6 +335,8 @@ async def replay(
                     elif verdict is Verdict.FAILED and rules.stop_on_failure:
                         report.stopped = (f"{request.where}: a batch was not accepted; "
                                           f"{rules.name} sends nothing after it")
+            except asyncio.CancelledError:
+                raise
             except BaseException as exc:
                 failure.append(exc)
                 report.stopped = report.stopped or "input error"

@@ -1,6 +1,11 @@
 """The platform side of a Pelion channel in the sandbox: request bodies (Webhook, serialization,
 injected messages), the bounded per-key event queue, how queued items are shaped into
-NotificationMessages, and the one place callback batches are delivered (``CallbackDeliverer``).
+NotificationMessages, and when a callback channel takes its next batch (``CallbackDeliverer``).
+
+How a batch or the verification ``PUT {}`` is sent (headers, one in flight, the next only after
+a 2xx, back-off, 20 s timeout, no redirects) is the replay engine's ``Deliverer`` with the Pelion
+rules (``notifyctl.replay.rules.pelion``), retrying until accepted: one implementation for
+``replay`` and the sandbox.
 
 Items are queued in a neutral form (``Queued``) and shaped only when they leave, with the
 channel's serialization config of that moment, like the real service: ``uid``/``timestamp`` are
@@ -22,6 +27,11 @@ from urllib.parse import urlsplit
 import aiohttp  # noqa: TID253 - runs only inside `notifyctl sandbox`
 import msgspec  # noqa: TID253
 
+from notifyctl.replay.engine import Deliverer
+from notifyctl.replay.report import Report
+from notifyctl.replay.rules.base import Request, RuleOptions, Verdict
+from notifyctl.replay.rules.pelion import UNTIL_ACCEPTED, PelionRules
+
 SECTIONS = (
     "registrations",
     "reg-updates",
@@ -34,9 +44,6 @@ WEBHOOK_LIMIT = 400  # URL, header names and values together (Webhook schema)
 _RANK = {section: rank for rank, section in enumerate(SECTIONS)}
 GONE = frozenset({"de-registrations", "registrations-expired"})
 MIN_CHUNK, MAX_CHUNK = 100, 10_000
-# The platform's delivery rules (protocols/pelion.md section 4); the sandbox scales the delays.
-BACKOFF_CAP = 120.0
-REQUEST_TIMEOUT = 20.0
 
 _encode = msgspec.json.Encoder().encode
 # uid values look like UUIDs and are unique per sandbox run; a counter is far cheaper than uuid4.
@@ -268,23 +275,39 @@ class EventQueue:
                 self.items.popleft()
 
 
+def callback_rules(url: str, headers: Mapping[str, str], *, retry_base: float = 1.0,
+                   timeout: float | None = None) -> PelionRules:
+    """The Pelion delivery rules for a registered callback: its URL and headers, retried until
+    accepted (the platform retries for 24 h), every back-off delay times ``retry_base``."""
+    return PelionRules(RuleOptions(target=url, headers=list(headers.items()),
+                                   max_attempts=UNTIL_ACCEPTED, retry_base=retry_base,
+                                   timeout=timeout))
+
+
 @dataclass
 class DeliveryStats:
-    attempts: int = 0
-    failures: int = 0
-    batches: int = 0
-    delivered: int = 0
-    last_status: int | None = None
-    last_error: str | None = None
+    """A key's callback counters for ``/_sandbox/state``, over every URL it registered: the
+    engine's report, read as the platform's terms (a failure is an attempt that is retried)."""
+
+    report: Report = field(default_factory=lambda: Report("pelion", "sandbox callbacks"))
+    deliverer: Deliverer | None = None  # the current one, for the last attempt's outcome
+
+    @property
+    def delivered(self) -> int:
+        return self.report.events_accepted
 
     def to_json(self) -> dict[str, Any]:
+        report = self.report
+        last = self.deliverer.last if self.deliverer is not None else None
+        status = int(last) if last is not None and last.isdigit() else None
         return {
-            "attempts": self.attempts,
-            "failures": self.failures,
-            "batches": self.batches,
-            "delivered": self.delivered,
-            "last_status": self.last_status,
-            "last_error": self.last_error,
+            "attempts": report.attempts,
+            "failures": report.retried + report.failed,
+            "batches": report.accepted,
+            "delivered": report.events_accepted,
+            "last_status": status,
+            "last_error": last if status is None else None,
+            "statuses": dict(report.statuses),
         }
 
 
@@ -293,34 +316,24 @@ async def verify_callback(
 ) -> None:
     """The registration handshake: ``PUT {}`` with the channel's headers must get 200 or 204
     within ``timeout``; redirects are not followed. Raises ``BadRequest`` otherwise."""
-    try:
-        async with session.put(
-            url,
-            data=b"{}",
-            headers={"Content-Type": "application/json", **headers},
-            allow_redirects=False,
-            timeout=aiohttp.ClientTimeout(total=timeout),
-        ) as response:
-            await response.read()
-            status = response.status
-    except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+    rules = callback_rules(url, headers, timeout=timeout)
+    report = Report("pelion", url)
+    deliverer = Deliverer(session, rules, report, proxies=False)
+    if await deliverer.handshake() is Verdict.ACCEPTED:
+        return
+    last = deliverer.last or "no answer"
+    if last.isdigit():
         raise BadRequest(
-            f"URL not reachable: the verification PUT to {url} failed ({type(exc).__name__})"
-        ) from None
-    if status not in (200, 204):
-        raise BadRequest(
-            f"URL not reachable: the verification PUT to {url} answered {status}, not 200 or 204"
+            f"URL not reachable: the verification PUT to {url} answered {last}, not 200 or 204"
         )
+    raise BadRequest(f"URL not reachable: the verification PUT to {url} failed ({last})")
 
 
 class CallbackDeliverer:
-    """Delivers one callback channel's queue the way the platform does: a PUT of at most
-    ``max_chunk_size`` items with the channel's headers, strictly one request in flight, the
-    next batch only after a 2xx; on failure the same batch is resent after 1 s, 2 s, 4 s ...
-    capped at 120 s, every delay multiplied by ``retry_base``.
-
-    This class is the whole delivery policy, so it can later be replaced by the replay engine's
-    Pelion rules without touching the emulator.
+    """Delivers one callback channel's queue: takes the next batch of at most
+    ``max_chunk_size`` items only when the previous one was accepted, shaped by the channel's
+    serialization config of that moment, and hands it to the engine's ``Deliverer``, which
+    resends it with back-off until a 2xx (one request in flight).
     """
 
     def __init__(
@@ -332,18 +345,18 @@ class CallbackDeliverer:
         queue: EventQueue,
         serialization: Callable[[], Serialization],
         retry_base: float = 1.0,
-        timeout: float = REQUEST_TIMEOUT,
+        timeout: float | None = None,
         stats: DeliveryStats | None = None,
     ) -> None:
         self.url = url
-        self.headers = {"Content-Type": "application/json", **headers}
+        self.rules = callback_rules(url, headers, retry_base=retry_base, timeout=timeout)
         self.stats = stats or DeliveryStats()
-        self._session = session
+        self._deliverer = Deliverer(session, self.rules, self.stats.report, proxies=False)
+        self.stats.deliverer = self._deliverer
         self._queue = queue
         self._serialization = serialization
-        self._retry_base = retry_base
-        self._timeout = timeout
         self._batch: list[Queued] = []
+        self._batches = itertools.count()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -359,44 +372,17 @@ class CallbackDeliverer:
         batch, self._batch = self._batch, []
         return batch
 
-    def delay(self, failures: int) -> float:
-        """Back-off before resending after ``failures`` consecutive failures (1-based)."""
-        return min(2.0 ** (failures - 1), BACKOFF_CAP) * self._retry_base
-
     async def _run(self) -> None:
-        failures = 0
+        request: Request | None = None
         while True:
-            if not self._batch:
+            if request is None:
                 if not self._queue:
                     await self._queue.wait()
                     continue
-                self._batch = self._queue.take(self._serialization().max_chunk_size)
-                body = build_message(self._batch, self._serialization())
-            if await self._send(body):
-                self.stats.batches += 1
-                self.stats.delivered += len(self._batch)
-                self._batch = []
-                failures = 0
-            else:
-                failures += 1
-                self.stats.failures += 1
-                await asyncio.sleep(self.delay(failures))
-
-    async def _send(self, body: bytes) -> bool:
-        self.stats.attempts += 1
-        try:
-            async with self._session.put(
-                self.url,
-                data=body,
-                headers=self.headers,
-                allow_redirects=False,
-                timeout=aiohttp.ClientTimeout(total=self._timeout),
-            ) as response:
-                await response.read()
-                self.stats.last_status = response.status
-                self.stats.last_error = None
-                return 200 <= response.status < 300
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            self.stats.last_status = None
-            self.stats.last_error = type(exc).__name__
-            return False
+                cfg = self._serialization()
+                self._batch = self._queue.take(cfg.max_chunk_size)
+                request = self.rules.batch(build_message(self._batch, cfg), len(self._batch),
+                                           "sandbox queue", f"sandbox-{next(self._batches)}")
+            # Retried inside until accepted (max_attempts 0); anything else would resend it.
+            if await self._deliverer.deliver(request) is Verdict.ACCEPTED:
+                self._batch, request = [], None

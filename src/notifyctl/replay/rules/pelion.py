@@ -5,8 +5,13 @@ Captured items are re-chunked into batches of ``--batch-size`` (at most 10,000, 
 ``max_chunk_size``) with the provider's own wire module, so the batches are exactly what the
 platform would build. Failures are retried with back-off 1 s, 2 s, 4 s ... capped at 2 min
 (``--retry-base`` scales it); the platform retries for 24 h, so ``--max-attempts`` bounds a
-replay. A batch that still fails ends the run: nothing after it may be delivered. Timeout 20 s.
-``--handshake`` first sends the verification ``PUT {}``.
+replay (default 8; 0 retries until accepted, as the platform and the sandbox do). A batch that
+still fails ends the run: nothing after it may be delivered. Timeout 20 s. ``--handshake``
+first sends the verification ``PUT {}``: one attempt, accepted only on 200 or 204, redirects
+not followed, as when the platform verifies a registered URL.
+
+The sandbox (``providers/pelion/emulator_delivery.py``) delivers its callback channels with
+these rules and ``engine.Deliverer``; it builds batches from its own queue with ``batch``.
 """
 
 from __future__ import annotations
@@ -28,7 +33,9 @@ from notifyctl.replay.rules.base import (
 
 MAX_BATCH = 10_000
 DEFAULT_ATTEMPTS = 8  # 1 + 7 retries: 127 s of back-off at the real scale
+UNTIL_ACCEPTED = 0  # max_attempts value: retry for ever (the platform gives up after 24 h)
 BACKOFF_CAP = 120.0
+VERIFIED = frozenset({200, 204})  # the only answers that verify a callback URL
 
 
 class PelionRules(Rules):
@@ -42,7 +49,10 @@ class PelionRules(Rules):
         if not 1 <= options.batch_size <= MAX_BATCH:
             raise UsageError(f"--batch-size must be 1..{MAX_BATCH} (the platform's "
                              f"max_chunk_size), got {options.batch_size}")
-        self.attempts = options.max_attempts or DEFAULT_ATTEMPTS
+        attempts = DEFAULT_ATTEMPTS if options.max_attempts is None else options.max_attempts
+        if attempts < 0:
+            raise UsageError(f"--max-attempts must be 0 (until accepted) or more, got {attempts}")
+        self.attempts = attempts
         self.headers = {"Content-Type": "application/json", **configured_headers(options)}
 
     def requests(self, items: Iterator[Item]) -> Iterator[Request | Refused]:
@@ -77,18 +87,30 @@ class PelionRules(Rules):
         bodies: list[bytes] = list(wire.encode(pending, max_chunk_size=self.options.batch_size))
         for part, body in enumerate(bodies):
             events = len(pending) if len(bodies) == 1 else len(wire.items(body, validate=False))
-            yield Request("PUT", self.options.target, self.headers, body, events, where,
-                          f"pelion-{count}-{part}", at)
+            yield self.batch(body, events, where, f"pelion-{count}-{part}", at)
+
+    def batch(self, body: bytes, events: int, where: str, key: str,
+              at: str | None = None) -> Request:
+        """The delivery of one NotificationMessage ``body`` holding ``events`` items."""
+        return Request("PUT", self.options.target, self.headers, body, events, where, key, at)
 
     def handshake(self) -> Request | None:
         return Request("PUT", self.options.target, self.headers, b"{}", 0, "handshake",
                        "pelion-handshake")
 
+    def decide_handshake(self, status: int | None, attempt: int) -> Decision:
+        """The verification ``PUT {}`` is sent once and must answer 200 or 204."""
+        del attempt
+        return Decision(Verdict.ACCEPTED if status in VERIFIED else Verdict.FAILED)
+
     def decide(self, status: int | None, attempt: int) -> Decision:
         if status is not None and 200 <= status < 300:
             return Decision(Verdict.ACCEPTED)
-        if attempt < self.attempts:
-            delay = min(self.options.retry_base * 2 ** (attempt - 1),
-                        BACKOFF_CAP * self.options.retry_base)
-            return Decision(Verdict.RETRY, delay)
+        if self.attempts == UNTIL_ACCEPTED or attempt < self.attempts:
+            return Decision(Verdict.RETRY, self.backoff(attempt))
         return Decision(Verdict.FAILED)
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds before attempt ``attempt + 1``: 1, 2, 4 ... capped at 120, times
+        ``retry_base``. The exponent is bounded so retrying for ever cannot overflow."""
+        return min(2.0 ** min(attempt - 1, 32), BACKOFF_CAP) * self.options.retry_base
