@@ -175,20 +175,25 @@ def run_child(args: list[str], stdout: int, env: dict[str, str], timeout: float,
         return code, rss, err.read().decode(errors="replace")[-2000:]
 
 
-def drain(fd: int) -> None:
+def drain(fd: int, redraws: list[int]) -> None:
+    """Read the pty until it closes, counting status lines drawn (one per redraw)."""
+    tail = b""
     try:
-        while os.read(fd, 65536):
-            pass
+        while chunk := os.read(fd, 65536):
+            data = tail + chunk
+            redraws[0] += data.count(b" ev/s ")
+            tail = data[-8:].replace(b" ev/s ", b"")
     except OSError:
         pass
 
 
 def measure(server: Server, label: str, args: list[str], env: dict[str, str],
             use_pty: bool, events: int) -> dict[str, Any]:
+    redraws = [0]
     if use_pty:
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-        reader = threading.Thread(target=drain, args=(master,), daemon=True)
+        reader = threading.Thread(target=drain, args=(master, redraws), daemon=True)
         reader.start()
         code, rss, err = run_child(args, slave, env, timeout=300)
         os.close(slave)
@@ -202,7 +207,8 @@ def measure(server: Server, label: str, args: list[str], env: dict[str, str],
     timing = server.result()
     rate = events / timing["seconds"]
     return {"label": label, "events_per_s": rate, "seconds": timing["seconds"],
-            "mb_per_s": timing["bytes"] / timing["seconds"] / 1e6, "rss_mb": rss / 1024}
+            "mb_per_s": timing["bytes"] / timing["seconds"] / 1e6, "rss_mb": rss / 1024,
+            "redraws": redraws[0]}
 
 
 def verify(server: Server, args: list[str], env: dict[str, str], events: int) -> None:
@@ -231,6 +237,8 @@ def main() -> int:
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--reference", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--no-table", action="store_true", help="skip the -o table run")
+    parser.add_argument("--table-only", action="store_true",
+                        help="only the -o table run (e.g. a long run to watch peak RSS)")
     parser.add_argument("--verify", action="store_true",
                         help="first run -o jsonl into a file and check every event came once")
     options = parser.parse_args()
@@ -263,6 +271,8 @@ def main() -> int:
                 ("notifyctl tail -o jsonl", [*tail, server.url, "-o", "jsonl", "--count",
                                              str(events)], False),
             ]
+            if options.table_only:
+                cases = []
             if not options.no_table:
                 cases.append(("notifyctl tail -o table (pty)",
                               [*tail, server.url, "-o", "table", "--count", str(events)], True))
@@ -271,14 +281,19 @@ def main() -> int:
                 result["run"] = run
                 results.append(result)
                 print(f"  run {run}: {label:<32} {result['events_per_s']:>11,.0f} ev/s"
-                      f"  {result['mb_per_s']:6.0f} MB/s  peak RSS {result['rss_mb']:5.1f} MB",
-                      flush=True)
+                      f"  {result['mb_per_s']:6.0f} MB/s  peak RSS {result['rss_mb']:5.1f} MB"
+                      + (f"  {result['redraws']} redraws in {result['seconds']:.1f} s"
+                         if use_pty else ""), flush=True)
     finally:
         server.close()
 
     def best(label: str) -> dict[str, Any]:
         return max((r for r in results if r["label"] == label), key=lambda r: r["events_per_s"])
 
+    if options.table_only:
+        table = best("notifyctl tail -o table (pty)")
+        print(f"table: {table['events_per_s']:,.0f} ev/s, peak RSS {table['rss_mb']:.1f} MB")
+        return 0
     ref = best("reference (json+base64)")
     jsonl = best("notifyctl tail -o jsonl")
     ratio = jsonl["events_per_s"] / ref["events_per_s"]

@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import IO, Protocol, cast
+from typing import IO, Protocol
 
 from notifyctl import output
 from notifyctl.errors import CountNotReached, Interrupted, WireError
@@ -115,37 +115,36 @@ class Dedup:
     Ids are remembered per frame, so the common case (a frame of new, distinct ids) costs a
     few set operations in C instead of a Python step per event. Duplicates on Pelion come
     from re-sent batches (at most 10,000 items), so the default window spans two full frames.
+
+    What is remembered is each id's ``hash()`` (a 64-bit int, so a false match is about
+    window / 2**64 likely), created together per frame: keeping the decoded id strings alive
+    instead would pin memory pools full of each frame's short-lived objects and grow RSS.
     """
 
     def __init__(self, window: int = DEDUP_WINDOW) -> None:
         self.window = window
-        self._seen: set[str] = set()
-        self._chunks: deque[list[str]] = deque()
+        self._seen: set[int] = set()
+        self._chunks: deque[list[int]] = deque()
         self._size = 0
         self.dropped = 0
 
     def filter(self, events: list[Event]) -> list[Event]:
         ids = [event.id for event in events]
-        fresh: set[str | None] = set(ids)
-        fresh.discard(None)
-        if not fresh:
-            return events
         seen = self._seen
         kept: list[Event]
-        chunk: list[str]
-        if len(fresh) == len(ids) and seen.isdisjoint(fresh):
-            kept, chunk = events, cast("list[str]", ids)  # every id present and new
+        chunk: list[int]
+        if None not in ids:
+            chunk = list(map(hash, ids))
+            fresh = set(chunk)
+            if len(fresh) == len(chunk) and seen.isdisjoint(fresh):
+                kept = events  # the common case: every id present and new
+            else:
+                kept, chunk = self._slow(events, seen)
+        elif ids.count(None) == len(ids):
+            return events
         else:
-            kept, chunk, local = [], [], set()
-            for event in events:
-                uid = event.id
-                if uid is not None:
-                    if uid in seen or uid in local:
-                        continue
-                    local.add(uid)
-                    chunk.append(uid)
-                kept.append(event)
-            self.dropped += len(events) - len(kept)
+            kept, chunk = self._slow(events, seen)
+        self.dropped += len(events) - len(kept)
         seen.update(chunk)
         self._chunks.append(chunk)
         self._size += len(chunk)
@@ -154,6 +153,21 @@ class Dedup:
             seen.difference_update(old)
             self._size -= len(old)
         return kept
+
+    @staticmethod
+    def _slow(events: list[Event], seen: set[int]) -> tuple[list[Event], list[int]]:
+        kept: list[Event] = []
+        chunk: list[int] = []
+        local: set[int] = set()
+        for event in events:
+            if event.id is not None:
+                key = hash(event.id)
+                if key in seen or key in local:
+                    continue
+                local.add(key)
+                chunk.append(key)
+            kept.append(event)
+        return kept, chunk
 
 
 # -- sinks ---------------------------------------------------------------------------------
