@@ -437,3 +437,26 @@ def test_close_code_exit_codes_subprocess(sandbox: SandboxThread, close: int, co
             proc.kill()
     assert proc.returncode == code, err
     assert err.decode().strip().splitlines()[-1].startswith("error: ")
+
+
+def test_sandbox_mode_ctrl_c_exits_130_cleanly(tmp_path) -> None:
+    capture = tmp_path / "cap.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "notifyctl", "tail", "--sandbox", "--rate", "200", "-o", "jsonl",
+         "--save", str(capture)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=subprocess_env(),
+    )
+    try:
+        assert proc.stdout is not None
+        first = [json.loads(proc.stdout.readline()) for _ in range(10)]
+        proc.send_signal(signal.SIGINT)
+        rest, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert {e["provider"] for e in first} == {"pelion"}
+    assert b"Traceback" not in err and b"Task was destroyed" not in err
+    captured = sum(len(v) for _, d in read_capture(capture)
+                   for v in json.loads(d.body or "").values())
+    assert captured == 10 + len(rest.splitlines())
