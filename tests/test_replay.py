@@ -8,6 +8,9 @@ import base64
 import hashlib
 import hmac
 import json
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +20,8 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+
+from conftest import subprocess_env
 
 from notifyctl import signing
 
@@ -395,7 +400,7 @@ def test_pelion_batch_size_is_bounded(cli):
     assert result.exit_code == 2 and "10000" in result.stderr
 
 
-@pytest.mark.parametrize("name", ["thingspace", "sigfox"])
+@pytest.mark.parametrize("name", ["sigfox"])
 def test_not_yet_supported_providers(cli, name):
     result = cli("replay", "--fixture", "pelion/notifications", "--to", "http://127.0.0.1:9",
                  "--provider", name)
@@ -461,3 +466,40 @@ def test_report_counts_equal_receiver_under_concurrency(tmp_path, receiver, cli)
     assert report["statuses"] == {"200": 270, "500": 30}
     assert report["latency_ms"]["p50"] is not None
     assert "latency histogram" in result.stderr and "events/s" in result.stderr
+
+
+# ---- interrupted runs ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_mid_replay_still_writes_the_report(tmp_path, receiver, signum, code):
+    # The third batch hangs at the receiver: the signal arrives while it is in flight.
+    server = receiver(strict=True, answer=lambda i, hit: (204, 1.0) if i == 2 else 204)
+    src = capture(tmp_path / "p.jsonl", "pelion", [{"notifications": [notification(i)]}
+                                                   for i in range(50)])
+    out = tmp_path / "report.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "notifyctl", "replay", str(src), "--provider", "pelion",
+         "--batch-size", "1", "--to", server.url, "--report", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=subprocess_env())
+    try:
+        deadline = time.monotonic() + 20
+        while server.count < 3 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.005)
+        assert server.count == 3, proc.poll()
+        proc.send_signal(signum)
+        stdout, stderr = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == code, stderr
+    assert stdout == ""
+    report = json.loads(out.read_text())
+    name = signal.Signals(signum).name
+    assert report["stopped"] == f"interrupted by {name}" and report["ok"] is False
+    # every request the receiver saw is in the report; the one in flight as interrupted
+    assert report["attempts"] == server.count == 3 and server.overlaps == 0
+    assert report["statuses"] == {"204": 2, "interrupted": 1}
+    assert (report["deliveries"], report["accepted"], report["events_accepted"]) == (2, 2, 2)
+    assert f"interrupted by {name}" in stderr and "deliveries" in stderr  # the summary

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
+    from collections.abc import Coroutine
+
     from notifyctl.replay.inputs import Item
     from notifyctl.replay.report import Report
 
@@ -32,8 +34,8 @@ def replay(
     to: Annotated[str | None, typer.Option("--to", help="Target URL.", show_default=False)] = None,
     provider: Annotated[
         str | None,
-        typer.Option("--provider", help="Delivery rules: pelion, circle, iottly or generic "
-                     "(default: env NOTIFYCTL_PROVIDER, the fixture's, or the capture's).",
+        typer.Option("--provider", help="Delivery rules: pelion, circle, iottly, thingspace or "
+                     "generic (default: env NOTIFYCTL_PROVIDER, the fixture's, or the capture's).",
                      autocompletion=_complete_provider, show_default=False),
     ] = None,
     fixture: Annotated[
@@ -73,8 +75,9 @@ def replay(
     ] = False,
     max_attempts: Annotated[
         int | None,
-        typer.Option("--max-attempts", help="pelion (default 8) and generic (default 1): "
-                     "attempts per delivery.", show_default=False),
+        typer.Option("--max-attempts", help="pelion (default 8; 0: until accepted, as the "
+                     "platform) and generic (default 1): attempts per delivery.",
+                     show_default=False),
     ] = None,
     retry_base: Annotated[
         float, typer.Option("--retry-base", help="First back-off delay in seconds (doubles).")
@@ -82,6 +85,17 @@ def replay(
     payload_only: Annotated[
         bool, typer.Option("--payload-only", help="iottly: send the payload, not {\"msg\": ...}.")
     ] = False,
+    callback_username: Annotated[
+        str | None,
+        typer.Option("--callback-username", help="thingspace: the username put inside each "
+                     "callback.", show_default=False),
+    ] = None,
+    callback_password_env: Annotated[
+        str | None,
+        typer.Option("--callback-password-env", metavar="VAR", help="thingspace: environment "
+                     "variable holding the password put inside each callback (captures mask "
+                     "it).", show_default=False),
+    ] = None,
     concurrency: Annotated[
         int | None,
         typer.Option("--concurrency", "-c", help="Deliveries in flight (default 16; pelion: 1).",
@@ -138,7 +152,8 @@ def replay(
 ) -> None:
     """Re-deliver captured deliveries to --to exactly as the platform would.
 
-    Exit 0 only when every delivery was accepted, 6 otherwise, 2 for bad input.
+    Exit 0 only when every delivery was accepted, 6 otherwise, 2 for bad input; Ctrl-C
+    (130) or SIGTERM (143) still writes --report and the summary of what was done.
 
     \b
     Examples:
@@ -174,7 +189,8 @@ def replay(
         files=files or [], to=to, provider=provider, fixture=fixture, input_format=input_format,
         skip_invalid=skip_invalid, headers=header or [], sign=sign, sign_key_env=sign_key_env,
         batch_size=batch_size, handshake=handshake, max_attempts=max_attempts,
-        retry_base=retry_base, payload_only=payload_only, concurrency=concurrency, rate=rate,
+        retry_base=retry_base, payload_only=payload_only, callback_username=callback_username,
+        callback_password_env=callback_password_env, concurrency=concurrency, rate=rate,
         speed=1.0 if realtime else speed, duplicates=duplicates,
         shuffle=shuffle_window if shuffle else 0, seed=seed, limit=limit, timeout=timeout,
         insecure=insecure, ca_bundle=ca_bundle, report_file=report_file,
@@ -203,15 +219,26 @@ def _sign_key(var: str | None) -> str | None:
     return key
 
 
+def _env_value(option: str, var: str | None) -> str | None:
+    """The value of the environment variable an option names (set, possibly empty)."""
+    from notifyctl.errors import UsageError
+
+    if var is None:
+        return None
+    if var not in os.environ:
+        raise UsageError(f"{option} {var}: the environment variable {var} is not set")
+    return os.environ[var]
+
+
 def _run(**args: Any) -> None:
     import asyncio
     import itertools
     import json
 
     from notifyctl import output
-    from notifyctl.errors import DeliveryFailed, UsageError
+    from notifyctl.errors import DeliveryFailed, Interrupted, UsageError
     from notifyctl.replay import engine, fixtures, inputs, rules
-    from notifyctl.replay.report import histogram_lines, summary_rows
+    from notifyctl.replay.report import Report, histogram_lines, summary_rows
 
     out = output.current()
     paths = inputs.expand(args["files"])
@@ -240,6 +267,8 @@ def _run(**args: Any) -> None:
         handshake=args["handshake"], max_attempts=args["max_attempts"],
         retry_base=args["retry_base"], payload_only=args["payload_only"],
         timeout=args["timeout"], skip_invalid=args["skip_invalid"], stats=stats,
+        callback_username=args["callback_username"],
+        callback_password=_env_value("--callback-password-env", args["callback_password_env"]),
     )
     chosen = rules.load(name, options)
     if args["handshake"] and chosen.name != "pelion":
@@ -251,8 +280,10 @@ def _run(**args: Any) -> None:
         insecure=args["insecure"], ca_bundle=args["ca_bundle"], progress=progress,
     )
     items = itertools.chain([first] if first is not None else [], source)
+    report = Report(chosen.name, args["to"])
     try:
-        report = asyncio.run(engine.replay(items, args["to"], chosen, opts, stats=stats))
+        signum = asyncio.run(_until_signal(
+            engine.replay(items, args["to"], chosen, opts, stats=stats, report=report), report))
     finally:
         if progress is not None:
             sys.stderr.write("\r\x1b[K")
@@ -268,12 +299,44 @@ def _run(**args: Any) -> None:
         out.json(data)
     if not out.quiet:
         _summary(out, data, summary_rows(data), histogram_lines(data))
+    if signum is not None:
+        raise Interrupted(signum)
     if not report.ok:
         bad = report.failed + report.gone + report.refused
         raise DeliveryFailed(
             f"{bad} of {report.deliveries + report.refused} deliveries were not accepted"
             + (f"; {report.stopped}" if report.stopped else ""),
         )
+
+
+async def _until_signal(run: Coroutine[Any, Any, Report], report: Report) -> int | None:
+    """Run the replay; SIGINT or SIGTERM stops it at once (the attempt in flight is counted as
+    interrupted) and returns the signal, so the caller still writes the report."""
+    import asyncio
+    import signal
+
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(run)
+    received: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        if not received:
+            received.append(signum)
+            report.stopped = f"interrupted by {signal.Signals(signum).name}"
+            task.cancel()
+
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for signum in signals:
+        loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        await task
+    except asyncio.CancelledError:
+        if not received:
+            raise
+    finally:
+        for signum in signals:
+            loop.remove_signal_handler(signum)
+    return received[0] if received else None
 
 
 def _progress(report: Report) -> None:
