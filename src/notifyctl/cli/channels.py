@@ -100,7 +100,7 @@ def register(
     \b
     Examples:
       notifyctl -p prod register https://hooks.example.com/pelion \\
-          --header "Authorization: Bearer $HOOK_TOKEN" --include-uid --max-chunk-size 500
+          --header "X-Source: pelion-prod" --include-uid --max-chunk-size 500
     """
     from notifyctl import output
     from notifyctl.http import net_options
@@ -202,8 +202,21 @@ def list_channels(
     out.table(
         ["type", "url", "headers", "status", "queue", "serialization"],
         [[r.get("type"), r.get("url"), _compact(r.get("headers")), r.get("status"),
-          r.get("queue_size"), _compact(r.get("serialization"))] for r in records],
+          r.get("queue_size"), _summary(r.get("serialization"))] for r in records],
     )
+
+
+def _summary(serialization: Any) -> str:
+    """``chunk 500, include_uid`` rather than the whole JSON: the options that are on."""
+    if not isinstance(serialization, dict):
+        return ""
+    parts = []
+    if serialization.get("max_chunk_size") is not None:
+        parts.append(f"chunk {serialization['max_chunk_size']}")
+    cfg = serialization.get("cfg")
+    if isinstance(cfg, dict):
+        parts.extend(str(k) for k, v in cfg.items() if v is True or str(v).lower() == "true")
+    return ", ".join(parts)
 
 
 def _compact(value: Any) -> str:
