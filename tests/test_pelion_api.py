@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sandbox import SandboxThread, sandbox  # noqa: F401 - the fixture, until conftest has it
+from sandbox import SandboxThread
 
 from notifyctl.errors import (
     AuthError,
@@ -55,7 +55,7 @@ def net_args(sb: SandboxThread) -> list[str]:
 
 
 @pytest.fixture
-def keyed(sandbox: SandboxThread, monkeypatch: pytest.MonkeyPatch) -> SandboxThread:  # noqa: F811
+def keyed(sandbox: SandboxThread, monkeypatch: pytest.MonkeyPatch) -> SandboxThread:
     monkeypatch.setenv("NOTIFYCTL_API_KEY", sandbox.api_key)
     return sandbox
 
@@ -92,7 +92,7 @@ def test_register_list_unregister_round_trip(cli, keyed: SandboxThread, receiver
         no_secret(r, keyed.api_key)
 
 
-def test_subprocess_round_trip_and_exit_codes(run, sandbox: SandboxThread, receiver) -> None:  # noqa: F811
+def test_subprocess_round_trip_and_exit_codes(run, sandbox: SandboxThread, receiver) -> None:
     url, _ = receiver
     env = {"NOTIFYCTL_API_KEY": sandbox.api_key}
     assert run("register", url, *net_args(sandbox), **env).exit_code == 0
@@ -142,7 +142,7 @@ def test_wrong_key_exit_3(cli, monkeypatch: pytest.MonkeyPatch) -> None:
     no_secret(result, "ak_wrong")
 
 
-def test_no_api_key_exit_3(cli, sandbox: SandboxThread) -> None:  # noqa: F811
+def test_no_api_key_exit_3(cli, sandbox: SandboxThread) -> None:
     result = cli("list", *net_args(sandbox))
     assert result.exit_code == 3 and "NOTIFYCTL_API_KEY" in result.stderr
 
@@ -190,7 +190,7 @@ def test_validation_counts_url_and_headers_together() -> None:
 
 
 # -- HTTP rules: 429 Retry-After, 5xx back-off, transport failures -----------------------------
-def test_429_retry_after_is_honoured(sandbox: SandboxThread) -> None:  # noqa: F811
+def test_429_retry_after_is_honoured(sandbox: SandboxThread) -> None:
     sandbox.fault(action="http_status", path="/v2/notification/websocket", status=429,
                   retry_after=1, times=1, method="PUT")
     with PelionApi(sandbox.url, sandbox.api_key) as api:
@@ -206,7 +206,7 @@ def test_429_forever_gives_up_exit_5(cli, keyed: SandboxThread) -> None:
     assert result.exit_code == 5 and "429" in result.stderr
 
 
-def test_5xx_retried_then_network_error(sandbox: SandboxThread) -> None:  # noqa: F811
+def test_5xx_retried_then_network_error(sandbox: SandboxThread) -> None:
     waits: list[float] = []
     net = NetOptions(retries=2, retry_base=0.01, sleep=waits.append)
     sandbox.fault(action="http_status", path="/v2/notification/channel", status=503, times=2)
@@ -219,7 +219,7 @@ def test_5xx_retried_then_network_error(sandbox: SandboxThread) -> None:  # noqa
             api.get_channel()
 
 
-def test_error_statuses_map_to_the_error_tree(sandbox: SandboxThread) -> None:  # noqa: F811
+def test_error_statuses_map_to_the_error_tree(sandbox: SandboxThread) -> None:
     cases = [(400, InvalidRequest), (409, InvalidRequest), (422, InvalidRequest),
              (401, AuthError), (403, AuthError), (404, NotFoundError)]
     with PelionApi(sandbox.url, sandbox.api_key, NetOptions(sleep=lambda s: None)) as api:

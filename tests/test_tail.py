@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
-from sandbox import SandboxThread, sandbox  # noqa: F401 - the fixture, until conftest has it
+from sandbox import SandboxThread
 
 from conftest import subprocess_env
 from notifyctl.errors import AuthError, NetworkError, NotFoundError
@@ -119,7 +119,7 @@ def call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Awaitable[A
                                    {"action": "drop"},
                                    {"action": "close", "code": 1011}],
                          ids=["1012", "1006-drop", "1011-once"])
-def test_reconnect_loses_and_repeats_nothing(sandbox: SandboxThread, fault: dict[str, Any]) -> None:  # noqa: F811
+def test_reconnect_loses_and_repeats_nothing(sandbox: SandboxThread, fault: dict[str, Any]) -> None:
     async def script(stream: PelionStream, sink: ListSink) -> None:
         await until(lambda: stream.stats.state == "connected")
         await call(sandbox.inject, message(range(50)))
@@ -135,7 +135,7 @@ def test_reconnect_loses_and_repeats_nothing(sandbox: SandboxThread, fault: dict
     assert sandbox.key_state()["channel"] == "websocket"  # never deleted to reconnect
 
 
-def test_dead_connection_noticed_by_keepalive(sandbox: SandboxThread) -> None:  # noqa: F811
+def test_dead_connection_noticed_by_keepalive(sandbox: SandboxThread) -> None:
     async def script(stream: PelionStream, sink: ListSink) -> None:
         await until(lambda: stream.stats.state == "connected")
         await call(sandbox.inject, message(range(5)))
@@ -150,7 +150,7 @@ def test_dead_connection_noticed_by_keepalive(sandbox: SandboxThread) -> None:  
     assert stream.stats.reconnects >= 1
 
 
-def test_backoff_resets_after_a_healthy_connection(sandbox: SandboxThread) -> None:  # noqa: F811
+def test_backoff_resets_after_a_healthy_connection(sandbox: SandboxThread) -> None:
     started: list[int] = []
 
     def delays() -> Iterator[float]:
@@ -176,7 +176,7 @@ def test_backoff_resets_after_a_healthy_connection(sandbox: SandboxThread) -> No
     (1001, NotFoundError, "took this channel over"),
     (1000, NotFoundError, "deleted"),
 ])
-def test_fatal_close_codes(sandbox: SandboxThread, code: int, error: type, text: str) -> None:  # noqa: F811
+def test_fatal_close_codes(sandbox: SandboxThread, code: int, error: type, text: str) -> None:
     async def script(stream: PelionStream, sink: ListSink) -> None:
         await until(lambda: stream.stats.state == "connected")
         await call(sandbox.fault, action="close", code=code)
@@ -187,7 +187,7 @@ def test_fatal_close_codes(sandbox: SandboxThread, code: int, error: type, text:
     assert stream.stats.reconnects == 0
 
 
-def test_real_takeover_and_deletion(sandbox: SandboxThread) -> None:  # noqa: F811
+def test_real_takeover_and_deletion(sandbox: SandboxThread) -> None:
     """The sandbox's own 1001 (a second socket) and 1000 (REST delete) end the tail."""
     from websockets.asyncio.client import connect
 
@@ -209,7 +209,7 @@ def test_real_takeover_and_deletion(sandbox: SandboxThread) -> None:  # noqa: F8
     assert isinstance(result, NotFoundError) and "1000" in str(result)
 
 
-def test_1011_twice_is_not_found(sandbox: SandboxThread) -> None:  # noqa: F811
+def test_1011_twice_is_not_found(sandbox: SandboxThread) -> None:
     # The PUT claims the channel exists but the server has none: 1011, PUT again, 1011 -> give up.
     sandbox.fault(action="http_status", path="/v2/notification/websocket", method="PUT",
                   status=200, times=2, body="{}")
@@ -240,7 +240,7 @@ def test_unreachable_gives_up_after_retry_for() -> None:
 
 
 # -- filters, de-duplication, counters ---------------------------------------------------------
-def test_filters_and_dedup(sandbox: SandboxThread) -> None:  # noqa: F811
+def test_filters_and_dedup(sandbox: SandboxThread) -> None:
     sandbox.inject({"notifications": [note(1, ep="dev-a1", path="/3/0/1"),
                                       note(2, ep="dev-b1", path="/3/0/1"),
                                       note(3, ep="dev-a2", path="/5/0/0")],
@@ -290,7 +290,7 @@ def test_backoff_delays_shape() -> None:
 
 # -- the command -------------------------------------------------------------------------------
 @pytest.fixture
-def keyed(sandbox: SandboxThread, monkeypatch: pytest.MonkeyPatch) -> SandboxThread:  # noqa: F811
+def keyed(sandbox: SandboxThread, monkeypatch: pytest.MonkeyPatch) -> SandboxThread:
     monkeypatch.setenv("NOTIFYCTL_API_KEY", sandbox.api_key)
     return sandbox
 
@@ -392,7 +392,7 @@ def test_live_table_redraws_at_most_10_per_second() -> None:
 
 # -- signals (subprocess) ------------------------------------------------------------------
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_signal_exit_with_complete_capture(sandbox: SandboxThread, tmp_path,  # noqa: F811
+def test_signal_exit_with_complete_capture(sandbox: SandboxThread, tmp_path,
                                            signum: int, code: int) -> None:
     capture = tmp_path / "cap.jsonl"
     proc = subprocess.Popen(
@@ -419,7 +419,7 @@ def test_signal_exit_with_complete_capture(sandbox: SandboxThread, tmp_path,  # 
 
 
 @pytest.mark.parametrize(("close", "code"), [(1008, 3), (1001, 4)])
-def test_close_code_exit_codes_subprocess(sandbox: SandboxThread, close: int, code: int) -> None:  # noqa: F811
+def test_close_code_exit_codes_subprocess(sandbox: SandboxThread, close: int, code: int) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "notifyctl", "tail", *args(sandbox), "-o", "jsonl"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
