@@ -156,7 +156,8 @@ class Deliverer:
         while True:
             try:
                 status, outcome, ms = await self._attempt(
-                    request, rules.attempt_headers(request, attempt))
+                    request, rules.attempt_headers(request, attempt),
+                    rules.attempt_body(request, attempt))
             except asyncio.CancelledError:
                 self._count(INTERRUPTED)  # sent, maybe received: the count must say so
                 raise
@@ -164,6 +165,8 @@ class Deliverer:
             if status is not None:
                 report.latency.add(ms)
             decision = decide(status, attempt)
+            if decision.verdict is Verdict.RETRY and attempt == request.max_attempts:
+                decision = Decision(Verdict.FAILED)  # the delivery's own bound
             if decision.verdict is Verdict.RETRY:
                 report.retried += 1
                 if decision.delay > 0:
@@ -189,12 +192,12 @@ class Deliverer:
         self.report.attempts += 1
         self.report.statuses[outcome] += 1
 
-    async def _attempt(self, request: Request, headers: dict[str, str]
+    async def _attempt(self, request: Request, headers: dict[str, str], body: bytes
                        ) -> tuple[int | None, str, float]:
         start = time.perf_counter()
         try:
             async with self.session.request(
-                request.method, request.url, data=request.body, headers=headers,
+                request.method, request.url, data=body, headers=headers,
                 allow_redirects=False, timeout=self.timeout,
                 proxy=proxy_for(request.url) if self.proxies else None,
             ) as response:

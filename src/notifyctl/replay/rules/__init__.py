@@ -18,8 +18,9 @@ RULES: dict[str, str] = {
     "circle": "notifyctl.replay.rules.circle:CircleRules",
     "iottly": "notifyctl.replay.rules.iottly:IottlyRules",
     "generic": "notifyctl.replay.rules.generic:GenericRules",
+    "thingspace": "notifyctl.replay.rules.thingspace:ThingSpaceRules",
 }
-NOT_YET = ("thingspace", "sigfox")
+NOT_YET = ("sigfox",)
 
 
 def names() -> list[str]:

@@ -48,6 +48,9 @@ class Request:
     where: str  # FILE:LINE of the (first) captured delivery it came from
     key: str  # stable per delivery across retries and duplicates (webhook-id)
     at: str | None = None  # capture time of the first event, for --realtime/--speed
+    # At most this many attempts, whatever ``decide`` says (a bound the body itself carries,
+    # such as ThingSpace's maxCallbackThreshold); None leaves it to ``decide``.
+    max_attempts: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +78,10 @@ class RuleOptions:
     payload_only: bool = False
     timeout: float | None = None  # overrides the platform's own request timeout
     skip_invalid: bool = False  # a body the platform could not have sent is counted, not fatal
+    # ThingSpace: the credentials put inside each body (the password read from
+    # --callback-password-env VAR by the caller); None keeps the captured value.
+    callback_username: str | None = None
+    callback_password: str | None = field(default=None, repr=False)
     stats: InputStats = field(default_factory=InputStats)
 
 
@@ -110,6 +117,11 @@ class Rules:
     def attempt_headers(self, request: Request, attempt: int) -> dict[str, str]:
         """Headers of attempt ``attempt`` (1-based); override for per-attempt signatures."""
         return request.headers
+
+    def attempt_body(self, request: Request, attempt: int) -> bytes:
+        """Body of attempt ``attempt`` (1-based); override where the platform numbers its
+        sends inside the body (ThingSpace's callbackCount)."""
+        return request.body
 
     def decide(self, status: int | None, attempt: int) -> Decision:
         """What the answer means: ``status`` is None for a timeout or network error."""
