@@ -22,7 +22,6 @@ import pytest
 from aiohttp import web
 
 from conftest import subprocess_env
-
 from notifyctl import signing
 
 
@@ -388,6 +387,17 @@ def test_pelion_retries_with_backoff_then_stops(tmp_path, receiver, cli):
     assert "sends nothing after it" in stop.json()["stopped"]
 
 
+def test_pelion_handshake_is_one_attempt_needing_200_or_204(tmp_path, receiver, cli):
+    src = capture(tmp_path / "p.jsonl", "pelion", [{"notifications": [notification(1)]}])
+    for status in (500, 202):
+        server = receiver(answer=lambda i, hit, status=status: status)
+        result = cli("replay", str(src), "--provider", "pelion", "--handshake",
+                     "--retry-base", "0.001", "--to", server.url, "-o", "json")
+        assert result.exit_code == 6
+        assert [h.body for h in server.hits] == [b"{}"]  # not retried; no batch after it
+        assert "handshake" in result.json()["stopped"]
+
+
 def test_pelion_refuses_concurrency(tmp_path, cli):
     result = cli("replay", "--fixture", "pelion/notifications", "--to", "http://127.0.0.1:9",
                  "--concurrency", "4")
@@ -472,7 +482,8 @@ def test_report_counts_equal_receiver_under_concurrency(tmp_path, receiver, cli)
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_signal_mid_replay_still_writes_the_report(tmp_path, receiver, signum, code):
+def test_signal_mid_replay_still_writes_the_report(
+        tmp_path: Path, receiver: Callable[..., Receiver], signum: int, code: int) -> None:
     # The third batch hangs at the receiver: the signal arrives while it is in flight.
     server = receiver(strict=True, answer=lambda i, hit: (204, 1.0) if i == 2 else 204)
     src = capture(tmp_path / "p.jsonl", "pelion", [{"notifications": [notification(i)]}

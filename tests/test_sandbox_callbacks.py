@@ -159,7 +159,9 @@ def test_verification_failures_answer_400(path: str) -> None:
 
         response = asyncio.run(main())
         assert response.status_code == 400
-        assert response.text.startswith("URL not reachable")
+        why = {"/fail": "answered 500", "/moved": "answered 302", "/slow": "failed (timeout)",
+               "refused": "failed (connect-error)"}[path]
+        assert response.text.startswith("URL not reachable") and why in response.text
         assert sb.key_state()["channel"] is None
 
 
@@ -201,6 +203,8 @@ def test_backoff_after_failures_then_recovery(sandbox: SandboxThread) -> None:
     assert gaps[2] > gaps[0]
     stats = sandbox.key_state()["callback"]
     assert (stats["failures"], stats["batches"], stats["delivered"]) == (3, 1, 1)
+    assert (stats["attempts"], stats["last_status"], stats["last_error"]) == (4, 200, None)
+    assert stats["statuses"] == {"500": 1, "503": 1, "429": 1, "200": 1}
 
 
 def test_backoff_schedule_is_capped_and_sandbox_rules_never_give_up() -> None:
