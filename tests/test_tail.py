@@ -460,3 +460,20 @@ def test_sandbox_mode_ctrl_c_exits_130_cleanly(tmp_path) -> None:
     captured = sum(len(v) for _, d in read_capture(capture)
                    for v in json.loads(d.body or "").values())
     assert captured == 10 + len(rest.splitlines())
+
+
+def test_handshake_429_honours_retry_after(sandbox: SandboxThread) -> None:
+    sandbox.fault(action="http_status", path="/v2/notification/websocket-connect", status=429,
+                  retry_after=0.3, times=1)
+    sandbox.inject(message(range(1)))
+
+    async def nothing(stream: PelionStream, sink: ListSink) -> None:
+        pass
+
+    # The back-off alone would wait 5 s: finishing in time means Retry-After was used.
+    stream = make_stream(sandbox, delay=5.0)
+    started = time.monotonic()
+    sink, result = drive(stream, TailOptions(count=1, timeout=4), nothing)
+    assert isinstance(result, TailRun), result
+    assert 0.3 <= time.monotonic() - started < 3
+    assert [e.id for e in sink.events] == ["u0"]

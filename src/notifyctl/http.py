@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import random
 import ssl
 import time
@@ -120,8 +121,12 @@ def error_for(response: httpx.Response, what: str) -> NotifyctlError:
 
 
 def retry_after(response: httpx.Response, cap: float) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date), capped."""
-    value = response.headers.get("retry-after")
+    """Seconds to wait from a response's ``Retry-After`` header, capped."""
+    return parse_retry_after(response.headers.get("retry-after"), cap)
+
+
+def parse_retry_after(value: str | None, cap: float) -> float | None:
+    """A ``Retry-After`` value (seconds or an HTTP date) in seconds, within [0, cap]."""
     if value is None:
         return None
     value = value.strip()
@@ -133,6 +138,8 @@ def retry_after(response: httpx.Response, cap: float) -> float | None:
         except (TypeError, ValueError):
             return None
         seconds = when.timestamp() - time.time()
+    if math.isnan(seconds):
+        return None
     return min(max(seconds, 0.0), cap)
 
 

@@ -42,7 +42,7 @@ from websockets.typing import Subprotocol  # noqa: TID253
 from notifyctl import output
 from notifyctl.errors import AuthError, InvalidRequest, NetworkError, NotFoundError, UsageError
 from notifyctl.events import Event
-from notifyctl.http import NetOptions
+from notifyctl.http import NetOptions, parse_retry_after
 from notifyctl.providers.pelion import wire
 from notifyctl.providers.pelion.api import WEBSOCKET_CONNECT, PelionApi, websocket_url
 from notifyctl.tail import StreamStats, backoff_delays
@@ -153,8 +153,8 @@ class PelionStream:
                 raise AuthError(f"{self.url}: handshake refused with HTTP {status}",
                                 hint="check the API key (notifyctl auth status)") from exc
             if status == 429 or status >= 500:
-                raw = exc.response.headers.get("Retry-After", "")
-                wait = float(raw) if raw.strip().isdigit() else None
+                wait = parse_retry_after(exc.response.headers.get("Retry-After"),
+                                         self.net.max_retry_after)
                 raise _Retry(f"handshake answered HTTP {status}", wait) from exc
             if status == 404:
                 raise NotFoundError(f"{self.url}: HTTP 404 (no WebSocket endpoint here)") from exc
