@@ -16,8 +16,7 @@ these rules and ``engine.Deliverer``; it builds batches from its own queue with 
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from notifyctl.errors import UsageError, WireError
@@ -66,9 +65,7 @@ class PelionRules(Rules):
             try:
                 if wire.is_verification(item.body):
                     continue  # a captured handshake is not an event (see --handshake)
-                found = wire.items(item.body, validate=False)
-                if not _has_identities(item.body):
-                    wire.items(item.body)  # says which item and field are wrong
+                found = wire.items(item.body, check="types")
             except (WireError, ValueError) as exc:
                 self.bad_input(item.where, f"not a Pelion NotificationMessage: {exc}")
                 continue
@@ -89,7 +86,7 @@ class PelionRules(Rules):
                  count: int) -> Iterator[Request]:
         bodies: list[bytes] = list(wire.encode(pending, max_chunk_size=self.options.batch_size))
         for part, body in enumerate(bodies):
-            events = len(pending) if len(bodies) == 1 else len(wire.items(body, validate=False))
+            events = len(pending) if len(bodies) == 1 else len(wire.items(body, check="types"))
             yield self.batch(body, events, where, f"pelion-{count}-{part}", at)
 
     def batch(self, body: bytes, events: int, where: str, key: str,
@@ -118,37 +115,3 @@ class PelionRules(Rules):
         ``retry_base``. The exponent is bounded so retrying for ever cannot overflow."""
         return min(2.0 ** min(attempt - 1, 32), BACKOFF_CAP) * self.options.retry_base
 
-
-@functools.cache
-def _identity_decoder() -> Callable[[bytes | str], object]:
-    """A typed decoder of just what says whose each item is (``ep``, a notification's ``path``,
-    an async-response's ``id``): 8x cheaper than ``wire``'s full per-item validation, which
-    replay skips for speed (items are passed on verbatim), yet an item no platform could send
-    (``{"ep": 5}``) is still a FILE:LINE error, never delivered."""
-    import msgspec
-
-    # defstruct: the annotations of classes defined here would be strings (postponed).
-    endpoint = msgspec.defstruct("Endpoint", [("ep", str)])
-    notification = msgspec.defstruct("Notification", [("ep", str), ("path", str)])
-    async_response = msgspec.defstruct("AsyncResponse", [("id", str)])
-    gone = list[str | endpoint] | None  # type: ignore[valid-type]
-    frame = msgspec.defstruct("Frame", [
-        ("notifications", list[notification] | None, None),  # type: ignore[valid-type]
-        ("registrations", list[endpoint] | None, None),  # type: ignore[valid-type]
-        ("reg_updates", list[endpoint] | None, msgspec.field(  # type: ignore[valid-type]
-            default=None, name="reg-updates")),
-        ("de_registrations", gone, msgspec.field(default=None, name="de-registrations")),
-        ("registrations_expired", gone, msgspec.field(
-            default=None, name="registrations-expired")),
-        ("async_responses", list[async_response] | None, msgspec.field(  # type: ignore[valid-type]
-            default=None, name="async-responses")),
-    ])
-    return msgspec.json.Decoder(frame).decode
-
-
-def _has_identities(body: bytes | str) -> bool:
-    try:
-        _identity_decoder()(body)
-    except ValueError:  # msgspec.ValidationError/DecodeError are ValueErrors
-        return False
-    return True
