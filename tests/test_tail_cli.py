@@ -195,3 +195,15 @@ def test_sandbox_mode_ctrl_c_exits_130_cleanly(tmp_path) -> None:
     assert captured == 10 + len(rest.splitlines())
 
 
+
+
+def test_table_cells_for_tlv_and_async_responses() -> None:
+    from notifyctl.tail_view import _content, _middle
+
+    tlv = [{"type": "resource", "id": 0, "hex": "41", "value": "A"},
+           {"type": "multiple-resource", "id": 7, "children": [
+               {"type": "resource-instance", "id": 0, "hex": "05", "value": 5}]}]
+    assert _content(Event("pelion", "notification", payload=tlv)) == "0=A 7:[0=5]"
+    assert _content(Event("pelion", "async-response", status=504, payload=None)) == "[504] "
+    assert _content(Event("pelion", "notification", payload_b64="AAE=")) == "base64:AAE="
+    assert _middle("0176000000000000000000000000000a", 12) == "01760…00000a"

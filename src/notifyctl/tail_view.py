@@ -76,8 +76,30 @@ def _content(event: Event) -> str:
     return ""
 
 
+def _tlv(records: list[Any]) -> str | None:
+    """A parsed LwM2M TLV tree (``wire``/``tlv`` records) as ``0=Acme 1=X 7:[0=5 1=6]``."""
+    parts = []
+    for record in records:
+        if not isinstance(record, dict) or "id" not in record:
+            return None
+        children = record.get("children")
+        if isinstance(children, list):
+            inner = _tlv(children)
+            if inner is None:
+                return None
+            parts.append(f"{record['id']}:[{inner}]")
+        else:
+            parts.append(f"{record['id']}={record.get('value', record.get('hex', ''))}")
+    return " ".join(parts)
+
+
 def _compact(value: Any) -> str:
     import json
+
+    if isinstance(value, list):
+        text = _tlv(value)
+        if text is not None:
+            return text
 
     try:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
