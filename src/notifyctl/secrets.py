@@ -96,9 +96,10 @@ def _keyring_get(profile: str, name: str) -> str | None:
 def lookup(
     profile: str | None, name: str, env: Mapping[str, str] = os.environ
 ) -> SecretState:
-    """Where secret ``name`` comes from: the environment wins over the keyring."""
-    variable = SECRET_ENV[name]
-    if env.get(variable):
+    """Where secret ``name`` comes from: the environment wins over the keyring. A name without
+    an entry in ``SECRET_ENV`` (ThingSpace's ``callback_password``) lives in the keyring only."""
+    variable = SECRET_ENV.get(name)
+    if variable and env.get(variable):
         return SecretState(name, "environment", env[variable])
     if profile is None:
         return SecretState(name, None, None)

@@ -1,7 +1,8 @@
 """``notifyctl register``, ``unregister`` and ``list``: the notification channel of an API key.
 
-Thin commands: resolve the connection and secret, call ``providers.pelion.api``, render. Only
-Pelion has these commands so far; other providers get a clear usage error (exit 2).
+Thin commands: resolve the connection and secret, call ``providers.pelion.api``, render.
+ThingSpace (one listener per service) is handed to ``providers.thingspace.commands``; other
+providers get a clear usage error (exit 2).
 """
 
 from __future__ import annotations
@@ -60,6 +61,20 @@ def _api(
     return PelionApi(conn.api_url, key, net)
 
 
+def _thingspace(provider: str | None, api_url: str | None,
+                account: str | None) -> Connection | None:
+    """The connection when it is ThingSpace's (``providers.thingspace.commands`` serves it)."""
+    conn = connection(provider, api_url, account)
+    return conn if conn.provider == "thingspace" else None
+
+
+ServiceOpt = Annotated[
+    str | None,
+    typer.Option("--service", help="thingspace: the callback service, e.g. DeviceUsage.",
+                 show_default=False),
+]
+
+
 def register(
     url: Annotated[str, typer.Argument(help="Callback URL (HTTPS strongly advised).")],
     header: Annotated[
@@ -86,6 +101,22 @@ def register(
         bool, typer.Option("--deregistrations-as-object",
                            help="De-registrations as objects instead of plain device ids.")
     ] = False,
+    service: ServiceOpt = None,
+    allow_unknown_service: Annotated[
+        bool, typer.Option("--allow-unknown-service",
+                           help="thingspace: send a service name not in the known list.")
+    ] = False,
+    callback_username: Annotated[
+        str | None,
+        typer.Option("--callback-username", help="thingspace: user sent inside each callback.",
+                     show_default=False),
+    ] = None,
+    callback_password_env: Annotated[
+        str | None,
+        typer.Option("--callback-password-env", metavar="VAR", help="thingspace: variable "
+                     "holding its password (else the keyring's callback_password, or a prompt).",
+                     show_default=False),
+    ] = None,
     provider: ProviderOpt = None,
     api_url: ApiUrlOpt = None,
     account: AccountOpt = None,
@@ -101,9 +132,21 @@ def register(
     Examples:
       notifyctl -p prod register https://hooks.example.com/pelion \\
           --header "X-Source: pelion-prod" --include-uid --max-chunk-size 500
+      notifyctl -p ts register https://hooks.example.com:9001/ts --service DeviceUsage \\
+          --callback-username hook --callback-password-env HOOK_PASSWORD
     """
     from notifyctl import output
     from notifyctl.http import net_options
+
+    ts = _thingspace(provider, api_url, account)
+    if ts is not None:
+        from notifyctl.providers.thingspace import commands
+
+        commands.register(ts, net_options(timeout, insecure, ca_bundle), url, service,
+                          allow_unknown=allow_unknown_service,
+                          callback_username=callback_username,
+                          callback_password_env=callback_password_env)
+        return
     from notifyctl.providers.pelion.api import (
         Serialization,
         parse_header,
@@ -132,6 +175,7 @@ def unregister(
     websocket: Annotated[
         bool, typer.Option("--websocket", help="Delete the WebSocket channel instead.")
     ] = False,
+    service: ServiceOpt = None,
     provider: ProviderOpt = None,
     api_url: ApiUrlOpt = None,
     account: AccountOpt = None,
@@ -147,11 +191,18 @@ def unregister(
     Examples:
       notifyctl -p prod unregister
       notifyctl -p prod unregister --websocket
+      notifyctl -p ts unregister --service DeviceUsage
     """
     from notifyctl import output
     from notifyctl.http import net_options
 
     net = net_options(timeout, insecure, ca_bundle)
+    ts = _thingspace(provider, api_url, account)
+    if ts is not None:
+        from notifyctl.providers.thingspace import commands
+
+        commands.unregister(ts, net, service)
+        return
     with _api("unregister", provider, api_url, account, net) as api:
         if websocket:
             api.delete_websocket_channel()
@@ -190,6 +241,12 @@ def list_channels(
     if chosen not in ("table", "json"):
         raise UsageError(f"--output {chosen!r}: choose table or json")
     net = net_options(timeout, insecure, ca_bundle)
+    ts = _thingspace(provider, api_url, account)
+    if ts is not None:
+        from notifyctl.providers.thingspace import commands
+
+        commands.show(commands.list_registrations(ts, net), chosen)
+        return
     with _api("list", provider, api_url, account, net) as api:
         records = api.describe()
     for record in records:
