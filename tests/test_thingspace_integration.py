@@ -14,10 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
-from aioserve import ServeThread
 from aiohttp import web
-from conftest import subprocess_env
+from aioserve import ServeThread
 
+from conftest import subprocess_env
 from notifyctl.events import read_capture
 from notifyctl.listen.run import BackgroundListener
 from notifyctl.listen.settings import Settings
