@@ -123,6 +123,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = command.main(args, prog_name="notifyctl", standalone_mode=False)
         return result if isinstance(result, int) else 0
+    except Interrupted as exc:
+        # The user (or a supervisor) asked us to stop: not an error worth the word.
+        output.current().info(f"stopped: {exc.message}")
+        return exc.exit_code
     except NotifyctlError as exc:
         if GLOBALS.verbose:
             import traceback
