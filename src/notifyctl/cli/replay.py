@@ -76,7 +76,8 @@ def replay(
     max_attempts: Annotated[
         int | None,
         typer.Option("--max-attempts", help="pelion (default 8; 0: until accepted, as the "
-                     "platform) and generic (default 1): attempts per delivery.",
+                     "platform), thingspace (default: the body's maxCallbackThreshold, else 4) "
+                     "and generic (default 1): attempts per delivery.",
                      show_default=False),
     ] = None,
     retry_base: Annotated[
@@ -131,7 +132,7 @@ def replay(
     timeout: Annotated[
         float | None,
         typer.Option("--timeout", help="Per-request timeout in seconds (default: the "
-                     "platform's: pelion 20, circle 5).", show_default=False),
+                     "platform's: pelion 20, thingspace 20, circle 5).", show_default=False),
     ] = None,
     insecure: Annotated[
         bool, typer.Option("--insecure", help="Do not verify TLS certificates.")
