@@ -360,6 +360,19 @@ def test_pelion_rechunks_strictly_one_batch_in_flight(tmp_path, receiver, cli):
     assert report["deliveries"] == 3 + 1 and report["events"] == 70
 
 
+def test_pelion_full_captured_batch_is_sent_byte_for_byte(tmp_path, receiver, cli):
+    server = receiver(strict=True)
+    full = '{ "notifications": [' + ", ".join(json.dumps(notification(i)) for i in range(5)) + \
+        '], "x-future": 1 }'
+    partial = {"notifications": [notification(5), notification(6)]}
+    src = capture(tmp_path / "p.jsonl", "pelion", [full, partial, partial])
+    result = cli("replay", str(src), "--provider", "pelion", "--batch-size", "5",
+                 "--to", server.url)
+    assert result.exit_code == 0, result.stderr
+    assert server.hits[0].body == full.encode()  # exactly as captured, unknown key included
+    assert [len(json.loads(h.body)["notifications"]) for h in server.hits[1:]] == [4]
+
+
 def test_pelion_retries_with_backoff_then_stops(tmp_path, receiver, cli):
     times: list[float] = []
 
