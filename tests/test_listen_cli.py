@@ -82,6 +82,13 @@ def test_timeout_exit_codes(run: Any) -> None:
     assert run("listen", "--provider", "iottly", "--timeout", "0.3").exit_code == 0
 
 
+def test_quiet_still_prints_the_url_and_nothing_else(run: Any) -> None:
+    quiet = run("-q", "listen", "--provider", "iottly", "--timeout", "0.3")
+    assert quiet.exit_code == 0
+    assert quiet.stderr.splitlines()[0].startswith("http://127.0.0.1:")
+    assert "listening for" not in quiet.stderr
+
+
 def test_strict_verification_failure_exit_7(tmp_path: Path) -> None:
     listen = Spawned(tmp_path, "--provider", "circle", "--verify-key-env", "CK", "--strict",
                      "--count", "2", CK=KEY)

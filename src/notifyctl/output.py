@@ -111,6 +111,10 @@ class Output:
         if not self.quiet:
             self._say(message, "")
 
+    def notice(self, message: str) -> None:
+        """A line scripts depend on even with ``-q``, such as the URL a server listens on."""
+        self._say(message, "bold")
+
     def success(self, message: str) -> None:
         if not self.quiet:
             self._say(message, "green")

@@ -140,7 +140,7 @@ def listen(
     proxy = _LateSink()
 
     def ready(url: str) -> None:
-        out.info(url)
+        out.notice(url)
         out.info(f"listening for {name} callbacks"
                  + (f", saving to {save}" if save else "")
                  + (f", forwarding to {forward_to}" if forward_to else "")

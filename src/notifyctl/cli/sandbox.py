@@ -15,11 +15,11 @@ def _announce(sandbox: Sandbox) -> None:
 
     out = output.current()
     # The first line is what scripts and people copy: keep it first and on one line.
-    out.info(
+    out.notice(
         f"sandbox listening on {sandbox.url}; use it with: notifyctl profile add sandbox "
         f"--provider pelion --api-url {sandbox.url}"
     )
-    out.info(
+    out.notice(
         f"API key (a sandbox key, safe to show): export NOTIFYCTL_API_KEY={sandbox.api_key}"
     )
     if "thingspace" in sandbox.emulators:
