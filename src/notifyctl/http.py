@@ -1,16 +1,20 @@
-"""The HTTP client of every networked command, and how HTTP outcomes become notifyctl errors.
+"""The HTTP clients of every networked management call, and how HTTP outcomes become notifyctl
+errors.
 
 ``NetOptions`` holds the network flags every networked command takes (``--timeout``,
 ``--insecure``, ``--ca-bundle``); proxies come from ``HTTPS_PROXY``/``NO_PROXY`` through httpx's
-own environment support. ``Http.request`` retries what is worth retrying (429 after its
-``Retry-After``, 5xx and transport failures with exponential back-off, each a bounded number
-of times) and maps the final outcome onto the error tree: 400/409/422 ``InvalidRequest`` with
-the platform's message, 401/403 ``AuthError``, 404 ``NotFoundError``, anything else that
-failed ``NetworkError``.
+own environment support. ``next_step`` is the one retry policy: it retries what is worth
+retrying (429 after its ``Retry-After``, 5xx and transport failures with exponential back-off,
+each a bounded number of times) and maps the final outcome onto the error tree: 400/409/422
+``InvalidRequest`` with the platform's message, 401/403 ``AuthError``, 404 ``NotFoundError``,
+anything else that failed ``NetworkError``. ``Http`` (synchronous, Pelion) and ``AsyncHttp``
+(asyncio, Sigfox and Circle) only send and wait; redirects are never followed (a 3xx is
+returned when listed in ``ok``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
 import math
@@ -157,8 +161,71 @@ def _transport_message(exc: httpx.HTTPError) -> tuple[str, str | None]:
     return str(exc) or type(exc).__name__, None
 
 
+@dataclass(frozen=True)
+class Retry:
+    """Try again after ``wait`` seconds; ``note`` says why (``loud``: worth telling people)."""
+
+    wait: float
+    note: str
+    loud: bool = False
+
+    def announce(self) -> None:
+        if self.loud:
+            output.current().info(self.note)
+        else:
+            output.current().debug(self.note)
+
+
+DEFAULT_OK = (200, 201, 202, 204)
+
+
+def next_step(
+    what: str,
+    net: NetOptions,
+    attempt: int,
+    outcome: httpx.Response | httpx.HTTPError,
+    ok: tuple[int, ...] = DEFAULT_OK,
+) -> httpx.Response | Retry:
+    """The retry policy shared by ``Http`` and ``AsyncHttp``: given the outcome of attempt
+    ``attempt`` (0-based) of ``what`` (e.g. ``PUT /v2/...``), the response to return, a
+    ``Retry``, or (raised) the final notifyctl error. It sends and sleeps nothing."""
+    last = attempt >= net.retries
+    backoff = net.retry_base * 2**attempt * (0.5 + random.random() / 2)
+    if isinstance(outcome, httpx.HTTPError):
+        message, hint = _transport_message(outcome)
+        if last or (hint is not None and "TLS" in message):  # a distrusted certificate stays so
+            raise NetworkError(f"{what}: {message}", hint=hint) from outcome
+        return Retry(backoff, f"{what}: {message}; retrying in {backoff:.1f} s")
+    status = outcome.status_code
+    if status in ok:
+        return outcome
+    if status == 429 and not last:
+        wait = retry_after(outcome, net.max_retry_after)
+        wait = backoff if wait is None else wait
+        return Retry(wait, f"{what}: rate limited (429); retrying in {wait:g} s", loud=True)
+    if status >= 500 and not last:
+        return Retry(backoff, f"{what}: HTTP {status}; retrying in {backoff:.1f} s")
+    if status == 429:
+        raise NetworkError(
+            f"{what}: still rate limited (HTTP 429) after {net.retries} retries",
+            hint="try again later",
+        )
+    raise error_for(outcome, what)
+
+
+def _client_options(net: NetOptions) -> dict[str, Any]:
+    """What ``httpx.Client`` and ``httpx.AsyncClient`` are both built with."""
+    return {
+        "timeout": net.timeout,
+        "verify": net.ssl_context(),
+        "follow_redirects": False,
+        "trust_env": True,  # HTTPS_PROXY / NO_PROXY
+    }
+
+
 class Http:
-    """A thin synchronous client around ``httpx.Client`` with notifyctl's retry/error rules."""
+    """A thin synchronous client around ``httpx.Client`` with notifyctl's retry/error rules;
+    waits with ``net.sleep``."""
 
     def __init__(
         self,
@@ -169,13 +236,8 @@ class Http:
     ) -> None:
         self.net = net
         self.client = httpx.Client(
-            base_url=base_url,
-            headers=dict(headers or {}),
-            timeout=net.timeout,
-            verify=net.ssl_context(),
-            follow_redirects=False,
-            trust_env=True,  # HTTPS_PROXY / NO_PROXY
-            transport=transport,
+            base_url=base_url, headers=dict(headers or {}), transport=transport,
+            **_client_options(net),
         )
 
     def close(self) -> None:
@@ -193,40 +255,76 @@ class Http:
         path: str,
         *,
         json_body: Any = None,
-        ok: tuple[int, ...] = (200, 201, 202, 204),
+        ok: tuple[int, ...] = DEFAULT_OK,
     ) -> httpx.Response:
         """Send one request; return the response when its status is in ``ok``."""
         what = f"{method} {path}"
-        net = self.net
-        for attempt in range(net.retries + 1):
-            last = attempt == net.retries
-            backoff = net.retry_base * 2**attempt * (0.5 + random.random() / 2)
+        for attempt in range(self.net.retries + 1):
+            outcome: httpx.Response | httpx.HTTPError
             try:
-                response = self.client.request(method, path, json=json_body)
+                outcome = self.client.request(method, path, json=json_body)
             except httpx.HTTPError as exc:
-                message, hint = _transport_message(exc)
-                if last or (hint is not None and "TLS" in message):
-                    raise NetworkError(f"{what}: {message}", hint=hint) from exc
-                output.current().debug(f"{what}: {message}; retrying in {backoff:.1f} s")
-                net.sleep(backoff)
-                continue
-            status = response.status_code
-            if status in ok:
-                return response
-            if status == 429 and not last:
-                wait = retry_after(response, net.max_retry_after)
-                wait = backoff if wait is None else wait
-                output.current().info(f"{what}: rate limited (429); retrying in {wait:g} s")
-                net.sleep(wait)
-                continue
-            if status >= 500 and not last:
-                output.current().debug(f"{what}: HTTP {status}; retrying in {backoff:.1f} s")
-                net.sleep(backoff)
-                continue
-            if status == 429:
-                raise NetworkError(
-                    f"{what}: still rate limited (HTTP 429) after {net.retries} retries",
-                    hint="try again later",
-                )
-            raise error_for(response, what)
-        raise AssertionError("unreachable")  # the loop always returns or raises
+                outcome = exc
+            step = next_step(what, self.net, attempt, outcome, ok)
+            if isinstance(step, httpx.Response):
+                return step
+            step.announce()
+            self.net.sleep(step.wait)
+        raise AssertionError("unreachable")  # the last attempt always returns or raises
+
+
+class AsyncHttp:
+    """The asyncio twin of ``Http`` (same policy); waits with ``asyncio.sleep``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        net: NetOptions | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+    ) -> None:
+        self.net = net or NetOptions()
+        self.client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"), headers=dict(headers or {}), auth=auth,
+            **_client_options(self.net),
+        )
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        ok: tuple[int, ...] = DEFAULT_OK,
+    ) -> httpx.Response:
+        """Send one request; return the response when its status is in ``ok``."""
+        what = f"{method} {path}"
+        for attempt in range(self.net.retries + 1):
+            outcome: httpx.Response | httpx.HTTPError
+            try:
+                outcome = await self.client.request(
+                    method, path, json=json_body, params=params, headers=headers)
+            except httpx.HTTPError as exc:
+                outcome = exc
+            step = next_step(what, self.net, attempt, outcome, ok)
+            if isinstance(step, httpx.Response):
+                return step
+            step.announce()
+            await asyncio.sleep(step.wait)
+        raise AssertionError("unreachable")  # the last attempt always returns or raises
+
+
+def json_body(response: httpx.Response, what: str) -> Any:
+    """The response's JSON; an empty body is ``None``; anything else is a ``NetworkError``."""
+    if not response.content.strip():
+        return None
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise NetworkError(f"{what}: the platform answered with something not JSON") from exc

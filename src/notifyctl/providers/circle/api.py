@@ -21,8 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from notifyctl.errors import ConfigError, NetworkError, UsageError
-from notifyctl.http import NetOptions
-from notifyctl.providers import rest
+from notifyctl.http import AsyncHttp, NetOptions, json_body
 from notifyctl.providers.circle.wire import check_event_types
 
 CLIENT_NOTIFICATIONS_PATH = "/api/accounts/self/notifications"
@@ -101,7 +100,7 @@ class CircleClient:
         net: NetOptions | None = None,
     ) -> None:
         self.route = route or ServerNotificationsRoute()
-        self._http = rest.AsyncHttp(
+        self._http = AsyncHttp(
             api_url, net,
             headers={"X-API-Key": api_key, "Authorization": f"Bearer {access_token}",
                      "Accept": "application/json"},
@@ -123,7 +122,7 @@ class CircleClient:
         JSON (None when empty). Build ``body`` with ``registration_body``."""
         response = await self._http.request(self.route.register_method, self.route.path,
                                             json_body=dict(body))
-        return rest.json_body(response, "register server notifications")
+        return json_body(response, "register server notifications")
 
     async def unregister(self) -> None:
         await self._http.request(self.route.unregister_method, self.route.path)

@@ -14,8 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from notifyctl.errors import NetworkError
-from notifyctl.http import NetOptions
-from notifyctl.providers import rest
+from notifyctl.http import AsyncHttp, NetOptions, json_body
 from notifyctl.providers.sigfox.spec import CallbackSpec, describe
 
 
@@ -29,8 +28,8 @@ class SigfoxClient:
         password: str,
         net: NetOptions | None = None,
     ) -> None:
-        self._http = rest.AsyncHttp(api_url, net, auth=(username, password),
-                                    headers={"Accept": "application/json"})
+        self._http = AsyncHttp(api_url, net, auth=(username, password),
+                               headers={"Accept": "application/json"})
 
     async def __aenter__(self) -> SigfoxClient:
         return self
@@ -54,7 +53,7 @@ class SigfoxClient:
         """Create a callback (the spec is checked first); return its id."""
         body = spec.body() if isinstance(spec, CallbackSpec) else spec
         response = await self._http.request("POST", self._base(device_type), json_body=body)
-        doc = rest.json_body(response, "create callback")
+        doc = json_body(response, "create callback")
         callback_id = doc.get("id") if isinstance(doc, dict) else None
         if not isinstance(callback_id, str):
             raise NetworkError("create callback: the answer holds no callback id")
@@ -67,7 +66,7 @@ class SigfoxClient:
 
     async def raw_callbacks(self, device_type: str) -> list[dict[str, Any]]:
         response = await self._http.request("GET", self._base(device_type))
-        doc = rest.json_body(response, "list callbacks")
+        doc = json_body(response, "list callbacks")
         items = doc.get("data") if isinstance(doc, dict) else None
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
             raise NetworkError("list callbacks: the answer is not {\"data\": [...]}")
@@ -105,7 +104,7 @@ class SigfoxClient:
                   if v is not None}
         path = f"/device-types/{quote(device_type, safe='')}/callbacks-not-delivered"
         response = await self._http.request("GET", path, params=params)
-        doc = rest.json_body(response, "list undelivered callbacks")
+        doc = json_body(response, "list undelivered callbacks")
         items = doc.get("data") if isinstance(doc, dict) else None
         if not isinstance(items, list):
             raise NetworkError("list undelivered callbacks: the answer is not {\"data\": [...]}")
