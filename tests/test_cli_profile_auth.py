@@ -83,6 +83,20 @@ def test_login_only_named_secret(cli) -> None:
     assert bad.exit_code == 2 and "username, password" in bad.stderr
 
 
+def test_keyring_only_secret(cli, monkeypatch) -> None:
+    cli("profile", "add", "ts", "--provider", "thingspace")
+    monkeypatch.setenv("NOTIFYCTL_PASSWORD", "env-password")
+    stored = cli("-p", "ts", "auth", "login", "--secret", "callback_password",
+                 input="cb-password-123\n")
+    assert stored.exit_code == 0, stored.stderr
+    rows = {r["name"]: r for r in cli("-p", "ts", "auth", "status", "-o", "json").json()["secrets"]}
+    assert rows["callback_password"]["source"] == "keyring"
+    assert rows["callback_password"]["env"] is None
+    assert rows["password"]["source"] == "environment"
+    table = cli("-p", "ts", "auth", "status", "-o", "table")
+    assert "(keyring only)" in table.stdout and "cb-password-123" not in table.stdout
+
+
 def test_no_keyring_backend_names_the_variables(cli, monkeypatch) -> None:
     cli("profile", "add", "prod", "--provider", "pelion")
     import keyring

@@ -109,14 +109,16 @@ def lookup(
 
 def require(profile: str | None, name: str, env: Mapping[str, str] = os.environ) -> str:
     """The secret's value, or an AuthError saying how to provide it."""
+    variable = SECRET_ENV.get(name)
     try:
         state = lookup(profile, name, env)
     except KeyringUnavailable as exc:
-        raise AuthError(exc.message, hint=f"set {SECRET_ENV[name]}") from exc
+        raise AuthError(exc.message, hint=f"set {variable}" if variable else None) from exc
     if state.value:
         return state.value
     login = f"notifyctl -p {profile} auth login" if profile else "notifyctl -p NAME auth login"
-    raise AuthError(f"no {name} is set", hint=f"run '{login}' or set {SECRET_ENV[name]}")
+    raise AuthError(f"no {name} is set",
+                    hint=f"run '{login}'" + (f" or set {variable}" if variable else ""))
 
 
 def store(profile: str, name: str, value: str) -> None:

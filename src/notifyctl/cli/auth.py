@@ -104,7 +104,7 @@ def status(
             keyring_problem = exc.message
             state = sec.SecretState(secret, None, None)
         rows.append({"name": secret, "set": state.value is not None, "source": state.source,
-                     "masked": state.masked or None, "env": sec.SECRET_ENV[secret]})
+                     "masked": state.masked or None, "env": sec.SECRET_ENV.get(secret)})
     if keyring_problem:
         out.warn(f"{keyring_problem}; only environment variables were checked")
     if chosen == "json":
@@ -112,7 +112,8 @@ def status(
                   "secrets": rows})
         return
     out.table(["secret", "source", "value", "environment variable"],
-              [[r["name"], r["source"] or "not set", r["masked"] or "", r["env"]] for r in rows],
+              [[r["name"], r["source"] or "not set", r["masked"] or "",
+                r["env"] or "(keyring only)"] for r in rows],
               title=f"profile {name} ({info.title})")
 
 

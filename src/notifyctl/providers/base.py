@@ -47,7 +47,8 @@ BUILTIN: dict[str, ProviderInfo] = {
             "thingspace",
             "Verizon ThingSpace M2M",
             "https://thingspace.verizon.com/api",
-            ("username", "password", "client_id", "client_secret"),
+            # callback_password: what ThingSpace sends to the callback URL; keyring only.
+            ("username", "password", "client_id", "client_secret", "callback_password"),
             "notifyctl.providers.thingspace",
             {"api": "soap or rest (default rest)"},
         ),
