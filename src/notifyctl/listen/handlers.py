@@ -159,5 +159,23 @@ def header_secret_check(headers: Mapping[str, str], secret: str | None) -> str |
     return "Authorization header does not match the key"
 
 
+class HeaderKeyed:
+    """Base of the handlers whose only check is ``header_secret_check`` (Pelion, Iottly,
+    Sigfox): ``handle`` runs the check, then ``accept`` decodes the request knowing
+    ``verified`` (None when no secret is configured, else True)."""
+
+    provider: str
+    secret: str | None
+
+    def handle(self, request: Request) -> Outcome:
+        problem = header_secret_check(request.headers, self.secret)
+        if problem:
+            return unverified(problem)
+        return self.accept(request, None if self.secret is None else True)
+
+    def accept(self, request: Request, verified: bool | None) -> Outcome:
+        raise NotImplementedError
+
+
 def as_text(value: Any) -> str | None:
     return None if value is None else str(value)

@@ -9,29 +9,24 @@ from typing import Any
 from notifyctl.errors import WireError
 from notifyctl.events import Event
 from notifyctl.listen.handlers import (
+    HeaderKeyed,
     Outcome,
     Request,
     as_text,
-    header_secret_check,
     invalid,
     iso_time,
     json_body,
-    unverified,
 )
 from notifyctl.listen.settings import Settings
 
 
-class IottlyHandler:
+class IottlyHandler(HeaderKeyed):
     provider = "iottly"
 
     def __init__(self, secret: str | None) -> None:
         self.secret = secret
 
-    def handle(self, request: Request) -> Outcome:
-        problem = header_secret_check(request.headers, self.secret)
-        if problem:
-            return unverified(problem)
-        verified = None if self.secret is None else True
+    def accept(self, request: Request, verified: bool | None) -> Outcome:
         if not request.body.strip():
             return Outcome(kind="request", verified=verified)
         try:

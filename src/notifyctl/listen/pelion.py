@@ -7,22 +7,18 @@ from __future__ import annotations
 from types import ModuleType
 
 from notifyctl.errors import UsageError, WireError
-from notifyctl.listen.handlers import Outcome, Request, header_secret_check, invalid, unverified
+from notifyctl.listen.handlers import HeaderKeyed, Outcome, Request, invalid
 from notifyctl.listen.settings import Settings
 
 
-class PelionHandler:
+class PelionHandler(HeaderKeyed):
     provider = "pelion"
 
     def __init__(self, wire: ModuleType, secret: str | None) -> None:
         self.wire = wire
         self.secret = secret
 
-    def handle(self, request: Request) -> Outcome:
-        problem = header_secret_check(request.headers, self.secret)
-        if problem:
-            return unverified(problem)
-        verified = None if self.secret is None else True
+    def accept(self, request: Request, verified: bool | None) -> Outcome:
         try:
             if self.wire.is_verification(request.body):
                 return Outcome(kind="handshake", verified=verified)

@@ -15,14 +15,13 @@ from urllib.parse import parse_qsl
 from notifyctl.errors import WireError
 from notifyctl.events import Event
 from notifyctl.listen.handlers import (
+    HeaderKeyed,
     Outcome,
     Request,
     as_text,
-    header_secret_check,
     invalid,
     iso_time,
     json_body,
-    unverified,
 )
 from notifyctl.listen.settings import Settings
 
@@ -31,18 +30,14 @@ _HEX_ID = re.compile(r"[0-9A-Fa-f]{1,16}")
 _FALSE = frozenset({"false", "0", ""})
 
 
-class SigfoxHandler:
+class SigfoxHandler(HeaderKeyed):
     provider = "sigfox"
 
     def __init__(self, secret: str | None, downlink_data: str | None) -> None:
         self.secret = secret
         self.downlink_data = downlink_data
 
-    def handle(self, request: Request) -> Outcome:
-        problem = header_secret_check(request.headers, self.secret)
-        if problem:
-            return unverified(problem)
-        verified = None if self.secret is None else True
+    def accept(self, request: Request, verified: bool | None) -> Outcome:
         try:
             messages = parse_messages(request)
         except WireError as exc:
