@@ -34,6 +34,9 @@ from notifyctl.errors import Interrupted, UsageError
 EMULATORS: dict[str, str] = {
     "pelion": "notifyctl.providers.pelion.emulator:PelionEmulator",
     "thingspace": "notifyctl.providers.thingspace.emulator_delivery:for_sandbox",
+    "sigfox": "notifyctl.providers.sigfox.emulator_delivery:for_sandbox",
+    "circle": "notifyctl.providers.circle.emulator_delivery:for_sandbox",
+    "iottly": "notifyctl.providers.iottly.emulator:for_sandbox",
 }
 GENERATOR_TICK = 0.05  # seconds between generator bursts at high rates
 
@@ -301,7 +304,12 @@ class Sandbox:
             names = [provider] if provider is not None else list(self.emulators)
             affected = 0
             for name in names:
-                affected += await self.emulators[name].fault(fault)
+                try:
+                    affected += await self.emulators[name].fault(fault)
+                except ValueError:
+                    # Sent to every provider: one without this kind of fault just skips it.
+                    if provider is not None or len(names) == 1:
+                        raise
         except ValueError as exc:
             return web.Response(status=400, text=str(exc))
         return web.json_response({"affected": affected})

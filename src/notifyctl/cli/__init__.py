@@ -41,6 +41,7 @@ app.command("tail")(__import__("notifyctl.cli.tail", fromlist=["_"]).tail)
 app.command("listen")(__import__("notifyctl.cli.listen", fromlist=["listen"]).listen)
 app.command("replay")(__import__("notifyctl.cli.replay", fromlist=["replay"]).replay)
 app.add_typer(__import__("notifyctl.cli.iottly", fromlist=["app"]).app, name="iottly")
+app.add_typer(__import__("notifyctl.cli.sigfox", fromlist=["app"]).app, name="sigfox")
 
 
 def _print_version(value: bool) -> None:

@@ -73,6 +73,11 @@ ServiceOpt = Annotated[
     typer.Option("--service", help="thingspace: the callback service, e.g. DeviceUsage.",
                  show_default=False),
 ]
+DeviceTypeOpt = Annotated[
+    str | None,
+    typer.Option("--device-type", help="sigfox: the device type the callbacks belong to.",
+                 show_default=False),
+]
 
 
 def register(
@@ -117,6 +122,52 @@ def register(
                      "holding its password (else the keyring's callback_password, or a prompt).",
                      show_default=False),
     ] = None,
+    device_type: DeviceTypeOpt = None,
+    callback_type: Annotated[
+        str, typer.Option("--type", help="sigfox: data/uplink, data/bidir, error, "
+                          "service/status, service/geoloc, service/ack, service/data-advanced.")
+    ] = "data/uplink",
+    channel: Annotated[
+        str, typer.Option("--channel", help="sigfox: url, batch_url or email.")
+    ] = "url",
+    method: Annotated[str, typer.Option("--method", help="sigfox: GET, POST or PUT.")] = "POST",
+    body_template: Annotated[
+        str | None, typer.Option("--body-template", help="sigfox: body with {variables} "
+                                 "(checked against the type's variables).", show_default=False),
+    ] = None,
+    content_type: Annotated[
+        str | None, typer.Option("--content-type", help="sigfox: the body's content type.",
+                                 show_default=False),
+    ] = None,
+    line_pattern: Annotated[
+        str | None, typer.Option("--line-pattern", help="sigfox batch_url: each message's "
+                                 "line, e.g. '{device};{time};{data}'.", show_default=False),
+    ] = None,
+    send_duplicate: Annotated[
+        bool, typer.Option("--send-duplicate", help="sigfox: also send duplicate messages.")
+    ] = False,
+    sni: Annotated[bool, typer.Option("--sni/--no-sni", help="sigfox: send TLS SNI.")] = True,
+    payload_config: Annotated[
+        str | None, typer.Option("--payload-config", help="sigfox: 'name:byte:type[:len]' "
+                                 "fields, usable as {customData#name}.", show_default=False),
+    ] = None,
+    event_type: Annotated[
+        list[str] | None, typer.Option("--event-type", help="circle: an event type to receive "
+                                       "(repeatable).", show_default=False),
+    ] = None,
+    yes_motion: Annotated[
+        bool, typer.Option("--yes-motion", help="circle: really register the high-frequency "
+                           "motion events.")
+    ] = False,
+    user_data: Annotated[
+        str | None, typer.Option("--user-data", help="circle: JSON echoed in every delivery.",
+                                 show_default=False),
+    ] = None,
+    auth_key_env: Annotated[
+        str | None, typer.Option("--auth-key-env", metavar="VAR", help="circle: variable "
+                                 "holding the authKey (default: generate one, store it in the "
+                                 "keyring, show it once).", show_default=False),
+    ] = None,
     provider: ProviderOpt = None,
     api_url: ApiUrlOpt = None,
     account: AccountOpt = None,
@@ -136,8 +187,17 @@ def register(
           --callback-username hook --callback-password-env HOOK_PASSWORD
     """
     from notifyctl import output
+    from notifyctl.cli import platform_channels as platforms
     from notifyctl.http import net_options
 
+    other = platforms.platform_connection(provider, api_url, account)
+    if other is not None:
+        platforms.register(other, net_options(timeout, insecure, ca_bundle), url,
+                           platforms.RegisterOptions(
+            header or [], device_type, callback_type, channel, method, body_template,
+            content_type, line_pattern, send_duplicate, sni, payload_config, event_type or [],
+            yes_motion, user_data, auth_key_env))
+        return
     ts = _thingspace(provider, api_url, account)
     if ts is not None:
         from notifyctl.providers.thingspace import commands
@@ -172,6 +232,10 @@ def register(
 
 
 def unregister(
+    callback_id: Annotated[
+        str | None, typer.Argument(help="sigfox: the callback id.", show_default=False)
+    ] = None,
+    device_type: DeviceTypeOpt = None,
     websocket: Annotated[
         bool, typer.Option("--websocket", help="Delete the WebSocket channel instead.")
     ] = False,
@@ -197,6 +261,12 @@ def unregister(
     from notifyctl.http import net_options
 
     net = net_options(timeout, insecure, ca_bundle)
+    from notifyctl.cli import platform_channels as platforms
+
+    other = platforms.platform_connection(provider, api_url, account)
+    if other is not None:
+        platforms.unregister(other, net, callback_id, device_type)
+        return
     ts = _thingspace(provider, api_url, account)
     if ts is not None:
         from notifyctl.providers.thingspace import commands
@@ -217,6 +287,7 @@ def list_channels(
         typer.Option("--output", "-o", help="table or json (default: table on a terminal,"
                      " else json).", show_default=False),
     ] = None,
+    device_type: DeviceTypeOpt = None,
     provider: ProviderOpt = None,
     api_url: ApiUrlOpt = None,
     account: AccountOpt = None,
@@ -241,6 +312,12 @@ def list_channels(
     if chosen not in ("table", "json"):
         raise UsageError(f"--output {chosen!r}: choose table or json")
     net = net_options(timeout, insecure, ca_bundle)
+    from notifyctl.cli import platform_channels as platforms
+
+    other = platforms.platform_connection(provider, api_url, account)
+    if other is not None:
+        platforms.list_channels(other, net, device_type, chosen)
+        return
     ts = _thingspace(provider, api_url, account)
     if ts is not None:
         from notifyctl.providers.thingspace import commands

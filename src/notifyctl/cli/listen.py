@@ -124,6 +124,10 @@ def listen(
         if not key:
             raise UsageError(f"--verify-key-env: environment variable {verify_key_env} is not set "
                              "or empty")
+    elif name == "circle":
+        from notifyctl.providers.circle.commands import stored_auth_key
+
+        key = stored_auth_key()  # the authKey 'register' generated and stored, if any
     callback_password: str | None = None
     if callback_password_env is not None:
         callback_password = os.environ.get(callback_password_env)

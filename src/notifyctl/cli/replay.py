@@ -97,6 +97,41 @@ def replay(
                      "variable holding the password put inside each callback (captures mask "
                      "it).", show_default=False),
     ] = None,
+    callback_type: Annotated[
+        str | None,
+        typer.Option("--callback-type", help="sigfox: the callback type whose {variables} the "
+                     "templates may use (default data/uplink; data/bidir shows downlink "
+                     "answers).", show_default=False),
+    ] = None,
+    url_template: Annotated[
+        str | None,
+        typer.Option("--url-template", help="sigfox: URL with {variables}, or a suffix of --to "
+                     "such as '?id={device}'.", show_default=False),
+    ] = None,
+    method: Annotated[
+        str | None,
+        typer.Option("--method", help="sigfox: GET, POST or PUT (default POST).",
+                     show_default=False),
+    ] = None,
+    body_template: Annotated[
+        str | None,
+        typer.Option("--body-template", help="sigfox: body with {variables}.",
+                     show_default=False),
+    ] = None,
+    content_type: Annotated[
+        str | None,
+        typer.Option("--content-type", help="sigfox: the body's content type.",
+                     show_default=False),
+    ] = None,
+    batch: Annotated[
+        bool, typer.Option("--batch", help="sigfox: BATCH_URL, one --line-pattern line per "
+                           "message, grouped by one-second windows.")
+    ] = False,
+    line_pattern: Annotated[
+        str | None,
+        typer.Option("--line-pattern", help="sigfox --batch: each message's line, e.g. "
+                     "'{device};{time};{data}'.", show_default=False),
+    ] = None,
     concurrency: Annotated[
         int | None,
         typer.Option("--concurrency", "-c", help="Deliveries in flight (default 16; pelion: 1).",
@@ -192,6 +227,9 @@ def replay(
         batch_size=batch_size, handshake=handshake, max_attempts=max_attempts,
         retry_base=retry_base, payload_only=payload_only, callback_username=callback_username,
         callback_password_env=callback_password_env, concurrency=concurrency, rate=rate,
+        sigfox={"callback_type": callback_type, "url_template": url_template, "method": method,
+                "body_template": body_template, "content_type": content_type, "batch": batch,
+                "line_pattern": line_pattern},
         speed=1.0 if realtime else speed, duplicates=duplicates,
         shuffle=shuffle_window if shuffle else 0, seed=seed, limit=limit, timeout=timeout,
         insecure=insecure, ca_bundle=ca_bundle, report_file=report_file,
@@ -218,6 +256,15 @@ def _sign_key(var: str | None) -> str | None:
         raise UsageError(f"--sign-key-env {var}: the environment variable {var} is not set",
                          hint="it must hold the signing key (never pass a key on the command line)")
     return key
+
+
+def _stored_key(provider: str) -> str | None:
+    """circle without --sign-key-env: the authKey 'register' stored for the profile."""
+    if provider != "circle":
+        return None
+    from notifyctl.providers.circle.commands import stored_auth_key
+
+    return stored_auth_key()
 
 
 def _env_value(option: str, var: str | None) -> str | None:
@@ -263,13 +310,14 @@ def _run(**args: Any) -> None:
                              f"({', '.join(rules.names())})")
     options = rules.RuleOptions(
         target=args["to"], headers=[_parse_header(h) for h in args["headers"]],
-        sign=args["sign"], sign_key=_sign_key(args["sign_key_env"]),
+        sign=args["sign"], sign_key=_sign_key(args["sign_key_env"]) or _stored_key(name),
         sign_key_env=args["sign_key_env"], batch_size=args["batch_size"],
         handshake=args["handshake"], max_attempts=args["max_attempts"],
         retry_base=args["retry_base"], payload_only=args["payload_only"],
         timeout=args["timeout"], skip_invalid=args["skip_invalid"], stats=stats,
         callback_username=args["callback_username"],
         callback_password=_env_value("--callback-password-env", args["callback_password_env"]),
+        **args["sigfox"],
     )
     chosen = rules.load(name, options)
     if args["handshake"] and chosen.name != "pelion":

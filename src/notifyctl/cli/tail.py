@@ -68,6 +68,11 @@ def tail(
     devices: Annotated[
         int, typer.Option("--devices", help="--sandbox: number of synthetic devices.")
     ] = 5,
+    stream_name: Annotated[
+        ListOpt,
+        typer.Option("--stream", help="iottly: subscribe each --device to this stream only "
+                     "(repeatable; default all).", show_default=False),
+    ] = None,
     provider: ProviderOpt = None,
     api_url: ApiUrlOpt = None,
     account: AccountOpt = None,
@@ -106,8 +111,13 @@ def tail(
         raise UsageError(f"--retry-for {retry_for:g}: must be 0 or more")
     if sandbox and (rate < 0 or devices < 1):
         raise UsageError("--rate must be 0 or more and --devices at least 1")
+    platform = None
+    if not sandbox:
+        from notifyctl.cli.platform_channels import platform_connection
+
+        platform = platform_connection(provider, api_url, account)
     known = set(wire.KINDS.values())
-    for name in kind or []:
+    for name in kind or [] if platform is None else []:
         if name not in known:
             raise UsageError(f"--kind {name!r}: not a pelion event kind",
                              hint=f"kinds: {', '.join(sorted(known))}")
@@ -123,7 +133,14 @@ def tail(
     else:
         sink = engine.JsonlSink()
 
-    if not sandbox:
+    if platform is not None:
+        from notifyctl.cli import platform_tail
+        from notifyctl.http import net_options
+
+        platform_source = platform_tail.opener(
+            platform, net_options(None, insecure, ca_bundle), devices=device or [],
+            streams=stream_name or [], kinds=kind or [], on_state=options.get("on_state"))
+    elif not sandbox:
         from notifyctl.cli.channels import pelion_connection
         from notifyctl.http import net_options
 
@@ -131,6 +148,8 @@ def tail(
         net = net_options(None, insecure, ca_bundle)
 
     def open_source() -> AbstractAsyncContextManager[Source]:
+        if platform is not None:
+            return platform_source()
         if sandbox:
             return stream.open_sandbox_stream(rate, devices, **options)
         return stream.open_stream(conn.api_url, key, net, **options)
@@ -140,6 +159,9 @@ def tail(
         timeout=timeout,
         filters=engine.Filters(device or (), path or (), kind or ()),
         save=save,
+        # Pelion re-sends batches; Circle/Iottly ids name an activity or subscription, shared
+        # by distinct events.
+        dedup_window=engine.DEDUP_WINDOW if platform is None else 0,
     )
     engine.run(open_source, sink, tail_options, on_finish=_summary)
 

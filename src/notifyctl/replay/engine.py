@@ -128,6 +128,9 @@ class Deliverer:
         self.timeout = aiohttp.ClientTimeout(total=rules.timeout)
         self.proxies = proxies
         self.last: str | None = None
+        # Rules that read answers (Sigfox BIDIR downlinks) define answered(request, status,
+        # content_type, body); the others pay nothing for it.
+        self._answered = getattr(rules, "answered", None)
         self._lock = asyncio.Lock() if rules.sequential else None
 
     async def deliver(self, request: Request) -> Verdict:
@@ -201,8 +204,10 @@ class Deliverer:
                 allow_redirects=False, timeout=self.timeout,
                 proxy=proxy_for(request.url) if self.proxies else None,
             ) as response:
-                await response.read()
+                answer = await response.read()
                 status = response.status
+                if self._answered is not None:
+                    self._answered(request, status, response.headers.get("Content-Type"), answer)
         except TimeoutError:
             return None, "timeout", 0.0
         except aiohttp.ClientConnectorError:

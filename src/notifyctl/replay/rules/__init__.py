@@ -19,8 +19,9 @@ RULES: dict[str, str] = {
     "iottly": "notifyctl.replay.rules.iottly:IottlyRules",
     "generic": "notifyctl.replay.rules.generic:GenericRules",
     "thingspace": "notifyctl.replay.rules.thingspace:ThingSpaceRules",
+    "sigfox": "notifyctl.replay.rules.sigfox:SigfoxRules",
 }
-NOT_YET = ("sigfox",)
+NOT_YET: tuple[str, ...] = ()
 
 
 def names() -> list[str]:

@@ -82,6 +82,14 @@ class RuleOptions:
     # --callback-password-env VAR by the caller); None keeps the captured value.
     callback_username: str | None = None
     callback_password: str | None = field(default=None, repr=False)
+    # Sigfox: the callback the requests are rendered from (rules/sigfox.py).
+    callback_type: str | None = None
+    url_template: str | None = None
+    method: str | None = None
+    body_template: str | None = None
+    content_type: str | None = None
+    batch: bool = False
+    line_pattern: str | None = None
     stats: InputStats = field(default_factory=InputStats)
 
 

@@ -1,0 +1,119 @@
+"""``register``, ``unregister`` and ``tail`` for Logitech Circle: what the CLI calls once the
+resolved provider is ``circle``. Parsing stays in the CLI.
+
+The registration's ``authKey`` (the HMAC key of ``X-Logi-Verify``) is never an option value:
+``--auth-key-env VAR`` names a variable holding it, otherwise a strong key is generated, stored
+in the profile's keyring entry ``auth_key`` (for ``listen`` and ``replay``, which read it when
+no key variable is given) and shown once on stderr. API key and access token come from
+``notifyctl.secrets``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from notifyctl import output, secrets
+from notifyctl.errors import UsageError
+
+if TYPE_CHECKING:
+    from notifyctl.config import Connection
+    from notifyctl.http import NetOptions
+    from notifyctl.providers.circle.api import CircleClient
+    from notifyctl.providers.circle.stream import CircleStream
+
+AUTH_KEY = "auth_key"  # keyring-only secret of a profile
+T = TypeVar("T")
+
+
+def active_profile() -> str | None:
+    """The profile this run uses (-p, NOTIFYCTL_PROFILE or the default), if any."""
+    from notifyctl.cli.common import active_profile as active
+    from notifyctl.cli.common import load_config
+
+    return active(load_config())
+
+
+def stored_auth_key(profile: str | None = None) -> str | None:
+    """The authKey ``register`` stored for the profile, or None (no profile, no entry, or no
+    usable keyring)."""
+    name = profile or active_profile()
+    if name is None:
+        return None
+    try:
+        return secrets.lookup(name, AUTH_KEY).value
+    except secrets.KeyringUnavailable:
+        return None
+
+
+def client(conn: Connection, net: NetOptions | None = None) -> CircleClient:
+    from notifyctl.providers.circle.api import CircleClient, ServerNotificationsRoute
+
+    return CircleClient(conn.api_url, secrets.require(conn.profile, "api_key"),
+                        secrets.require(conn.profile, "access_token"),
+                        route=ServerNotificationsRoute.from_settings(conn.settings), net=net)
+
+
+def _run(conn: Connection, net: NetOptions, call: Callable[[CircleClient], Awaitable[T]]) -> T:
+    api = client(conn, net)
+
+    async def main() -> T:
+        async with api:
+            return await call(api)
+
+    return asyncio.run(main())
+
+
+def register(conn: Connection, net: NetOptions, url: str, event_types: Sequence[str], *,
+             yes_motion: bool = False, user_data: str | None = None,
+             auth_key_env: str | None = None) -> Any:
+    """Register (or overwrite) the server notifications; returns the platform's answer."""
+    from notifyctl.providers.circle.api import generate_auth_key, registration_body
+
+    generated = auth_key_env is None
+    if auth_key_env is not None:
+        key = os.environ.get(auth_key_env, "")
+        if not key:
+            raise UsageError(f"--auth-key-env {auth_key_env}: the environment variable is not "
+                             "set or empty")
+    else:
+        key = generate_auth_key()
+    body = registration_body(url, event_types, key, user_data=user_data, yes_motion=yes_motion)
+    answer = _run(conn, net, lambda api: api.register(body))
+    out = output.current()
+    if generated:
+        stored = False
+        if conn.profile is not None:
+            try:
+                secrets.store(conn.profile, AUTH_KEY, key)
+                stored = True
+            except secrets.KeyringUnavailable as exc:
+                out.warn(f"the auth key could not be stored: {exc.message}")
+        # The one time the key is shown: the receiver needs it to check X-Logi-Verify.
+        where = (f"stored in the keyring as {conn.profile}/{AUTH_KEY} for listen and replay"
+                 if stored else "NOT stored: keep it now")
+        out.err.write(f"authKey (shown once; {where}): {key}\n")
+        out.err.flush()
+    out.success(f"registered {output.inert_str(url)} for {', '.join(body['eventTypes'])}")
+    return answer
+
+
+def unregister(conn: Connection, net: NetOptions) -> None:
+    _run(conn, net, lambda api: api.unregister())
+    output.current().success("removed the Circle server notifications")
+
+
+def stream(conn: Connection, net: NetOptions, *, event_types: Sequence[str] = (),
+           accessories: Sequence[str] = (), **options: Any) -> CircleStream:
+    """The live source for ``tail`` (client notifications)."""
+    from notifyctl.providers.circle.stream import CircleStream
+    from notifyctl.providers.circle.wire import EVENT_TYPES
+
+    for name in event_types:
+        if name not in EVENT_TYPES:
+            raise UsageError(f"--kind {name!r} is not a Circle event type",
+                             hint=f"types: {', '.join(EVENT_TYPES)}")
+    return CircleStream(client(conn, net), event_types=event_types, accessories=accessories,
+                        **options)

@@ -1,0 +1,117 @@
+"""The Sigfox emulator as the sandbox runs it: the API routes of ``emulator`` plus the delivery
+of queued uplinks to the enabled DATA callbacks.
+
+Each message (injected with ``POST /_sandbox/sigfox/events`` or generated) goes to the enabled
+DATA callbacks of its ``deviceTypeId`` (every device type's when it has none): rendered by
+``replay.rules.sigfox.callback_request`` (URL channel: one request per message; BATCH_URL: the
+messages of one drain grouped by their one-second ``time`` window) and sent through the replay
+engine's ``Deliverer`` with the Sigfox rules (10 s timeout, one retry, no redirects). A delivery
+that is still not accepted is recorded in ``callbacks-not-delivered``. EMAIL callbacks and
+SERVICE/ERROR callbacks are not sent to (the sandbox generates uplinks only).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import aiohttp  # noqa: TID253 - runs only inside `notifyctl sandbox` and tests
+
+from notifyctl.errors import WireError
+from notifyctl.providers.sigfox.emulator import SigfoxEmulator
+from notifyctl.replay.engine import Deliverer
+from notifyctl.replay.report import Report
+from notifyctl.replay.rules.base import RuleOptions, Verdict
+from notifyctl.replay.rules.sigfox import SigfoxRules, callback_request
+
+if TYPE_CHECKING:
+    from notifyctl.sandbox import SandboxConfig
+
+POLL = 0.01  # seconds between looks at the queue when it is empty
+
+
+class SigfoxSandbox(SigfoxEmulator):
+    """``SigfoxEmulator`` plus delivery (``notifyctl.sandbox.Emulator``)."""
+
+    def __init__(self, config: SandboxConfig) -> None:
+        super().__init__(queue_limit=config.queue_limit)
+        self.timeout = config.callback_timeout
+        self.report = Report("sigfox", "sandbox callbacks")
+        self._keys = itertools.count()
+        self._session: aiohttp.ClientSession | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._session = aiohttp.ClientSession(trust_env=False)
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="sigfox-delivery")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def state(self) -> dict[str, Any]:
+        report = self.report
+        return {**super().state(), "attempts": report.attempts,
+                "delivered": report.events_accepted, "failed": report.failed,
+                "statuses": dict(report.statuses)}
+
+    async def _run(self) -> None:
+        while True:
+            if not self.messages:
+                await asyncio.sleep(POLL)
+                continue
+            drained = [self.messages.popleft() for _ in range(len(self.messages))]
+            jobs = [self._deliver(device_type, callback, group)
+                    for device_type, callback, group in self._plan(drained)]
+            await asyncio.gather(*jobs)
+
+    def _plan(self, messages: list[dict[str, Any]]
+              ) -> Iterator[tuple[str, dict[str, Any], list[dict[str, Any]]]]:
+        """(device type, callback, messages of one request) for every request to make."""
+        for device_type, callbacks in list(self.callbacks.items()):
+            mine = [m for m in messages if m.get("deviceTypeId") in (None, device_type)]
+            if not mine:
+                continue
+            for callback in callbacks.values():
+                if not callback.get("enabled") or callback.get("callbackType") != 0 \
+                        or callback.get("channel") == "EMAIL":
+                    continue
+                if callback.get("channel") != "BATCH_URL":
+                    for message in mine:
+                        yield device_type, callback, [message]
+                    continue
+                for _, group in itertools.groupby(mine, key=lambda m: str(m.get("time"))):
+                    yield device_type, callback, list(group)
+
+    async def _deliver(self, device_type: str, callback: dict[str, Any],
+                       messages: list[dict[str, Any]]) -> None:
+        assert self._session is not None
+        device = str(messages[0].get("device"))
+        try:
+            request = callback_request(callback, messages, "sandbox queue",
+                                       f"sigfox-{next(self._keys)}")
+        except WireError as exc:
+            self.record_undelivered(device_type, callback["id"], device=device, status=None,
+                                    message=exc.message)
+            return
+        rules = SigfoxRules(RuleOptions(target=request.url, timeout=self.timeout))
+        deliverer = Deliverer(self._session, rules, self.report, proxies=False)
+        if await deliverer.deliver(request) is not Verdict.ACCEPTED:
+            last = deliverer.last or "no answer"
+            self.record_undelivered(device_type, callback["id"], device=device,
+                                    status=int(last) if last.isdigit() else None,
+                                    message=f"not accepted after 2 attempts (last: {last})")
+
+
+def for_sandbox(config: SandboxConfig) -> SigfoxSandbox:
+    """The factory ``notifyctl.sandbox.EMULATORS`` names (any credentials, any device type)."""
+    return SigfoxSandbox(config)

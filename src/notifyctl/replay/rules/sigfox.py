@@ -1,0 +1,166 @@
+"""Sigfox callbacks (platforms.md B): the requests a custom callback would send for captured
+messages, rendered from the replay options as a callback definition.
+
+- URL channel (default): one request per message, ``--method GET|POST|PUT`` (default POST),
+  the URL from ``--url-template`` (a full URL, or a suffix such as ``?id={device}`` added to
+  ``--to``), the body from ``--body-template`` with ``--content-type`` (GET sends no body).
+- ``--batch`` (BATCH_URL): one ``--line-pattern`` line per message, messages grouped by their
+  one-second ``time`` window, one request per group.
+
+Every template is checked before anything is sent: an unknown ``{variable}`` is a usage error
+listing the valid ones for ``--callback-type`` (default data/uplink). Captured deliveries are
+decoded with ``providers.sigfox.wire`` (JSON, form, query string, lines) back to each message's
+variables. 10 s timeout; a failed attempt is retried once. With ``--callback-type data/bidir``
+the receiver's answers are parsed and shown (``downlinkData`` must be 16 hex characters).
+
+The sandbox renders its registered callbacks through ``callback_request`` and delivers them
+with these rules, so replay and the sandbox send the same bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from notifyctl import output
+from notifyctl.errors import UsageError, WireError
+from notifyctl.replay.inputs import Item
+from notifyctl.replay.rules.base import (
+    Decision,
+    Refused,
+    Request,
+    RuleOptions,
+    Rules,
+    Verdict,
+    configured_headers,
+    header,
+)
+
+ATTEMPTS = 2  # the first send and one retry
+BIDIR = "data/bidir"
+
+
+def callback_request(callback: Mapping[str, Any], messages: Sequence[Mapping[str, Any]],
+                     where: str, key: str, at: str | None = None) -> Request:
+    """The request a callback (create body or list item) sends for ``messages``: one message
+    for the URL channel, a one-second group for BATCH_URL. ``WireError`` when a variable has
+    no value in a message."""
+    from notifyctl.providers.sigfox import wire
+
+    if callback.get("channel") == "BATCH_URL":
+        rendered = wire.render_batch(callback, messages)
+    else:
+        rendered = wire.render_request(callback, messages[0])
+    return Request(rendered.method, rendered.url, dict(rendered.headers), rendered.body,
+                   len(messages), where, key, at)
+
+
+class SigfoxRules(Rules):
+    name = "sigfox"
+    timeout = 10.0
+
+    def __init__(self, options: RuleOptions) -> None:
+        super().__init__(options)
+        self.callback_type = options.callback_type or "data/uplink"
+        self.callback = self._callback(options)
+        self.downlinks: dict[str, str | None] = {}  # the last BIDIR answer per device
+
+    def _callback(self, options: RuleOptions) -> dict[str, Any]:
+        """The options as a callback definition, checked with the platform's own spec."""
+        from notifyctl.providers.sigfox.spec import CallbackSpec
+
+        template = options.url_template or ""
+        if template and not urlsplit(template).scheme:
+            template = options.target + template  # a suffix of --to (path or query)
+        spec = CallbackSpec(
+            type=self.callback_type,
+            channel="batch_url" if options.batch else "url",
+            url=template or options.target,
+            method=(options.method or "POST").upper(),
+            headers=configured_headers(options),
+            body_template=options.body_template,
+            content_type=options.content_type,
+            line_pattern=options.line_pattern,
+        )
+        if options.line_pattern and not options.batch:
+            raise UsageError("--line-pattern needs --batch (the BATCH_URL channel)")
+        return spec.body()
+
+    def requests(self, items: Iterator[Item]) -> Iterator[Request | Refused]:
+        batch = self.callback.get("channel") == "BATCH_URL"
+        group: list[dict[str, Any]] = []
+        group_where, group_at, window = "", None, None
+        count = 0
+        for item in items:
+            for fields in self._messages(item):
+                if not batch:
+                    yield from self._one([fields], item.where, f"sigfox-{count}", item.at)
+                    count += 1
+                    continue
+                second = _second(fields.get("time"))
+                if group and second != window:
+                    yield from self._one(group, group_where, f"sigfox-{count}", group_at)
+                    count += 1
+                    group = []
+                if not group:
+                    group_where, group_at, window = item.where, item.at, second
+                group.append(fields)
+        if group:
+            yield from self._one(group, group_where, f"sigfox-{count}", group_at)
+
+    def _messages(self, item: Item) -> list[dict[str, Any]]:
+        from notifyctl.providers.sigfox import wire
+
+        query = urlsplit(item.path or "").query
+        content_type = header(item.headers, "content-type")
+        # Captured BATCH_URL lines are read back through the same pattern, when it is given.
+        lines = self.options.line_pattern if content_type and content_type.startswith(
+            "text/plain") else None
+        try:
+            events = wire.decode(item.body, content_type=content_type, query=query,
+                                 line_pattern=lines, kind=self.callback_type)
+        except WireError as exc:
+            self.bad_input(item.where, exc.message)
+            return []
+        messages = [event.raw for event in events if isinstance(event.raw, dict)]
+        if len(messages) != len(events):
+            self.bad_input(item.where, "a line without callback variables cannot be re-rendered")
+        return messages
+
+    def _one(self, messages: list[dict[str, Any]], where: str, key: str,
+             at: str | None) -> Iterator[Request | Refused]:
+        try:
+            yield callback_request(self.callback, messages, where, key, at)
+        except WireError as exc:
+            self.bad_input(where, exc.message)
+
+    def decide(self, status: int | None, attempt: int) -> Decision:
+        if status is not None and 200 <= status < 300:
+            return Decision(Verdict.ACCEPTED)
+        return Decision(Verdict.RETRY if attempt < ATTEMPTS else Verdict.FAILED)
+
+    def answered(self, request: Request, status: int, content_type: str | None,
+                 body: bytes) -> None:
+        """A receiver's answer (the engine calls this): BIDIR downlinks are parsed and shown."""
+        if self.callback_type != BIDIR or not 200 <= status < 300:
+            return
+        from notifyctl.providers.sigfox import wire
+
+        out = output.current()
+        try:
+            answers = wire.parse_bidir_answer(status, body, content_type)
+        except WireError as exc:
+            out.warn(f"{request.where}: {output.inert_str(exc.message)}")
+            return
+        for device, data in answers.items():
+            self.downlinks[device] = data
+            out.info(f"{request.where}: downlink for {output.inert_str(device)}: "
+                     f"{data if data is not None else 'no data'}")
+
+
+def _second(value: object) -> int | None:
+    try:
+        return int(float(str(value)))
+    except ValueError:
+        return None
