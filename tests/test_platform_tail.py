@@ -1,0 +1,126 @@
+"""``tail`` for Iottly and Circle against the real sandbox, run as a subprocess: Iottly
+subscribes, reconnects after a 1001 restart and subscribes again, never showing the API key
+that rides in its URL; Circle asks for a fresh one-time URL after a drop. Also: Iottly's
+register/list/unregister exit 2 and point at the dashboard and ``iottly check-webhooks``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from conftest import subprocess_env
+
+IOTTLY_KEY = "iot-key-0f9e8d7c6b5a"
+CIRCLE_TOKEN = "circle-token-77aa88bb"
+
+
+def post(sandbox: Any, path: str, body: Any) -> None:
+    response = httpx.post(sandbox.url + path, json=body, timeout=10)
+    assert response.status_code == 200, response.text
+
+
+def wait_for(check: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+def start_tail(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "notifyctl", *args, "-o", "jsonl",
+                             "--timeout", "20"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=subprocess_env())
+
+
+def finish(proc: subprocess.Popen[str]) -> tuple[list[dict[str, Any]], str]:
+    try:
+        stdout, stderr = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, stderr
+    return [json.loads(line) for line in stdout.splitlines()], stderr
+
+
+@pytest.fixture
+def iot(cli: Any, sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("NOTIFYCTL_API_KEY", IOTTLY_KEY)
+    added = cli("profile", "add", "iot", "--provider", "iottly", "--api-url",
+                f"{sandbox.url}/v1.0")
+    assert added.exit_code == 0, added.stderr
+    return "iot"
+
+
+def test_iottly_tail_resubscribes_after_a_1001_restart(sandbox: Any, iot: str) -> None:
+    def iottly() -> dict[str, Any]:
+        state: dict[str, Any] = sandbox.state()["iottly"]
+        return state
+
+    proc = start_tail("-p", iot, "tail", "--device", "dev-1", "--stream", "temp",
+                      "--count", "2")
+    wait_for(lambda: iottly()["subscriptions"] == 1)
+    post(sandbox, "/_sandbox/iottly/events", [
+        {"device": "dev-1", "stream": "hum", "value": 40},  # not subscribed: not sent
+        {"device": "dev-1", "stream": "temp", "value": 21.5}])
+    time.sleep(0.1)
+    post(sandbox, "/_sandbox/faults", {"action": "close", "code": 1001, "provider": "iottly"})
+    wait_for(lambda: iottly()["connections"] == 2 and iottly()["subscriptions"] == 1)
+    post(sandbox, "/_sandbox/iottly/events", {"device": "dev-1", "stream": "temp", "value": 22})
+    events, stderr = finish(proc)
+    assert [(e["kind"], e["device"], e["stream"], e["value"]) for e in events] == [
+        ("telemetry", "dev-1", "temp", 21.5), ("telemetry", "dev-1", "temp", 22)]
+    assert "reconnecting in 1 s" in stderr
+    assert IOTTLY_KEY not in stderr and IOTTLY_KEY not in json.dumps(events)
+    wait_for(lambda: iottly()["open"] == 0)  # left with a normal close
+
+
+def test_iottly_tail_needs_device_ids(cli: Any, iot: str) -> None:
+    missing = cli("-p", iot, "tail", "-o", "jsonl", "--count", "1")
+    assert missing.exit_code == 2 and "--device" in missing.stderr
+    glob = cli("-p", iot, "tail", "-o", "jsonl", "--device", "dev-*")
+    assert glob.exit_code == 2 and "not globs" in glob.stderr
+
+
+@pytest.mark.parametrize("command", [("register", "https://example.com/hook"),
+                                     ("unregister",), ("list",)])
+def test_iottly_webhooks_are_managed_in_the_dashboard(cli: Any, iot: str,
+                                                      command: tuple[str, ...]) -> None:
+    result = cli("-p", iot, *command)
+    assert result.exit_code == 2
+    assert "dashboard" in result.stderr and "iottly check-webhooks" in result.stderr
+
+
+def test_circle_tail_asks_for_a_new_url_after_a_drop(cli: Any, sandbox: Any,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NOTIFYCTL_API_KEY", "circle-api-key")
+    monkeypatch.setenv("NOTIFYCTL_ACCESS_TOKEN", CIRCLE_TOKEN)
+    assert cli("profile", "add", "circ", "--provider", "circle", "--api-url",
+               sandbox.url).exit_code == 0
+
+    def circle() -> dict[str, Any]:
+        state: dict[str, Any] = sandbox.state()["circle"]
+        return state
+
+    proc = start_tail("-p", "circ", "tail", "--kind", "activity_created", "--count", "2")
+    wait_for(lambda: circle()["sockets"] == 1)
+    post(sandbox, "/_sandbox/circle/events",
+         {"eventType": "activity_created", "eventData": {"accessoryId": "a", "activityId": "1"}})
+    time.sleep(0.1)
+    post(sandbox, "/_sandbox/faults", {"action": "close", "code": 1001, "provider": "circle"})
+    wait_for(lambda: circle()["sockets"] == 0)
+    wait_for(lambda: circle()["sockets"] == 1)
+    post(sandbox, "/_sandbox/circle/events", [
+        {"eventType": "activity_updated", "eventData": {"accessoryId": "a", "activityId": "1"}},
+        {"eventType": "activity_created", "eventData": {"accessoryId": "a", "activityId": "2"}}])
+    events, stderr = finish(proc)
+    assert [(e["kind"], e["id"]) for e in events] == [("activity_created", "1"),
+                                                      ("activity_created", "2")]
+    assert circle()["refused_handshakes"] == []  # no URL reused, no Authorization sent there
+    assert CIRCLE_TOKEN not in stderr
+    bad = cli("-p", "circ", "tail", "-o", "jsonl", "--kind", "activity_made")
+    assert bad.exit_code == 2 and "activity_created" in bad.stderr
