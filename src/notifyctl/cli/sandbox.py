@@ -44,7 +44,7 @@ def sandbox(
     ] = 0,
     rate: Annotated[
         float, typer.Option("--rate", help="Synthetic events per second (0: none).", min=0)
-    ] = 0.0,
+    ] = 10.0,
     devices: Annotated[
         int, typer.Option("--devices", help="Number of synthetic devices.", min=1)
     ] = 5,
