@@ -33,6 +33,9 @@ from notifyctl.events import CaptureWriter, Delivery, Event, now_iso
 
 DEDUP_WINDOW = 20_000
 WRITE_BATCH = 1_000  # events encoded per write
+# Malformed frames are shown one by one up to this many (the user must see that something is
+# being skipped), then only counted: a server sending garbage must not flood the terminal.
+BAD_FRAME_WARNINGS = 10
 
 
 # -- what a provider's stream offers -------------------------------------------------------
@@ -240,6 +243,16 @@ class TailRun:
         return time.monotonic() - self.started
 
 
+def _report_bad_frame(run: TailRun) -> None:
+    out = output.current()
+    if run.bad_frames < BAD_FRAME_WARNINGS:
+        out.warn(run.last_error)
+    elif run.bad_frames == BAD_FRAME_WARNINGS:
+        out.warn(f"{run.last_error} (further malformed frames are only counted)")
+    else:
+        out.debug(run.last_error)
+
+
 async def tail(
     source: Source,
     sink: Sink,
@@ -272,7 +285,7 @@ async def tail(
                 except WireError as exc:
                     run.bad_frames += 1
                     run.last_error = f"frame {run.frames} skipped: {exc.message}"
-                    output.current().debug(run.last_error)
+                    _report_bad_frame(run)
                     continue
                 received = len(events)
                 if keep is not None:
