@@ -124,3 +124,12 @@ def test_circle_tail_asks_for_a_new_url_after_a_drop(cli: Any, sandbox: Any,
     assert CIRCLE_TOKEN not in stderr
     bad = cli("-p", "circ", "tail", "-o", "jsonl", "--kind", "activity_made")
     assert bad.exit_code == 2 and "activity_created" in bad.stderr
+
+
+def test_iottly_exec_on_the_sandbox_exits_with_the_device_code(cli: Any, iot: str) -> None:
+    echoed = cli("-p", iot, "iottly", "exec", "dev-1", "echo", "hello")
+    assert echoed.exit_code == 0 and echoed.stdout.strip() == "hello", echoed.stderr
+    assert cli("-p", iot, "iottly", "exec", "dev-1", "exit", "3").exit_code == 3
+    failed = cli("-p", iot, "iottly", "exec", "dev-1", "stderr", "boom")
+    assert failed.exit_code == 1 and "boom" in failed.stderr
+    assert IOTTLY_KEY not in echoed.stderr + failed.stderr

@@ -1,8 +1,9 @@
 """``notifyctl register``, ``unregister`` and ``list``: the notification channel of an API key.
 
 Thin commands: resolve the connection and secret, call ``providers.pelion.api``, render.
-ThingSpace (one listener per service) is handed to ``providers.thingspace.commands``; other
-providers get a clear usage error (exit 2).
+ThingSpace (one listener per service) is handed to ``providers.thingspace.commands``; Sigfox
+(callbacks per device type), Circle (server notifications) and Iottly (dashboard only: exit 2)
+to ``cli.platform_channels``.
 """
 
 from __future__ import annotations
@@ -185,6 +186,10 @@ def register(
           --header "X-Source: pelion-prod" --include-uid --max-chunk-size 500
       notifyctl -p ts register https://hooks.example.com:9001/ts --service DeviceUsage \\
           --callback-username hook --callback-password-env HOOK_PASSWORD
+      notifyctl -p sfx register 'https://hooks.example.com/sf?id={device}' --device-type DT \\
+          --body-template '{"d":"{data}","t":{time}}' --content-type application/json
+      notifyctl -p circle register https://hooks.example.com/circle \\
+          --event-type activity_created --event-type activity_finished
     """
     from notifyctl import output
     from notifyctl.cli import platform_channels as platforms
@@ -256,6 +261,7 @@ def unregister(
       notifyctl -p prod unregister
       notifyctl -p prod unregister --websocket
       notifyctl -p ts unregister --service DeviceUsage
+      notifyctl -p sfx unregister CALLBACK_ID --device-type DT
     """
     from notifyctl import output
     from notifyctl.http import net_options
@@ -301,6 +307,7 @@ def list_channels(
     Examples:
       notifyctl -p prod list
       notifyctl -p prod list -o json | jq '.[0].type'
+      notifyctl -p sfx list --device-type DT   (enable/disable: notifyctl sigfox --help)
     """
     from notifyctl import output
     from notifyctl.errors import UsageError

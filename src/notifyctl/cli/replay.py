@@ -34,8 +34,9 @@ def replay(
     to: Annotated[str | None, typer.Option("--to", help="Target URL.", show_default=False)] = None,
     provider: Annotated[
         str | None,
-        typer.Option("--provider", help="Delivery rules: pelion, circle, iottly, thingspace or "
-                     "generic (default: env NOTIFYCTL_PROVIDER, the fixture's, or the capture's).",
+        typer.Option("--provider", help="Delivery rules: pelion, circle, iottly, thingspace, "
+                     "sigfox or generic (default: env NOTIFYCTL_PROVIDER, the fixture's, or "
+                     "the capture's).",
                      autocompletion=_complete_provider, show_default=False),
     ] = None,
     fixture: Annotated[

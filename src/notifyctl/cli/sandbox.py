@@ -32,6 +32,12 @@ def _announce(sandbox: Sandbox) -> None:
             "ThingSpace logins (sandbox values, safe to show): export NOTIFYCTL_USERNAME=sandbox "
             "NOTIFYCTL_PASSWORD=sandbox NOTIFYCTL_CLIENT_ID=sandbox NOTIFYCTL_CLIENT_SECRET=sandbox"
         )
+    if {"sigfox", "circle", "iottly"} <= set(sandbox.emulators):
+        out.info(
+            f"Sigfox: --provider sigfox --api-url {sandbox.url}/v2 (any login); Circle: "
+            f"--provider circle --api-url {sandbox.url} (any token); Iottly: --provider iottly "
+            f"--api-url {sandbox.url}/v1.0"
+        )
     if sandbox.config.api_key is None:
         out.info("any key starting with ak_ is accepted; each key has its own channel")
     out.info(f"synthetic events: {sandbox.rate:g}/s; press Ctrl-C to stop")
@@ -68,7 +74,11 @@ def sandbox(
 
     Control endpoints for tests and CI: POST /_sandbox/pelion/events (inject a
     NotificationMessage), POST /_sandbox/thingspace/events ({"service": "DeviceUsage",
-    "deviceIds": [...]}), POST /_sandbox/faults, GET /_sandbox/state.
+    "deviceIds": [...]}), POST /_sandbox/sigfox/events ({"device", "time", "data",
+    "seqNumber", "deviceTypeId"}), POST /_sandbox/circle/events ({"eventType",
+    "eventData"}), POST /_sandbox/iottly/events ({"device", "stream", "value"}),
+    POST /_sandbox/faults ({"action": "close", "code": 1001, "provider": "iottly"}
+    restarts Iottly's stream), GET /_sandbox/state.
     """
     from notifyctl.errors import UsageError
     from notifyctl.sandbox import Sandbox, serve

@@ -1,7 +1,8 @@
 """``notifyctl tail``: follow a platform's live event stream (or an embedded sandbox's).
 
-Thin: parse and check the options, pick the source (``providers.pelion.stream``) and the sink
-(JSON lines, or the live table of ``tail_view``), and hand them to the ``notifyctl.tail`` engine.
+Thin: parse and check the options, pick the source (``providers.pelion.stream``; Circle and
+Iottly through ``cli.platform_tail``) and the sink (JSON lines, or the live table of
+``tail_view``), and hand them to the ``notifyctl.tail`` engine.
 """
 
 from __future__ import annotations
@@ -91,6 +92,8 @@ def tail(
       notifyctl tail --sandbox
       notifyctl -p prod tail --device '0176*' --path '/3200/0/*' --save events.jsonl
       notifyctl -p prod tail -o jsonl --count 100 --timeout 60 | jq .payload
+      notifyctl -p iot tail --device dev_01 --stream temp --stream hum
+      notifyctl -p circle tail --kind activity_created --device ACCESSORY_ID
     """
     from contextlib import AbstractAsyncContextManager
 
