@@ -84,6 +84,8 @@ def test_iottly_tail_needs_device_ids(cli: Any, iot: str) -> None:
     assert missing.exit_code == 2 and "--device" in missing.stderr
     glob = cli("-p", iot, "tail", "-o", "jsonl", "--device", "dev-*")
     assert glob.exit_code == 2 and "not globs" in glob.stderr
+    kind = cli("-p", iot, "tail", "-o", "jsonl", "--device", "dev-1", "--kind", "notification")
+    assert kind.exit_code == 2 and "telemetry" in kind.stderr
 
 
 @pytest.mark.parametrize("command", [("register", "https://example.com/hook"),

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from notifyctl.tail import Source
 
 STREAMING = ("circle", "iottly")
+IOTTLY_KINDS = ("telemetry", "command-output", "command-done")
 
 
 def opener(conn: Connection, net: NetOptions, *, devices: Sequence[str],
@@ -32,6 +33,9 @@ def opener(conn: Connection, net: NetOptions, *, devices: Sequence[str],
         raise UsageError(f"{conn.provider} has no live stream to tail",
                          hint="receive its callbacks with 'notifyctl listen --provider "
                          f"{conn.provider}'")
+    if any(set(device) & set("*?[") for device in devices):
+        raise UsageError(f"{conn.provider} --device takes ids, not globs (the platform is asked "
+                         "for exactly those)")
     if conn.provider == "circle":
         if streams:
             raise UsageError("--stream is an iottly option")
@@ -54,8 +58,10 @@ def opener(conn: Connection, net: NetOptions, *, devices: Sequence[str],
     if not devices:
         raise UsageError("iottly tail needs --device ID (repeatable) to subscribe to",
                          hint="add --stream NAME to narrow each device to some streams")
-    if any(set(device) & set("*?[") for device in devices):
-        raise UsageError("iottly --device takes device ids, not globs (they are subscribed to)")
+    for kind in kinds:
+        if kind not in IOTTLY_KINDS:
+            raise UsageError(f"--kind {kind!r} is not an iottly event kind",
+                             hint=f"kinds: {', '.join(IOTTLY_KINDS)}")
     override = conn.settings.get("stream_url")
     url = stream_url(conn.api_url, secrets.require(conn.profile, "api_key"),
                      str(override) if override else None)
