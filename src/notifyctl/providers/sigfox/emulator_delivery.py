@@ -30,8 +30,6 @@ from notifyctl.replay.rules.sigfox import SigfoxRules, callback_request
 if TYPE_CHECKING:
     from notifyctl.sandbox import SandboxConfig
 
-POLL = 0.01  # seconds between looks at the queue when it is empty
-
 
 class SigfoxSandbox(SigfoxEmulator):
     """``SigfoxEmulator`` plus delivery (``notifyctl.sandbox.Emulator``)."""
@@ -43,6 +41,16 @@ class SigfoxSandbox(SigfoxEmulator):
         self._keys = itertools.count()
         self._session: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
+        self._queued = asyncio.Event()
+
+    def inject(self, body: Any, api_key: str | None) -> dict[str, Any]:
+        result = super().inject(body, api_key)
+        self._queued.set()
+        return result
+
+    def generate(self, count: int) -> None:
+        super().generate(count)
+        self._queued.set()
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(trust_env=False)
@@ -67,7 +75,8 @@ class SigfoxSandbox(SigfoxEmulator):
     async def _run(self) -> None:
         while True:
             if not self.messages:
-                await asyncio.sleep(POLL)
+                self._queued.clear()
+                await self._queued.wait()
                 continue
             drained = [self.messages.popleft() for _ in range(len(self.messages))]
             jobs = [self._deliver(device_type, callback, group)
