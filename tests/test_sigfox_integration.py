@@ -226,3 +226,32 @@ def test_replay_fixture(cli: Any, receiver: Recorder) -> None:
     assert result.exit_code == 0, result.stderr
     assert sorted(r.body for r in receiver.wait(3)) == [b"1A2B3C,101\n1A2B3C,102",
                                                         b"1A2B3C,103", b"4D5E6F,7"]
+
+
+def test_sandbox_reads_the_downlink_answer_of_the_selected_bidir_callback(
+        cli: Any, sandbox: Any, sfx: str, receiver: Recorder) -> None:
+    receiver.answers["/bidir"] = (200, b'{"CAFE":{"downlinkData":"0102030405060708"}}',
+                                  "application/json")
+    made = cli("-p", sfx, "register", receiver.url + "/bidir", "--device-type", DT,
+               "--type", "data/bidir", "--body-template", '{"d":"{device}","ack":{ack}}',
+               "--content-type", "application/json")
+    assert made.exit_code == 0, made.stderr
+    callback_id = made.stdout.strip()
+    uplink(sandbox, "CAFE", 1, int(time.time()), ack=True)
+    receiver.wait(1)
+    time.sleep(0.05)
+    assert sigfox_state(sandbox)["downlinks"] == {}  # not the downlink callback yet
+    selected = cli("-p", sfx, "sigfox", "downlink", callback_id, "--device-type", DT)
+    assert selected.exit_code == 0, selected.stderr
+    [row] = cli("-p", sfx, "list", "--device-type", DT, "-o", "json").json()
+    assert row["downlink"] is True
+    uplink(sandbox, "CAFE", 2, int(time.time()), ack=True)
+    receiver.wait(2)
+    deadline = time.monotonic() + 5
+    while not sigfox_state(sandbox)["downlinks"] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sigfox_state(sandbox)["downlinks"] == {"CAFE": "0102030405060708"}
+    uplink_only = cli("-p", sfx, "register", "http://127.0.0.1:9/u", "--device-type", DT)
+    refused = cli("-p", sfx, "sigfox", "downlink", uplink_only.stdout.strip(),
+                  "--device-type", DT)
+    assert refused.exit_code == 2 and "BIDIR" in refused.stderr

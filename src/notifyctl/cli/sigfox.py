@@ -1,4 +1,4 @@
-"""``notifyctl sigfox enable|disable ID`` and ``notifyctl sigfox undelivered``: the Sigfox
+"""``notifyctl sigfox enable|disable|downlink ID`` and ``sigfox undelivered``: the Sigfox
 callback operations beyond register/unregister/list (``providers/sigfox/commands.py``)."""
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from notifyctl.cli.common import (
     connection,
 )
 
-app = typer.Typer(help="Sigfox: enable or disable callbacks, list undelivered callbacks.",
+app = typer.Typer(help="Sigfox: enable or disable callbacks, choose the downlink callback, "
+                  "list undelivered callbacks.",
                   no_args_is_help=True)
 
 IdArg = Annotated[str, typer.Argument(help="Callback id (see 'notifyctl list --device-type').",
@@ -60,6 +61,23 @@ def disable(callback_id: IdArg, device_type: DeviceTypeOpt = None, api_url: ApiU
       notifyctl -p sfx sigfox disable 5f3c... --device-type 5a1b...
     """
     _set(callback_id, device_type, api_url, timeout, insecure, ca_bundle, False)
+
+
+@app.command("downlink")
+def downlink(callback_id: IdArg, device_type: DeviceTypeOpt = None, api_url: ApiUrlOpt = None,
+             timeout: NetTimeoutOpt = None, insecure: InsecureOpt = False,
+             ca_bundle: CaBundleOpt = None) -> None:
+    """Make a data/bidir callback the one whose answers carry downlinks.
+
+    \b
+    Example:
+      notifyctl -p sfx sigfox downlink 5f3c... --device-type 5a1b...
+    """
+    from notifyctl.http import net_options
+    from notifyctl.providers.sigfox import commands
+
+    commands.select_downlink(connection("sigfox", api_url),
+                             net_options(timeout, insecure, ca_bundle), device_type, callback_id)
 
 
 @app.command("undelivered")

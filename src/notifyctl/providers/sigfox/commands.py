@@ -95,3 +95,10 @@ def _cell(value: object) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return "" if value is None else str(value)
+
+
+def select_downlink(conn: Connection, net: NetOptions, kind: str | None,
+                    callback_id: str) -> None:
+    dt = device_type(kind)
+    _run(conn, net, lambda api: api.select_downlink(dt, callback_id))
+    output.current().success(f"callback {output.inert_str(callback_id)} now answers downlinks")

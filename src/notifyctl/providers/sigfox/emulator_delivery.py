@@ -6,7 +6,9 @@ DATA callbacks of its ``deviceTypeId`` (every device type's when it has none): r
 ``replay.rules.sigfox.callback_request`` (URL channel: one request per message; BATCH_URL: the
 messages of one drain grouped by their one-second ``time`` window) and sent through the replay
 engine's ``Deliverer`` with the Sigfox rules (10 s timeout, one retry, no redirects). A delivery
-that is still not accepted is recorded in ``callbacks-not-delivered``. EMAIL callbacks and
+that is still not accepted is recorded in ``callbacks-not-delivered``. The answers of the
+DATA/BIDIR callback selected for downlinks are parsed; the last downlink per device is in
+``state()["downlinks"]``. EMAIL callbacks and
 SERVICE/ERROR callbacks are not sent to (the sandbox generates uplinks only).
 """
 
@@ -42,6 +44,8 @@ class SigfoxSandbox(SigfoxEmulator):
         self._session: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
         self._queued = asyncio.Event()
+        self.downlinks: dict[str, str | None] = {}  # device -> hex (None: noData)
+        self._downlink_limit = config.queue_limit
 
     def inject(self, body: Any, api_key: str | None) -> dict[str, Any]:
         result = super().inject(body, api_key)
@@ -70,6 +74,7 @@ class SigfoxSandbox(SigfoxEmulator):
         report = self.report
         return {**super().state(), "attempts": report.attempts,
                 "delivered": report.events_accepted, "failed": report.failed,
+                "downlinks": dict(self.downlinks),
                 "statuses": dict(report.statuses)}
 
     async def _run(self) -> None:
@@ -112,9 +117,15 @@ class SigfoxSandbox(SigfoxEmulator):
             self.record_undelivered(device_type, callback["id"], device=device, status=None,
                                     message=exc.message)
             return
-        rules = SigfoxRules(RuleOptions(target=request.url, timeout=self.timeout))
+        downlink = callback.get("callbackSubtype") == 3 and bool(callback.get("downlinkHook"))
+        rules = SigfoxRules(RuleOptions(target=request.url, timeout=self.timeout,
+                                        callback_type="data/bidir" if downlink else None))
+        rules.show_answers = False
         deliverer = Deliverer(self._session, rules, self.report, proxies=False)
-        if await deliverer.deliver(request) is not Verdict.ACCEPTED:
+        verdict = await deliverer.deliver(request)
+        if len(self.downlinks) < self._downlink_limit:  # bounded like every sandbox table
+            self.downlinks.update(rules.downlinks)
+        if verdict is not Verdict.ACCEPTED:
             last = deliverer.last or "no answer"
             self.record_undelivered(device_type, callback["id"], device=device,
                                     status=int(last) if last.isdigit() else None,
