@@ -210,6 +210,8 @@ class Deliverer:
                     self._answered(request, status, response.headers.get("Content-Type"), answer)
         except TimeoutError:
             return None, "timeout", 0.0
+        except aiohttp.ClientConnectorCertificateError:
+            return None, "tls-untrusted", 0.0  # a subclass of the next: say why (--ca-bundle)
         except aiohttp.ClientConnectorError:
             return None, "connect-error", 0.0
         except (aiohttp.ClientError, OSError, ValueError) as exc:

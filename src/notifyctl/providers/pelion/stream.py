@@ -45,6 +45,7 @@ from notifyctl.events import Event
 from notifyctl.http import NetOptions, parse_retry_after
 from notifyctl.providers.pelion import wire
 from notifyctl.providers.pelion.api import WEBSOCKET_CONNECT, PelionApi, websocket_url
+from notifyctl.providers.streaming import quiet_logger
 from notifyctl.tail import StreamStats, backoff_delays
 
 MAX_MESSAGE = 64 * 1024 * 1024  # 10,000 items with large payloads; the 1 MiB default is too small
@@ -145,6 +146,8 @@ class PelionStream:
                 ping_timeout=self.ping_timeout,
                 close_timeout=2,
                 user_agent_header="notifyctl",
+                # websockets logs the handshake at DEBUG, the key-bearing subprotocol included.
+                logger=quiet_logger("notifyctl.pelion.ws"),
                 **options,
             )
         except InvalidStatus as exc:
