@@ -12,6 +12,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from notifyctl.cli.sigfox_options import (
+    BatchOpt,
+    BodyTemplateOpt,
+    CallbackTypeOpt,
+    ContentTypeOpt,
+    LinePatternOpt,
+    MethodOpt,
+    UrlTemplateOpt,
+)
+
 if TYPE_CHECKING:
     from collections.abc import Coroutine
 
@@ -98,41 +108,13 @@ def replay(
                      "variable holding the password put inside each callback (captures mask "
                      "it).", show_default=False),
     ] = None,
-    callback_type: Annotated[
-        str | None,
-        typer.Option("--callback-type", help="sigfox: the callback type whose {variables} the "
-                     "templates may use (default data/uplink; data/bidir shows downlink "
-                     "answers).", show_default=False),
-    ] = None,
-    url_template: Annotated[
-        str | None,
-        typer.Option("--url-template", help="sigfox: URL with {variables}, or a suffix of --to "
-                     "such as '?id={device}'.", show_default=False),
-    ] = None,
-    method: Annotated[
-        str | None,
-        typer.Option("--method", help="sigfox: GET, POST or PUT (default POST).",
-                     show_default=False),
-    ] = None,
-    body_template: Annotated[
-        str | None,
-        typer.Option("--body-template", help="sigfox: body with {variables}.",
-                     show_default=False),
-    ] = None,
-    content_type: Annotated[
-        str | None,
-        typer.Option("--content-type", help="sigfox: the body's content type.",
-                     show_default=False),
-    ] = None,
-    batch: Annotated[
-        bool, typer.Option("--batch", help="sigfox: BATCH_URL, one --line-pattern line per "
-                           "message, grouped by one-second windows.")
-    ] = False,
-    line_pattern: Annotated[
-        str | None,
-        typer.Option("--line-pattern", help="sigfox --batch: each message's line, e.g. "
-                     "'{device};{time};{data}'.", show_default=False),
-    ] = None,
+    callback_type: CallbackTypeOpt = None,
+    url_template: UrlTemplateOpt = None,
+    method: MethodOpt = None,
+    body_template: BodyTemplateOpt = None,
+    content_type: ContentTypeOpt = None,
+    batch: BatchOpt = False,
+    line_pattern: LinePatternOpt = None,
     concurrency: Annotated[
         int | None,
         typer.Option("--concurrency", "-c", help="Deliveries in flight (default 16; pelion: 1).",

@@ -52,6 +52,7 @@ def make(settings: Settings) -> CircleHandler:
     if not settings.verify_key:
         raise UsageError(
             "circle needs the authKey given at registration to check X-Logi-Verify",
-            hint="put it in an environment variable and pass --verify-key-env VAR",
+            hint="put it in an environment variable and pass --verify-key-env VAR (a key "
+            "'notifyctl register' generated is read from the profile's keyring by itself)",
         )
     return CircleHandler(settings.verify_key)
