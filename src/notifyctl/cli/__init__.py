@@ -15,7 +15,18 @@ from typing import Annotated
 import typer
 
 from notifyctl import __version__
-from notifyctl.cli import auth, completion, profile
+from notifyctl.cli import (
+    auth,
+    channels,
+    completion,
+    iottly,
+    listen,
+    profile,
+    replay,
+    sandbox,
+    sigfox,
+    tail,
+)
 from notifyctl.cli.common import GLOBALS, complete_profile
 from notifyctl.cli.completion import COMPLETE_VAR
 
@@ -30,18 +41,19 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+# The order people meet them in: the main job first, set-up next, platform extras last.
+app.command("tail")(tail.tail)
+app.command("register")(channels.register)
+app.command("unregister")(channels.unregister)
+app.command("list")(channels.list_channels)
+app.command("listen")(listen.listen)
+app.command("replay")(replay.replay)
+app.command("sandbox")(sandbox.sandbox)
 app.add_typer(profile.app, name="profile")
 app.add_typer(auth.app, name="auth")
+app.add_typer(sigfox.app, name="sigfox")
+app.add_typer(iottly.app, name="iottly")
 app.command("completion")(completion.completion)
-app.command("sandbox")(__import__("notifyctl.cli.sandbox", fromlist=["sandbox"]).sandbox)
-app.command("register")(__import__("notifyctl.cli.channels", fromlist=["_"]).register)
-app.command("unregister")(__import__("notifyctl.cli.channels", fromlist=["_"]).unregister)
-app.command("list")(__import__("notifyctl.cli.channels", fromlist=["_"]).list_channels)
-app.command("tail")(__import__("notifyctl.cli.tail", fromlist=["_"]).tail)
-app.command("listen")(__import__("notifyctl.cli.listen", fromlist=["listen"]).listen)
-app.command("replay")(__import__("notifyctl.cli.replay", fromlist=["replay"]).replay)
-app.add_typer(__import__("notifyctl.cli.iottly", fromlist=["app"]).app, name="iottly")
-app.add_typer(__import__("notifyctl.cli.sigfox", fromlist=["app"]).app, name="sigfox")
 
 
 def _print_version(value: bool) -> None:

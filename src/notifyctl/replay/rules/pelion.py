@@ -3,11 +3,12 @@ batches with the configured headers, strictly one batch in flight, the next only
 
 Captured items are re-chunked into batches of ``--batch-size`` (at most 10,000, the platform's
 ``max_chunk_size``) with the provider's own wire module, so the batches are exactly what the
-platform would build; a captured body that already is one full batch is sent byte for byte. Failures are retried with back-off 1 s, 2 s, 4 s ... capped at 2 min
-(``--retry-base`` scales it); the platform retries for 24 h, so ``--max-attempts`` bounds a
-replay (default 8; 0 retries until accepted, as the platform and the sandbox do). A batch that
-still fails ends the run: nothing after it may be delivered. Timeout 20 s. ``--handshake``
-first sends the verification ``PUT {}``: one attempt, accepted only on 200 or 204, redirects
+platform would build; a captured body that already is one full batch is sent byte for byte.
+Failures are retried with back-off 1 s, 2 s, 4 s ... capped at 2 min (``--retry-base``
+scales it); the platform retries for 24 h, so ``--max-attempts`` bounds a replay (default 8;
+0 retries until accepted, as the platform and the sandbox do). A batch that still fails ends
+the run: nothing after it may be delivered. Timeout 20 s. ``--handshake`` first sends the
+verification ``PUT {}``: one attempt, accepted only on 200 or 204, redirects
 not followed, as when the platform verifies a registered URL.
 
 The sandbox (``providers/pelion/emulator_delivery.py``) delivers its callback channels with
