@@ -93,6 +93,8 @@ def load(path: Path) -> Config:
         ) from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: malformed YAML: {exc}") from exc
+    except RecursionError as exc:  # PyYAML recurses per nesting level
+        raise ConfigError(f"{path}: nested too deeply to be a config file") from exc
     return _validate(path, data)
 
 
@@ -103,7 +105,7 @@ def _validate(path: Path, data: object) -> Config:
         raise ConfigError(f"{path}: the top level must be a mapping with 'profiles'")
     unknown = set(data) - {"default_profile", "profiles"}
     if unknown:
-        raise ConfigError(f"{path}: unknown top-level key {sorted(unknown)[0]!r}")
+        raise ConfigError(f"{path}: unknown top-level key {sorted(map(str, unknown))[0]!r}")
     profiles = data.get("profiles") or {}
     if not isinstance(profiles, dict):
         raise ConfigError(f"{path}: 'profiles' must be a mapping of name to settings")
@@ -123,7 +125,7 @@ def _validate(path: Path, data: object) -> Config:
             if not isinstance(key, str) or isinstance(value, (dict, list)):
                 raise ConfigError(f"{where}.{key}: must be a plain value")
     default = data.get("default_profile")
-    if default is not None and default not in profiles:
+    if default is not None and (not isinstance(default, str) or default not in profiles):
         raise ConfigError(f"{path}: default_profile {default!r} is not a profile")
     return Config(path, default, {str(k): dict(v) for k, v in profiles.items()})
 

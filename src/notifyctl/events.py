@@ -21,6 +21,10 @@ import msgspec  # noqa: TID253 - events are only used by commands that run, neve
 from notifyctl.errors import UsageError
 
 CAPTURE_VERSION = 1
+# A line holds one frame or request body: tail accepts frames up to 64 MiB, which JSON escaping
+# or base64 can grow by a third.
+MAX_CAPTURE_LINE = 128 * 1024 * 1024
+MAX_LINE_ENV = "NOTIFYCTL_MAX_CAPTURE_LINE"
 SECRET_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "x-api-key", "cookie", "set-cookie",
      "vz-m2m-token", "authentication"}
@@ -167,6 +171,36 @@ def parse_capture_line(line: bytes, where: str) -> Delivery:
     return delivery
 
 
+def max_capture_line(env: Mapping[str, str] = os.environ) -> int:
+    """The longest capture line read, in bytes: ``NOTIFYCTL_MAX_CAPTURE_LINE`` or the default."""
+    value = env.get(MAX_LINE_ENV)
+    if value is None:
+        return MAX_CAPTURE_LINE
+    try:
+        limit = int(value)
+    except ValueError:
+        limit = 0
+    if limit < 1:
+        raise UsageError(f"{MAX_LINE_ENV}={value!r}: expected a number of bytes, at least 1")
+    return limit
+
+
+def capture_lines(handle: IO[bytes], name: str, limit: int | None = None
+                  ) -> Iterator[tuple[int, bytes]]:
+    """``(line number, line)`` of a capture file, refusing a line longer than ``limit`` bytes
+    (newline excluded) before reading more of it: a hostile or corrupt file cannot make the
+    reader hold an unbounded line in memory."""
+    limit = max_capture_line() if limit is None else limit
+    number = 0
+    while line := handle.readline(limit + 1):
+        number += 1
+        if len(line) > limit and not line.endswith(b"\n"):
+            raise CaptureError(
+                f"{name}:{number}: line longer than {limit:,} bytes",
+                hint=f"set {MAX_LINE_ENV} to a larger number of bytes if the file is trusted")
+        yield number, line
+
+
 def read_capture(path: str | os.PathLike[str]) -> Iterator[tuple[int, Delivery]]:
     """Stream ``(line number, delivery)`` pairs; blank lines are skipped."""
     name = os.fspath(path)
@@ -175,6 +209,6 @@ def read_capture(path: str | os.PathLike[str]) -> Iterator[tuple[int, Delivery]]
     except OSError as exc:
         raise UsageError(f"{name}: cannot open capture: {exc.strerror}") from exc
     with handle:
-        for number, line in enumerate(handle, start=1):
+        for number, line in capture_lines(handle, name):
             if line.strip():
                 yield number, parse_capture_line(line, f"{name}:{number}")

@@ -21,7 +21,7 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 
 from notifyctl.errors import UsageError
-from notifyctl.events import CaptureError, parse_capture_line
+from notifyctl.events import CaptureError, capture_lines, parse_capture_line
 
 FORMATS = ("auto", "capture", "body", "array", "har")
 _CHUNK = 1 << 20
@@ -134,7 +134,7 @@ def _read_one(path: str, fmt: str, skip_invalid: bool, stats: InputStats) -> Ite
 
 def _capture(path: str, skip_invalid: bool, stats: InputStats) -> Iterator[Item]:
     with _open(path) as handle:
-        for number, line in enumerate(handle, start=1):
+        for number, line in capture_lines(handle, path):
             if not line.strip():
                 continue
             try:
