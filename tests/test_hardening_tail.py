@@ -263,3 +263,22 @@ def test_binary_payload_frame_is_decoded() -> None:
 
     sink, _run, _server = hostile_tail([script], 1)
     assert base64.b64decode(sink.events[0].payload_b64 or "") == raw
+
+
+def test_a_frame_over_the_size_limit_is_refused_said_and_survived(monkeypatch) -> None:
+    from notifyctl.providers.pelion import stream as pelion_stream
+
+    monkeypatch.setattr(pelion_stream, "MAX_MESSAGE", 256 * 1024)
+    said: list[str] = []
+
+    async def too_big(conn: Conn) -> None:
+        await conn.send_text(body(range(0, 2000), 200))  # ~0.5 MB
+
+    async def then_small(conn: Conn) -> None:
+        await conn.send_text(body(range(2000, 2010)))
+
+    with HostileServer([too_big, then_small]) as server:
+        stream = stream_for(server.url, "ak_hostile", on_state=said.append)
+        sink, _run = run_tail(stream, TailOptions(count=10, timeout=20))
+    assert [e.id for e in sink.events] == [f"u{i}" for i in range(2000, 2010)]
+    assert any("1009" in line and "MiB" in line for line in said), said

@@ -64,6 +64,10 @@ CLOSE_REASONS = {
     1011: "the server has no WebSocket channel for this key (close 1011)",
     1012: "service restart (1012)",
 }
+TOO_BIG = -1009  # not a wire code: this client closed with 1009 because a frame was too large
+CLOSE_REASONS[TOO_BIG] = (
+    f"a frame over the {MAX_MESSAGE // 2**20} MiB limit was refused (close 1009); its events"
+    " were not received")
 
 
 class _Retry(Exception):
@@ -209,6 +213,8 @@ class PelionStream:
             except ConnectionClosed as exc:
                 code = exc.rcvd.code if exc.rcvd is not None else 1006
                 reason = exc.rcvd.reason if exc.rcvd is not None else ""
+                if exc.sent is not None and exc.sent.code == 1009:  # we refused a frame
+                    code, reason = TOO_BIG, ""
             if got_frame or time.monotonic() - opened >= self.healthy_after:
                 delays = self.reconnect_delays()
                 closes_1011 = 0
