@@ -17,7 +17,7 @@ from aiohttp import web
 from aioserve import ServeThread
 
 ACTIONS = ["ok", "ok", "ok", "reset", "slow", "301", "307", "429", "500", "502", "503"]
-TIMEOUT = 0.25
+TIMEOUT = 0.5  # generous: an "ok" answer must never miss it on a loaded machine
 
 
 class Hostile:
@@ -71,29 +71,29 @@ def replay(cli: Any, tmp_path: Path, server: ServeThread, count: int, concurrenc
     return result, json.loads(report.read_text())
 
 
-@pytest.mark.parametrize("concurrency", [1, 8])
+@pytest.mark.parametrize(("concurrency", "count"), [(1, 60), (8, 200)])
 def test_report_equals_what_the_hostile_receiver_recorded(cli, tmp_path: Path,
-                                                          concurrency: int) -> None:
+                                                          concurrency: int, count: int) -> None:
     hostile = Hostile(seed=concurrency)
     with ServeThread(hostile.setup) as server:
-        result, report = replay(cli, tmp_path, server, 150, concurrency, attempts=3)
+        result, report = replay(cli, tmp_path, server, count, concurrency, attempts=3)
     assert result.exit_code == 6, result.stderr
     seen = hostile.seen
     per_event: dict[int, list[str]] = {}
     for number, action in seen:
         per_event.setdefault(number, []).append(action)
     accepted = {n for n, actions in per_event.items() if actions[-1] == "ok"}
-    assert set(per_event) == set(range(150))  # every event was tried
+    assert set(per_event) == set(range(count))  # every event was tried
     # Retried only what may be retried: resets, timeouts, 429 and 5xx; 3xx is final.
     for number, actions in per_event.items():
         assert all(a in ("reset", "slow", "429", "500", "502", "503") for a in actions[:-1]), (
             number, actions)
         assert len(actions) <= 3
     assert report["attempts"] == len(seen)
-    assert report["deliveries"] == 150 and report["events"] == 150
+    assert report["deliveries"] == count and report["events"] == count
     assert report["accepted"] == len(accepted) and report["events_accepted"] == len(accepted)
-    assert report["failed"] == 150 - len(accepted)
-    assert report["retried"] == len(seen) - 150
+    assert report["failed"] == count - len(accepted)
+    assert report["retried"] == len(seen) - count
     statuses = Counter(report["statuses"])
     resets = sum(1 for _, action in seen if action == "reset")
     errors = sum(count for name, count in statuses.items()
@@ -112,7 +112,7 @@ def test_410_stops_the_run_and_the_report_still_matches(cli, tmp_path: Path) -> 
     seen = hostile.seen
     assert report["gone"] == 1 and "410" in report["stopped"]
     assert report["attempts"] == len(seen)
-    assert max(n for n, _ in seen) < 150  # nothing after the stop beyond what was in flight
+    assert max(n for n, _ in seen) < 100  # the run stopped at 40 (plus what was in flight)
     tried = {n for n, _ in seen}
     assert report["deliveries"] == len(tried)
     accepted = {n for n, action in seen if action == "ok"}
