@@ -267,9 +267,7 @@ def test_binary_payload_frame_is_decoded() -> None:
 
 
 def test_a_frame_over_the_size_limit_is_refused_said_and_survived(monkeypatch) -> None:
-    from notifyctl.providers.pelion import stream as pelion_stream
-
-    monkeypatch.setattr(pelion_stream, "MAX_MESSAGE", 256 * 1024)
+    monkeypatch.setenv("NOTIFYCTL_MAX_FRAME", str(256 * 1024))
     said: list[str] = []
 
     async def too_big(conn: Conn) -> None:
@@ -282,4 +280,10 @@ def test_a_frame_over_the_size_limit_is_refused_said_and_survived(monkeypatch) -
         stream = stream_for(server.url, "ak_hostile", on_state=said.append)
         sink, _run = run_tail(stream, TailOptions(count=10, timeout=20))
     assert [e.id for e in sink.events] == [f"u{i}" for i in range(2000, 2010)]
-    assert any("1009" in line and "MiB" in line for line in said), said
+    assert any("1009" in line and "NOTIFYCTL_MAX_FRAME" in line for line in said), said
+    # Raised, the same frame goes through.
+    monkeypatch.setenv("NOTIFYCTL_MAX_FRAME", str(2**20))
+    with HostileServer([too_big]) as server:
+        stream = stream_for(server.url, "ak_hostile")
+        sink, _run = run_tail(stream, TailOptions(count=2000, timeout=20))
+    assert len(sink.events) == 2000

@@ -3,7 +3,8 @@
 Connection facts (protocols/pelion.md, section 5): the channel is created with
 ``PUT /v2/notification/websocket`` (never deleted here: deleting drops the server's queue), then
 ``/v2/notification/websocket-connect`` is opened offering the subprotocols ``wss`` and
-``pelion_<key>``. A 10,000-item message can be several MB, so the size limit is raised.
+``pelion_<key>``. A 10,000-item message can be several MB, so the size limit is raised
+(64 MiB; ``NOTIFYCTL_MAX_FRAME`` sets another).
 
 The close-code policy:
 
@@ -24,9 +25,17 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import ssl
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -64,10 +73,22 @@ CLOSE_REASONS = {
     1011: "the server has no WebSocket channel for this key (close 1011)",
     1012: "service restart (1012)",
 }
+MAX_FRAME_ENV = "NOTIFYCTL_MAX_FRAME"
 TOO_BIG = -1009  # not a wire code: this client closed with 1009 because a frame was too large
-CLOSE_REASONS[TOO_BIG] = (
-    f"a frame over the {MAX_MESSAGE // 2**20} MiB limit was refused (close 1009); its events"
-    " were not received")
+
+
+def max_frame(env: Mapping[str, str] = os.environ) -> int:
+    """The largest frame accepted, in bytes: ``NOTIFYCTL_MAX_FRAME`` or ``MAX_MESSAGE``."""
+    value = env.get(MAX_FRAME_ENV)
+    if value is None:
+        return MAX_MESSAGE
+    try:
+        limit = int(value)
+    except ValueError:
+        limit = 0
+    if limit < 1:
+        raise UsageError(f"{MAX_FRAME_ENV}={value!r}: expected a number of bytes, at least 1")
+    return limit
 
 
 class _Retry(Exception):
@@ -108,6 +129,7 @@ class PelionStream:
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.healthy_after = healthy_after
+        self.max_frame = max_frame()
         self.stats = StreamStats()
         self._on_state = on_state or (lambda message: output.current().info(message))
 
@@ -143,7 +165,7 @@ class PelionStream:
             return await connect(
                 self.url,
                 subprotocols=[Subprotocol("wss"), Subprotocol(f"pelion_{self._key}")],
-                max_size=MAX_MESSAGE,
+                max_size=self.max_frame,
                 max_queue=MAX_QUEUE,
                 open_timeout=self.net.timeout,
                 ping_interval=self.ping_interval,
@@ -219,6 +241,9 @@ class PelionStream:
                 delays = self.reconnect_delays()
                 closes_1011 = 0
             message = CLOSE_REASONS.get(code, f"closed with code {code}")
+            if code == TOO_BIG:
+                message = (f"a frame over the {self.max_frame:,}-byte limit was refused (close"
+                           f" 1009); its events were not received (raise {MAX_FRAME_ENV})")
             if reason:
                 message += f": {output.inert_str(reason[:200])}"
             if code == 1008:
