@@ -205,11 +205,13 @@ def test_tail_table_shows_device_path_payload_and_messages_inert() -> None:
 
     view._source, view._run = Stats(), run  # type: ignore[assignment]
     view.emit([Event("pelion", "notification", device=HOSTILE[:40], path=HOSTILE[:40],
-                     payload=HOSTILE, id="1")])
+                     payload=HOSTILE, id="1"),
+               # Circle's kind (eventType) and time come from the body as sent
+               Event("circle", HOSTILE, time=HOSTILE, payload="p")])
     view.message(f"closed with code 4000: {HOSTILE}")
     text = render(view._render())
     assert_inert(text)
-    assert text.count("\\x1b[31mRED") >= 3  # device, path and payload columns
+    assert text.count("\\x1b[31mRED") >= 5  # device, path, payload, kind and time columns
     assert "closed with code 4000" in text
 
 

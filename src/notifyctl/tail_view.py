@@ -199,9 +199,9 @@ class LiveTable:
             count = min(len(self._rows), height)
             rows = [self._rows[-1 - i] for i in range(count)]
         for event in reversed(rows):
-            table.add_row(
-                _clock(event.time),
-                event.kind,
+            table.add_row(  # all inert: kind and time are the sender's text on some platforms
+                output.inert(_clock(event.time)),
+                output.inert(event.kind),
                 output.inert(_middle(event.device or "", device_width)),
                 output.inert(event.path or ""),
                 output.inert(_content(event)[:500]),
