@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from notifyctl.cli.common import active_profile, load_config
+from notifyctl.cli.common import TableJsonOpt, active_profile, load_config, table_format
 
 if TYPE_CHECKING:
     from notifyctl.providers.base import ProviderInfo
@@ -80,21 +80,15 @@ def login(only: SecretOpt = None) -> None:
 
 @app.command("status")
 def status(
-    fmt: Annotated[
-        str | None,
-        typer.Option("--output", "-o", help="table or json (default: table on a terminal)."),
-    ] = None,
+    fmt: TableJsonOpt = None,
 ) -> None:
     """Say which secrets are set and where they come from (environment or keyring), masked."""
     from notifyctl import output
     from notifyctl import secrets as sec
-    from notifyctl.errors import UsageError
 
     name, info, wanted = _profile_and_secrets(None)
     out = output.current()
-    chosen = out.choose_format(fmt)
-    if chosen not in ("table", "json"):
-        raise UsageError(f"--output {chosen!r}: choose table or json")
+    chosen = table_format(fmt)
     rows = []
     keyring_problem: str | None = None
     for secret in wanted:

@@ -16,10 +16,16 @@ from notifyctl.cli.common import (
     AccountOpt,
     ApiUrlOpt,
     CaBundleOpt,
+    CallbackUsernameOpt,
+    ContentTypeOpt,
+    DeviceTypeOpt,
+    HeaderOpt,
     InsecureOpt,
     NetTimeoutOpt,
     ProviderOpt,
+    TableJsonOpt,
     connection,
+    table_format,
 )
 
 if TYPE_CHECKING:
@@ -37,36 +43,26 @@ def pelion_connection(
     account: str | None,
 ) -> tuple[Connection, str]:
     """The resolved connection and API key, or exit 2 for providers not supported yet."""
+    conn = connection(provider, api_url, account)
+    return conn, _pelion_key(command, conn)
+
+
+def _pelion_key(command: str, conn: Connection) -> str:
     from notifyctl import secrets
     from notifyctl.errors import UsageError
 
-    conn = connection(provider, api_url, account)
     if conn.provider not in SUPPORTED:
         raise UsageError(
             f"'{command}' is not supported yet for {conn.provider}",
             hint=f"supported: {', '.join(SUPPORTED)}",
         )
-    return conn, secrets.require(conn.profile, "api_key")
+    return secrets.require(conn.profile, "api_key")
 
 
-def _api(
-    command: str,
-    provider: str | None,
-    api_url: str | None,
-    account: str | None,
-    net: NetOptions,
-) -> PelionApi:
+def _api(command: str, conn: Connection, net: NetOptions) -> PelionApi:
     from notifyctl.providers.pelion.api import PelionApi
 
-    conn, key = pelion_connection(command, provider, api_url, account)
-    return PelionApi(conn.api_url, key, net)
-
-
-def _thingspace(provider: str | None, api_url: str | None,
-                account: str | None) -> Connection | None:
-    """The connection when it is ThingSpace's (``providers.thingspace.commands`` serves it)."""
-    conn = connection(provider, api_url, account)
-    return conn if conn.provider == "thingspace" else None
+    return PelionApi(conn.api_url, _pelion_key(command, conn), net)
 
 
 ServiceOpt = Annotated[
@@ -74,20 +70,11 @@ ServiceOpt = Annotated[
     typer.Option("--service", help="thingspace: the callback service, e.g. DeviceUsage.",
                  show_default=False),
 ]
-DeviceTypeOpt = Annotated[
-    str | None,
-    typer.Option("--device-type", help="sigfox: the device type the callbacks belong to.",
-                 show_default=False),
-]
 
 
 def register(
     url: Annotated[str, typer.Argument(help="Callback URL (HTTPS strongly advised).")],
-    header: Annotated[
-        list[str] | None,
-        typer.Option("--header", "-H", help="'Name: value' sent with every delivery (repeatable).",
-                     show_default=False),
-    ] = None,
+    header: HeaderOpt = None,
     max_chunk_size: Annotated[
         int | None,
         typer.Option("--max-chunk-size", help="Events per delivery, 100..10000 (platform default"
@@ -112,11 +99,7 @@ def register(
         bool, typer.Option("--allow-unknown-service",
                            help="thingspace: send a service name not in the known list.")
     ] = False,
-    callback_username: Annotated[
-        str | None,
-        typer.Option("--callback-username", help="thingspace: user sent inside each callback.",
-                     show_default=False),
-    ] = None,
+    callback_username: CallbackUsernameOpt = None,
     callback_password_env: Annotated[
         str | None,
         typer.Option("--callback-password-env", metavar="VAR", help="thingspace: variable "
@@ -136,10 +119,7 @@ def register(
         str | None, typer.Option("--body-template", help="sigfox: body with {variables} "
                                  "(checked against the type's variables).", show_default=False),
     ] = None,
-    content_type: Annotated[
-        str | None, typer.Option("--content-type", help="sigfox: the body's content type.",
-                                 show_default=False),
-    ] = None,
+    content_type: ContentTypeOpt = None,
     line_pattern: Annotated[
         str | None, typer.Option("--line-pattern", help="sigfox batch_url: each message's "
                                  "line, e.g. '{device};{time};{data}'.", show_default=False),
@@ -195,19 +175,19 @@ def register(
     from notifyctl.cli import platform_channels as platforms
     from notifyctl.http import net_options
 
-    other = platforms.platform_connection(provider, api_url, account)
-    if other is not None:
-        platforms.register(other, net_options(timeout, insecure, ca_bundle), url,
+    # One resolution picks who serves the command: Sigfox/Circle/Iottly, ThingSpace or Pelion.
+    conn = connection(provider, api_url, account)
+    if conn.provider in platforms.PLATFORMS:
+        platforms.register(conn, net_options(timeout, insecure, ca_bundle), url,
                            platforms.RegisterOptions(
             header or [], device_type, callback_type, channel, method, body_template,
             content_type, line_pattern, send_duplicate, sni, payload_config, event_type or [],
             yes_motion, user_data, auth_key_env))
         return
-    ts = _thingspace(provider, api_url, account)
-    if ts is not None:
+    if conn.provider == "thingspace":
         from notifyctl.providers.thingspace import commands
 
-        commands.register(ts, net_options(timeout, insecure, ca_bundle), url, service,
+        commands.register(conn, net_options(timeout, insecure, ca_bundle), url, service,
                           allow_unknown=allow_unknown_service,
                           callback_username=callback_username,
                           callback_password_env=callback_password_env)
@@ -229,7 +209,7 @@ def register(
     serialization.validate()
     warnings = validate_webhook(url, headers)
     net = net_options(timeout, insecure, ca_bundle)
-    with _api("register", provider, api_url, account, net) as api:
+    with _api("register", conn, net) as api:
         for warning in warnings:
             output.current().warn(warning)
         api.put_callback(url, headers, serialization)
@@ -269,17 +249,16 @@ def unregister(
     net = net_options(timeout, insecure, ca_bundle)
     from notifyctl.cli import platform_channels as platforms
 
-    other = platforms.platform_connection(provider, api_url, account)
-    if other is not None:
-        platforms.unregister(other, net, callback_id, device_type)
+    conn = connection(provider, api_url, account)
+    if conn.provider in platforms.PLATFORMS:
+        platforms.unregister(conn, net, callback_id, device_type)
         return
-    ts = _thingspace(provider, api_url, account)
-    if ts is not None:
+    if conn.provider == "thingspace":
         from notifyctl.providers.thingspace import commands
 
-        commands.unregister(ts, net, service)
+        commands.unregister(conn, net, service)
         return
-    with _api("unregister", provider, api_url, account, net) as api:
+    with _api("unregister", conn, net) as api:
         if websocket:
             api.delete_websocket_channel()
         else:
@@ -288,11 +267,7 @@ def unregister(
 
 
 def list_channels(
-    fmt: Annotated[
-        str | None,
-        typer.Option("--output", "-o", help="table or json (default: table on a terminal,"
-                     " else json).", show_default=False),
-    ] = None,
+    fmt: TableJsonOpt = None,
     device_type: DeviceTypeOpt = None,
     provider: ProviderOpt = None,
     api_url: ApiUrlOpt = None,
@@ -310,28 +285,24 @@ def list_channels(
       notifyctl -p sfx list --device-type DT   (enable/disable: notifyctl sigfox --help)
     """
     from notifyctl import output
-    from notifyctl.errors import UsageError
     from notifyctl.events import mask_headers
     from notifyctl.http import net_options
 
     out = output.current()
-    chosen = out.choose_format(fmt)
-    if chosen not in ("table", "json"):
-        raise UsageError(f"--output {chosen!r}: choose table or json")
+    chosen = table_format(fmt)
     net = net_options(timeout, insecure, ca_bundle)
     from notifyctl.cli import platform_channels as platforms
 
-    other = platforms.platform_connection(provider, api_url, account)
-    if other is not None:
-        platforms.list_channels(other, net, device_type, chosen)
+    conn = connection(provider, api_url, account)
+    if conn.provider in platforms.PLATFORMS:
+        platforms.list_channels(conn, net, device_type, chosen)
         return
-    ts = _thingspace(provider, api_url, account)
-    if ts is not None:
+    if conn.provider == "thingspace":
         from notifyctl.providers.thingspace import commands
 
-        commands.show(commands.list_registrations(ts, net), chosen)
+        commands.show(commands.list_registrations(conn, net), chosen)
         return
-    with _api("list", provider, api_url, account, net) as api:
+    with _api("list", conn, net) as api:
         records = api.describe()
     for record in records:
         # Header values are often credentials for the receiver: never show them in full.

@@ -94,6 +94,76 @@ CaBundleOpt = Annotated[
     typer.Option("--ca-bundle", help="PEM file of CA certificates to trust.", show_default=False),
 ]
 
+# Options several commands share with one meaning; a command whose option means something else
+# (replay's per-request --timeout, tail's --count -n) keeps its own.
+TableJsonOpt = Annotated[
+    str | None,
+    typer.Option("--output", "-o", help="table or json (default: table on a terminal, else json).",
+                 show_default=False),
+]
+TableJsonlOpt = Annotated[
+    str | None,
+    typer.Option("--output", "-o", help="table or jsonl (default: table on a terminal, else "
+                 "jsonl).", show_default=False),
+]
+StopTimeoutOpt = Annotated[
+    float | None,
+    typer.Option("--timeout", help="Stop after S seconds (exit 8 if --count is not reached).",
+                 show_default=False),
+]
+HeaderOpt = Annotated[
+    list[str] | None,
+    typer.Option("--header", "-H", help="'Name: value' sent with every delivery (repeatable).",
+                 show_default=False),
+]
+DeviceTypeOpt = Annotated[
+    str | None,
+    typer.Option("--device-type", help="sigfox: the device type the callbacks belong to.",
+                 show_default=False),
+]
+ContentTypeOpt = Annotated[
+    str | None,
+    typer.Option("--content-type", help="sigfox: the body's content type.", show_default=False),
+]
+CallbackUsernameOpt = Annotated[
+    str | None,
+    typer.Option("--callback-username", help="thingspace: the username inside each callback.",
+                 show_default=False),
+]
+CallbackPasswordEnvOpt = Annotated[
+    str | None,
+    typer.Option("--callback-password-env", metavar="VAR", help="thingspace: environment "
+                 "variable holding the password inside each callback (masked in captures).",
+                 show_default=False),
+]
+
+
+def table_format(fmt: str | None, machine: str = "json") -> str:
+    """``-o``'s value, else a table on a terminal and ``machine`` for a pipe; exit 2 for any
+    other value."""
+    from notifyctl import output
+    from notifyctl.errors import UsageError
+
+    chosen = output.current().choose_format(fmt, human="table", machine=machine)
+    if chosen not in ("table", machine):
+        raise UsageError(f"--output {chosen!r}: choose table or {machine}")
+    return chosen
+
+
+def env_value(option: str, var: str | None, *, allow_empty: bool = True,
+              hint: str | None = None) -> str | None:
+    """The value of the environment variable an ``--...-env VAR`` option names (None without
+    the option): secrets come from the environment, never from the command line."""
+    from notifyctl.errors import UsageError
+
+    if var is None:
+        return None
+    value = os.environ.get(var)
+    if value is None or (not value and not allow_empty):
+        raise UsageError(f"{option} {var}: the environment variable {var} is not set"
+                         + ("" if allow_empty else " or empty"), hint=hint)
+    return value
+
 
 def connection(
     provider: str | None = None, api_url: str | None = None, account: str | None = None

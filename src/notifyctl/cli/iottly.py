@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from notifyctl.cli.common import ApiUrlOpt, connection
+from notifyctl.cli.common import ApiUrlOpt, TableJsonOpt, connection, table_format
 
 if TYPE_CHECKING:
     from notifyctl.config import Connection
@@ -25,11 +25,7 @@ app = typer.Typer(help="Iottly: check webhook descriptions, run commands on devi
 def check_webhooks(
     file: Annotated[str, typer.Argument(help="YAML description of the project's webhooks.",
                                         show_default=False)],
-    output_format: Annotated[
-        str | None,
-        typer.Option("--output", "-o", help="table or json (default: table on a terminal).",
-                     show_default=False),
-    ] = None,
+    output_format: TableJsonOpt = None,
 ) -> None:
     """Check a webhook description against Iottly's limits before entering it in the dashboard.
 
@@ -41,13 +37,10 @@ def check_webhooks(
       notifyctl iottly check-webhooks webhooks.yaml
     """
     from notifyctl import output
-    from notifyctl.errors import UsageError
     from notifyctl.providers.iottly.webhooks import MAX_WEBHOOKS, load_file
 
     out = output.current()
-    fmt = out.choose_format(output_format)
-    if fmt not in ("table", "json"):
-        raise UsageError(f"-o {fmt!r}: use table or json")
+    fmt = table_format(output_format)
     hooks = load_file(file)
     rows = [hook.summary() for hook in hooks]
     if fmt == "json":

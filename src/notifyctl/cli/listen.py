@@ -6,7 +6,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from notifyctl.cli.common import complete_provider
+from notifyctl.cli.common import (
+    CallbackPasswordEnvOpt,
+    CallbackUsernameOpt,
+    StopTimeoutOpt,
+    TableJsonlOpt,
+    complete_provider,
+)
 
 if TYPE_CHECKING:
     from notifyctl.listen.view import Seen, Sink
@@ -43,16 +49,8 @@ def listen(
         typer.Option("--count", help="Stop after N requests (verified or not).",
                      show_default=False),
     ] = None,
-    timeout: Annotated[
-        float | None,
-        typer.Option("--timeout", help="Stop after S seconds (exit 8 if --count is not reached).",
-                     show_default=False),
-    ] = None,
-    fmt: Annotated[
-        str | None,
-        typer.Option("--output", "-o", help="table or jsonl (default: table on a terminal, "
-                     "else jsonl).", show_default=False),
-    ] = None,
+    timeout: StopTimeoutOpt = None,
+    fmt: TableJsonlOpt = None,
     strict: Annotated[
         bool,
         typer.Option("--strict", help="Answer 401 to requests that fail verification and "
@@ -82,17 +80,8 @@ def listen(
         typer.Option("--downlink-data", help="sigfox: answer BIDIR requests with this "
                      "downlink (16 hex characters).", show_default=False),
     ] = None,
-    callback_username: Annotated[
-        str | None,
-        typer.Option("--callback-username", help="thingspace: the username callbacks must "
-                     "carry.", show_default=False),
-    ] = None,
-    callback_password_env: Annotated[
-        str | None,
-        typer.Option("--callback-password-env", metavar="VAR", help="thingspace: environment "
-                     "variable holding the password callbacks must carry (masked in --save).",
-                     show_default=False),
-    ] = None,
+    callback_username: CallbackUsernameOpt = None,
+    callback_password_env: CallbackPasswordEnvOpt = None,
 ) -> None:
     """Receive callbacks locally: answer handshakes, check signatures, show and capture them.
 
@@ -109,31 +98,20 @@ def listen(
           --callback-password-env CB_PASS --strict --save ts.jsonl
     """
     import asyncio
-    import os
 
     from notifyctl import output
-    from notifyctl.errors import UsageError
+    from notifyctl.cli.common import env_value
     from notifyctl.listen import Listener, Settings
     from notifyctl.listen.view import JsonlSink, TableSink
 
     out = output.current()
     name = provider or _configured_provider()
-    key: str | None = None
-    if verify_key_env is not None:
-        key = os.environ.get(verify_key_env)
-        if not key:
-            raise UsageError(f"--verify-key-env: environment variable {verify_key_env} is not set "
-                             "or empty")
-    elif name == "circle":
+    key = env_value("--verify-key-env", verify_key_env, allow_empty=False)
+    if verify_key_env is None and name == "circle":
         from notifyctl.providers.circle.commands import stored_auth_key
 
         key = stored_auth_key()  # the authKey 'register' generated and stored, if any
-    callback_password: str | None = None
-    if callback_password_env is not None:
-        callback_password = os.environ.get(callback_password_env)
-        if callback_password is None:
-            raise UsageError(f"--callback-password-env: environment variable "
-                             f"{callback_password_env} is not set")
+    callback_password = env_value("--callback-password-env", callback_password_env)
     chosen = out.choose_format(fmt, human="table", machine="jsonl")
     settings = Settings(
         provider=name, host=host, port=port, path=path, save=save, forward_to=forward_to,

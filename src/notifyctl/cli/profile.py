@@ -9,30 +9,18 @@ import typer
 from notifyctl.cli.common import (
     AccountOpt,
     ApiUrlOpt,
+    TableJsonOpt,
     active_profile,
     complete_profile,
     complete_provider,
     load_config,
+    table_format,
 )
 
 app = typer.Typer(help="Named connections (provider, API URL, account) in the config file.",
                   no_args_is_help=True)
 
-FormatOpt = Annotated[
-    str | None,
-    typer.Option("--output", "-o", help="table or json (default: table on a terminal, else json)."),
-]
 NameArg = Annotated[str, typer.Argument(help="Profile name.", autocompletion=complete_profile)]
-
-
-def _check_format(fmt: str | None) -> str:
-    from notifyctl import output
-    from notifyctl.errors import UsageError
-
-    chosen = output.current().choose_format(fmt)
-    if chosen not in ("table", "json"):
-        raise UsageError(f"--output {chosen!r}: choose table or json")
-    return chosen
 
 
 @app.command("add")
@@ -89,7 +77,7 @@ def add(
 
 
 @app.command("list")
-def list_profiles(fmt: FormatOpt = None) -> None:
+def list_profiles(fmt: TableJsonOpt = None) -> None:
     """List profiles; the default one is marked."""
     from notifyctl import output
 
@@ -105,7 +93,7 @@ def list_profiles(fmt: FormatOpt = None) -> None:
         for name, entry in sorted(config.profiles.items())
     ]
     out = output.current()
-    if _check_format(fmt) == "json":
+    if table_format(fmt) == "json":
         out.json(rows)
         return
     out.table(
@@ -123,7 +111,7 @@ def show(
         str | None,
         typer.Argument(help="Profile (default: the active one).", autocompletion=complete_profile),
     ] = None,
-    fmt: FormatOpt = None,
+    fmt: TableJsonOpt = None,
 ) -> None:
     """Show one profile's settings."""
     from notifyctl import output
@@ -138,7 +126,7 @@ def show(
     data = {"name": chosen, "default": chosen == config.default_profile,
             **entry, "api_url": _api_url(entry)}
     out = output.current()
-    if _check_format(fmt) == "json":
+    if table_format(fmt) == "json":
         out.json(data)
     else:
         out.table(["setting", "value"], [[k, v] for k, v in data.items()])

@@ -12,11 +12,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from notifyctl.cli.common import (
+    CaBundleOpt,
+    CallbackPasswordEnvOpt,
+    CallbackUsernameOpt,
+    ContentTypeOpt,
+    HeaderOpt,
+    InsecureOpt,
+)
 from notifyctl.cli.sigfox_options import (
     BatchOpt,
     BodyTemplateOpt,
     CallbackTypeOpt,
-    ContentTypeOpt,
     LinePatternOpt,
     MethodOpt,
     UrlTemplateOpt,
@@ -63,11 +70,7 @@ def replay(
     skip_invalid: Annotated[
         bool, typer.Option("--skip-invalid", help="Count malformed input and go on.")
     ] = False,
-    header: Annotated[
-        list[str] | None,
-        typer.Option("--header", "-H", help="'Name: value' added to every request (repeatable).",
-                     show_default=False),
-    ] = None,
+    header: HeaderOpt = None,
     sign: Annotated[
         str | None,
         typer.Option("--sign", help="generic: sign with 'standard-webhooks'.", show_default=False),
@@ -97,17 +100,8 @@ def replay(
     payload_only: Annotated[
         bool, typer.Option("--payload-only", help="iottly: send the payload, not {\"msg\": ...}.")
     ] = False,
-    callback_username: Annotated[
-        str | None,
-        typer.Option("--callback-username", help="thingspace: the username put inside each "
-                     "callback.", show_default=False),
-    ] = None,
-    callback_password_env: Annotated[
-        str | None,
-        typer.Option("--callback-password-env", metavar="VAR", help="thingspace: environment "
-                     "variable holding the password put inside each callback (captures mask "
-                     "it).", show_default=False),
-    ] = None,
+    callback_username: CallbackUsernameOpt = None,
+    callback_password_env: CallbackPasswordEnvOpt = None,
     callback_type: CallbackTypeOpt = None,
     url_template: UrlTemplateOpt = None,
     method: MethodOpt = None,
@@ -152,12 +146,8 @@ def replay(
         typer.Option("--timeout", help="Per-request timeout in seconds (default: the "
                      "platform's: pelion 20, thingspace 20, circle 5).", show_default=False),
     ] = None,
-    insecure: Annotated[
-        bool, typer.Option("--insecure", help="Do not verify TLS certificates.")
-    ] = False,
-    ca_bundle: Annotated[
-        str | None, typer.Option("--ca-bundle", help="CA certificates file.", show_default=False)
-    ] = None,
+    insecure: InsecureOpt = False,
+    ca_bundle: CaBundleOpt = None,
     report_file: Annotated[
         str | None,
         typer.Option("--report", metavar="FILE", help="Write the report as JSON.",
@@ -229,18 +219,6 @@ def _parse_header(value: str) -> tuple[str, str]:
     return name.strip(), rest.strip()
 
 
-def _sign_key(var: str | None) -> str | None:
-    from notifyctl.errors import UsageError
-
-    if var is None:
-        return None
-    key = os.environ.get(var)
-    if not key:
-        raise UsageError(f"--sign-key-env {var}: the environment variable {var} is not set",
-                         hint="it must hold the signing key (never pass a key on the command line)")
-    return key
-
-
 def _stored_key(provider: str) -> str | None:
     """circle without --sign-key-env: the authKey 'register' stored for the profile."""
     if provider != "circle":
@@ -250,23 +228,13 @@ def _stored_key(provider: str) -> str | None:
     return stored_auth_key()
 
 
-def _env_value(option: str, var: str | None) -> str | None:
-    """The value of the environment variable an option names (set, possibly empty)."""
-    from notifyctl.errors import UsageError
-
-    if var is None:
-        return None
-    if var not in os.environ:
-        raise UsageError(f"{option} {var}: the environment variable {var} is not set")
-    return os.environ[var]
-
-
 def _run(**args: Any) -> None:
     import asyncio
     import itertools
     import json
 
     from notifyctl import output
+    from notifyctl.cli.common import env_value
     from notifyctl.errors import DeliveryFailed, Interrupted, UsageError
     from notifyctl.replay import engine, fixtures, inputs, rules
     from notifyctl.replay.report import Report, histogram_lines, summary_rows
@@ -291,15 +259,18 @@ def _run(**args: Any) -> None:
         if not name:
             raise UsageError("which platform's rules? pass --provider "
                              f"({', '.join(rules.names())})")
+    headers = [_parse_header(h) for h in args["headers"]]
+    sign_key = env_value("--sign-key-env", args["sign_key_env"], allow_empty=False,
+                         hint="it must hold the signing key (never pass a key on the command line)")
     options = rules.RuleOptions(
-        target=args["to"], headers=[_parse_header(h) for h in args["headers"]],
-        sign=args["sign"], sign_key=_sign_key(args["sign_key_env"]) or _stored_key(name),
+        target=args["to"], headers=headers, sign=args["sign"],
+        sign_key=sign_key or _stored_key(name),
         sign_key_env=args["sign_key_env"], batch_size=args["batch_size"],
         handshake=args["handshake"], max_attempts=args["max_attempts"],
         retry_base=args["retry_base"], payload_only=args["payload_only"],
         timeout=args["timeout"], skip_invalid=args["skip_invalid"], stats=stats,
         callback_username=args["callback_username"],
-        callback_password=_env_value("--callback-password-env", args["callback_password_env"]),
+        callback_password=env_value("--callback-password-env", args["callback_password_env"]),
         **args["sigfox"],
     )
     chosen = rules.load(name, options)

@@ -3,17 +3,23 @@ callback operations beyond register/unregister/list (``providers/sigfox/commands
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from notifyctl.cli.common import (
     ApiUrlOpt,
     CaBundleOpt,
+    DeviceTypeOpt,
     InsecureOpt,
     NetTimeoutOpt,
     connection,
 )
+
+if TYPE_CHECKING:
+    from notifyctl.config import Connection
+    from notifyctl.http import NetOptions
 
 app = typer.Typer(help="Sigfox: enable or disable callbacks, choose the downlink callback, "
                   "list undelivered callbacks.",
@@ -21,63 +27,69 @@ app = typer.Typer(help="Sigfox: enable or disable callbacks, choose the downlink
 
 IdArg = Annotated[str, typer.Argument(help="Callback id (see 'notifyctl list --device-type').",
                                       show_default=False)]
-DeviceTypeOpt = Annotated[
-    str | None,
-    typer.Option("--device-type", help="The device type the callback belongs to.",
-                 show_default=False),
-]
 
 
-def _set(callback_id: str, device_type: str | None, api_url: str | None, timeout: float | None,
-         insecure: bool, ca_bundle: str | None, enabled: bool) -> None:
+def _sigfox(api_url: str | None, timeout: float | None, insecure: bool,
+            ca_bundle: str | None) -> tuple[Connection, NetOptions]:
     from notifyctl.http import net_options
+
+    return connection("sigfox", api_url), net_options(timeout, insecure, ca_bundle)
+
+
+# What a callback command does once connected: (connection, net, device type, callback id).
+Action = Callable[["Connection", "NetOptions", str | None, str], None]
+
+
+def _callback_command(name: str, doc: str, action: Action) -> None:
+    """Register ``sigfox NAME ID``: enable, disable and downlink take the same options."""
+
+    def command(callback_id: IdArg, device_type: DeviceTypeOpt = None, api_url: ApiUrlOpt = None,
+                timeout: NetTimeoutOpt = None, insecure: InsecureOpt = False,
+                ca_bundle: CaBundleOpt = None) -> None:
+        conn, net = _sigfox(api_url, timeout, insecure, ca_bundle)
+        action(conn, net, device_type, callback_id)
+
+    command.__doc__ = doc
+    app.command(name)(command)
+
+
+def _enable(conn: Connection, net: NetOptions, device_type: str | None, callback_id: str) -> None:
     from notifyctl.providers.sigfox import commands
 
-    commands.set_enabled(connection("sigfox", api_url), net_options(timeout, insecure, ca_bundle),
-                         device_type, callback_id, enabled)
+    commands.set_enabled(conn, net, device_type, callback_id, True)
 
 
-@app.command("enable")
-def enable(callback_id: IdArg, device_type: DeviceTypeOpt = None, api_url: ApiUrlOpt = None,
-           timeout: NetTimeoutOpt = None, insecure: InsecureOpt = False,
-           ca_bundle: CaBundleOpt = None) -> None:
-    """Enable a callback (Sigfox sends to it again).
+def _disable(conn: Connection, net: NetOptions, device_type: str | None, callback_id: str) -> None:
+    from notifyctl.providers.sigfox import commands
+
+    commands.set_enabled(conn, net, device_type, callback_id, False)
+
+
+def _downlink(conn: Connection, net: NetOptions, device_type: str | None,
+              callback_id: str) -> None:
+    from notifyctl.providers.sigfox import commands
+
+    commands.select_downlink(conn, net, device_type, callback_id)
+
+
+_callback_command("enable", """Enable a callback (Sigfox sends to it again).
 
     \b
     Example:
       notifyctl -p sfx sigfox enable 5f3c... --device-type 5a1b...
-    """
-    _set(callback_id, device_type, api_url, timeout, insecure, ca_bundle, True)
-
-
-@app.command("disable")
-def disable(callback_id: IdArg, device_type: DeviceTypeOpt = None, api_url: ApiUrlOpt = None,
-            timeout: NetTimeoutOpt = None, insecure: InsecureOpt = False,
-            ca_bundle: CaBundleOpt = None) -> None:
-    """Disable a callback without deleting it.
+    """, _enable)
+_callback_command("disable", """Disable a callback without deleting it.
 
     \b
     Example:
       notifyctl -p sfx sigfox disable 5f3c... --device-type 5a1b...
-    """
-    _set(callback_id, device_type, api_url, timeout, insecure, ca_bundle, False)
-
-
-@app.command("downlink")
-def downlink(callback_id: IdArg, device_type: DeviceTypeOpt = None, api_url: ApiUrlOpt = None,
-             timeout: NetTimeoutOpt = None, insecure: InsecureOpt = False,
-             ca_bundle: CaBundleOpt = None) -> None:
-    """Make a data/bidir callback the one whose answers carry downlinks.
+    """, _disable)
+_callback_command("downlink", """Make a data/bidir callback the one whose answers carry downlinks.
 
     \b
     Example:
       notifyctl -p sfx sigfox downlink 5f3c... --device-type 5a1b...
-    """
-    from notifyctl.http import net_options
-    from notifyctl.providers.sigfox import commands
-
-    commands.select_downlink(connection("sigfox", api_url),
-                             net_options(timeout, insecure, ca_bundle), device_type, callback_id)
+    """, _downlink)
 
 
 @app.command("undelivered")
@@ -97,9 +109,7 @@ def undelivered(
       notifyctl -p sfx sigfox undelivered --device-type 5a1b... | jq '.[].message'
     """
     from notifyctl import output
-    from notifyctl.http import net_options
     from notifyctl.providers.sigfox import commands
 
-    rows = commands.not_delivered(connection("sigfox", api_url),
-                                  net_options(timeout, insecure, ca_bundle), device_type, limit)
-    output.current().json(rows)
+    conn, net = _sigfox(api_url, timeout, insecure, ca_bundle)
+    output.current().json(commands.not_delivered(conn, net, device_type, limit))

@@ -1,6 +1,7 @@
 """The ``replay`` options that describe a Sigfox callback (the requests are rendered from them:
 ``replay/rules/sigfox.py``). Kept here so ``cli/replay.py`` stays one screenful per concern;
-importing it costs typer only."""
+importing it costs typer only. (``--content-type``, shared with ``register``, is in
+``cli/common.py``.)"""
 
 from __future__ import annotations
 
@@ -26,10 +27,6 @@ MethodOpt = Annotated[
 BodyTemplateOpt = Annotated[
     str | None,
     typer.Option("--body-template", help="sigfox: body with {variables}.", show_default=False),
-]
-ContentTypeOpt = Annotated[
-    str | None,
-    typer.Option("--content-type", help="sigfox: the body's content type.", show_default=False),
 ]
 BatchOpt = Annotated[
     bool, typer.Option("--batch", help="sigfox: BATCH_URL, one --line-pattern line per message, "

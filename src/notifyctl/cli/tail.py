@@ -11,7 +11,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from notifyctl.cli.common import AccountOpt, ApiUrlOpt, CaBundleOpt, InsecureOpt, ProviderOpt
+from notifyctl.cli.common import (
+    AccountOpt,
+    ApiUrlOpt,
+    CaBundleOpt,
+    InsecureOpt,
+    ProviderOpt,
+    StopTimeoutOpt,
+    TableJsonlOpt,
+    table_format,
+)
 
 if TYPE_CHECKING:
     from notifyctl.tail import Source, TailRun
@@ -20,20 +29,12 @@ ListOpt = list[str] | None
 
 
 def tail(
-    fmt: Annotated[
-        str | None,
-        typer.Option("--output", "-o", help="table or jsonl (default: table on a terminal,"
-                     " else jsonl).", show_default=False),
-    ] = None,
+    fmt: TableJsonlOpt = None,
     count: Annotated[
         int | None,
         typer.Option("--count", "-n", help="Stop after N events (exit 0).", show_default=False),
     ] = None,
-    timeout: Annotated[
-        float | None,
-        typer.Option("--timeout", help="Stop after S seconds (exit 8 if --count is not reached).",
-                     show_default=False),
-    ] = None,
+    timeout: StopTimeoutOpt = None,
     device: Annotated[
         ListOpt,
         typer.Option("--device", help="Only devices matching this glob (repeatable).",
@@ -97,15 +98,11 @@ def tail(
     """
     from contextlib import AbstractAsyncContextManager
 
-    from notifyctl import output
     from notifyctl import tail as engine
     from notifyctl.errors import UsageError
     from notifyctl.providers.pelion import stream, wire
 
-    out = output.current()
-    chosen = out.choose_format(fmt, human="table", machine="jsonl")
-    if chosen not in ("table", "jsonl"):
-        raise UsageError(f"--output {chosen!r}: choose table or jsonl")
+    chosen = table_format(fmt, machine="jsonl")
     if count is not None and count < 1:
         raise UsageError(f"--count {count}: must be at least 1")
     if timeout is not None and timeout <= 0:
