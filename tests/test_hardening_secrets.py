@@ -289,3 +289,25 @@ def test_replay_verifies_tls_unless_insecure(cli, https_server, tmp_path: Path) 
     assert allowed.exit_code == 0, allowed.stderr
     assert "warning:" in allowed.stderr and "--insecure" in allowed.stderr
     assert len(recorder.seen) == 1
+
+
+def test_error_paths_with_tracebacks_keep_secrets_out(cli, monkeypatch, env_secrets) -> None:
+    """-v prints tracebacks of failures: refused keys (401/403, close 1008) and unreachable
+    hosts must not carry the key in any chained exception message either."""
+    from sandbox import SandboxThread as Thread
+
+    monkeypatch.setenv("NOTIFYCTL_API_KEY", ENV_KEY)
+    with Thread(api_key="ak_the_only_key", retry_base=0.01) as other:
+        runs = [
+            cli("-v", "list", "--provider", "pelion", "--api-url", other.url),
+            cli("-v", "register", "http://127.0.0.1:9/hook", "--provider", "pelion",
+                "--api-url", other.url),
+            cli("-v", "tail", "--provider", "pelion", "--api-url", other.url, "--count", "1",
+                "--timeout", "5", "-o", "jsonl"),
+        ]
+    runs.append(cli("-v", "tail", "--provider", "pelion", "--api-url", "http://127.0.0.1:9",
+                    "--retry-for", "0.2", "-o", "jsonl"))
+    assert [r.exit_code for r in runs] == [3, 3, 3, 5], [r.stderr[-300:] for r in runs]
+    assert any("Traceback" in r.stderr for r in runs)
+    for result in runs:
+        clean("an error path with -v", result.stdout + result.stderr)
