@@ -144,7 +144,7 @@ def reconnect_storm(sandbox: SandboxThread, total: int, reconnects: int) -> None
 
 
 def test_events_across_forced_reconnects_each_printed_once(sandbox: SandboxThread) -> None:
-    reconnect_storm(sandbox, total=20_000, reconnects=12)
+    reconnect_storm(sandbox, total=20_000, reconnects=len(FAULTS))  # each fault once
 
 
 @slow
