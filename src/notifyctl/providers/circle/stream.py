@@ -13,23 +13,27 @@ stream (``AuthError``);
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 
 from websockets.asyncio.client import connect  # noqa: TID253 - only tail imports streams
 from websockets.exceptions import ConnectionClosed, InvalidHandshake  # noqa: TID253
 
-from notifyctl import output
 from notifyctl.errors import AuthError, NetworkError, NotifyctlError
 from notifyctl.events import Event
 from notifyctl.providers.circle import wire
 from notifyctl.providers.circle.api import CLIENT_NOTIFICATIONS_PATH, CircleClient
-from notifyctl.providers.streaming import Delays, doubling, encode_jsonl, quiet_logger, translate
-from notifyctl.tail import StreamStats
+from notifyctl.providers.streaming import (
+    Delays,
+    ReconnectingStream,
+    doubling,
+    drop_error,
+    quiet_logger,
+)
 
 PING_INTERVAL = 600.0
 
 
-class CircleStream:
+class CircleStream(ReconnectingStream):
     """A ``notifyctl.tail.Source`` over Circle client notifications."""
 
     provider = wire.PROVIDER
@@ -49,33 +53,19 @@ class CircleStream:
         open_timeout: float = 10.0,
         on_state: Callable[[str], None] | None = None,
     ) -> None:
+        super().__init__(reconnect_delays=reconnect_delays, sleep=sleep,
+                         max_failures=max_failures, open_timeout=open_timeout, on_state=on_state)
         self.client = client
         self.accessories = list(accessories or [])
         self.event_types = list(event_types or [])
-        self.reconnect_delays = reconnect_delays
-        self.sleep = sleep
-        self.max_failures = max_failures
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
-        self.open_timeout = open_timeout
-        self.stats = StreamStats()
-        self.waits: list[float] = []
-        self._on_state = on_state or (lambda message: output.current().info(message))
 
     def decode(self, body: bytes, *, received_at: str | None = None) -> list[Event]:
         return wire.decode(body)
 
-    @staticmethod
-    def encode_jsonl(events: Sequence[Event]) -> bytes:
-        return encode_jsonl(events)
-
-    def _state(self, state: str, detail: str) -> None:
-        self.stats.state, self.stats.detail = state, detail
-        self._on_state(detail)
-
     async def frames(self) -> AsyncGenerator[bytes, None]:
-        failures = 0
-        delays = self.reconnect_delays()
+        self._reset()
         while True:
             self._state("connecting", "asking Circle for a client-notification URL")
             try:
@@ -88,10 +78,7 @@ class CircleStream:
                     open_timeout=self.open_timeout,
                     logger=quiet_logger("notifyctl.circle.ws"),
                 ) as ws:
-                    self.stats.connections += 1
-                    failures = 0
-                    delays = self.reconnect_delays()
-                    self._state("connected", "connected to Circle client notifications")
+                    self._connected("connected to Circle client notifications")
                     async for message in ws:
                         yield message.encode("utf-8") if isinstance(message, str) else message
                     # A clean close from the server: ask for a new URL like any drop.
@@ -100,16 +87,7 @@ class CircleStream:
             except NetworkError as exc:
                 last: NotifyctlError = exc
             except (ConnectionClosed, InvalidHandshake, OSError, TimeoutError) as exc:
-                last = translate(exc, "circle client notifications")
-                if isinstance(last, AuthError):
-                    raise last from None
+                last = drop_error(exc, "circle client notifications")
             else:
                 last = NetworkError("circle client notifications: closed by the server")
-            failures += 1
-            if failures >= self.max_failures:
-                raise NetworkError(f"{last.message} (gave up after {failures} attempts)") from None
-            delay = next(delays)
-            self.waits.append(delay)
-            self.stats.reconnects += 1
-            self._state("reconnecting", f"{last.message}; asking again in {delay:g} s")
-            await self.sleep(delay)
+            await self._back_off(last, "asking again")

@@ -25,7 +25,6 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect  # noqa: TID253
 from websockets.exceptions import ConnectionClosed, InvalidHandshake  # noqa: TID253
 
-from notifyctl import output
 from notifyctl.errors import (
     AuthError,
     InvalidRequest,
@@ -38,13 +37,13 @@ from notifyctl.events import Event
 from notifyctl.providers.iottly import wire
 from notifyctl.providers.streaming import (
     Delays,
+    ReconnectingStream,
     doubling,
-    encode_jsonl,
+    drop_error,
     quiet_logger,
     redact,
     translate,
 )
-from notifyctl.tail import StreamStats
 
 Subscription = tuple[str, Sequence[str]]  # (device id, stream names; empty = all)
 _LOGGER = "notifyctl.iottly.ws"
@@ -67,7 +66,7 @@ def _request_error(message: wire.Message, what: str) -> Exception:
     return InvalidRequest(text)
 
 
-class IottlyStream:
+class IottlyStream(ReconnectingStream):
     """A ``notifyctl.tail.Source``: telemetry of the subscribed device streams."""
 
     provider = wire.PROVIDER
@@ -86,59 +85,33 @@ class IottlyStream:
     ) -> None:
         if not subscriptions:
             raise UsageError("iottly tail needs at least one --device")
+        super().__init__(reconnect_delays=reconnect_delays, sleep=sleep,
+                         max_failures=max_failures, open_timeout=open_timeout, on_state=on_state)
         self.url = url
         self.subscriptions = [(device, list(streams)) for device, streams in subscriptions]
-        self.reconnect_delays = reconnect_delays
-        self.sleep = sleep
-        self.max_failures = max_failures
-        self.open_timeout = open_timeout
-        self.stats = StreamStats()
-        self.waits: list[float] = []  # every reconnect delay slept, in order
         self.subscription_ids: list[str] = []
         self._ids = itertools.count(1)
-        self._on_state = on_state or (lambda message: output.current().info(message))
 
     def decode(self, body: bytes, *, received_at: str | None = None) -> list[Event]:
         return wire.decode(body)
 
-    @staticmethod
-    def encode_jsonl(events: Sequence[Event]) -> bytes:
-        return encode_jsonl(events)
-
-    def _state(self, state: str, detail: str) -> None:
-        self.stats.state, self.stats.detail = state, detail
-        self._on_state(detail)
-
     async def frames(self) -> AsyncGenerator[bytes, None]:
-        failures = 0
-        delays = self.reconnect_delays()
+        self._reset()
         self._state("connecting", f"connecting to {redact(self.url)}")
         while True:
             try:
                 async with _connect(self.url, self.open_timeout) as ws:
-                    self.stats.connections += 1
-                    failures = 0
-                    delays = self.reconnect_delays()
-                    self._state("connected", "connected; subscribing")
+                    self._connected("connected; subscribing")
                     try:
                         async for frame in self._session(ws):
                             yield frame
                     finally:
                         await self._unsubscribe(ws)
             except (ConnectionClosed, InvalidHandshake, OSError, TimeoutError) as exc:
-                last = translate(exc, "iottly stream")
-                if isinstance(last, AuthError):
-                    raise last from None
+                last = drop_error(exc, "iottly stream")
             else:
                 last = NetworkError("iottly stream: closed by the server")
-            failures += 1
-            if failures >= self.max_failures:
-                raise NetworkError(f"{last} (gave up after {failures} attempts)") from None
-            delay = next(delays)
-            self.waits.append(delay)
-            self.stats.reconnects += 1
-            self._state("reconnecting", f"{last.message}; reconnecting in {delay:g} s")
-            await self.sleep(delay)
+            await self._back_off(last, "reconnecting")
 
     async def _session(self, ws: ClientConnection) -> AsyncIterator[bytes]:
         self.subscription_ids = []
@@ -222,9 +195,7 @@ async def run_command(
                     if event.kind == "command-done":
                         return
         except ConnectionClosed as exc:
-            error = translate(exc, "iottly exec")
-            if isinstance(error, AuthError):
-                raise error from None
+            drop_error(exc, "iottly exec")
             raise NetworkError(f"iottly exec: the connection closed before the command finished "
                                f"({exc.rcvd.code if exc.rcvd else 'no close frame'})",
                                hint="the command may still be running on the device") from None
