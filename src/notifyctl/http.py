@@ -9,7 +9,8 @@ each a bounded number of times) and maps the final outcome onto the error tree: 
 ``InvalidRequest`` with the platform's message, 401/403 ``AuthError``, 404 ``NotFoundError``,
 anything else that failed ``NetworkError``. ``Http`` (synchronous, Pelion) and ``AsyncHttp``
 (asyncio, Sigfox and Circle) only send and wait; redirects are never followed (a 3xx is
-returned when listed in ``ok``).
+returned when listed in ``ok``). ``AsyncHttpClient`` gives a client over ``AsyncHttp`` its
+``async with`` and ``aclose``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import httpx  # noqa: TID253 - only networked commands import this module, inside the command
 
@@ -328,3 +330,21 @@ def json_body(response: httpx.Response, what: str) -> Any:
         return response.json()
     except ValueError as exc:
         raise NetworkError(f"{what}: the platform answered with something not JSON") from exc
+
+
+class AsyncHttpClient:
+    """Mixin for a platform client that talks through ``self._http`` (Sigfox, Circle): use it
+    as ``async with Client(...) as client``; leaving closes the connections."""
+
+    _http: AsyncHttp
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()

@@ -16,12 +16,11 @@ import json
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
 from notifyctl.errors import ConfigError, NetworkError, UsageError
-from notifyctl.http import AsyncHttp, NetOptions, json_body
+from notifyctl.http import AsyncHttp, AsyncHttpClient, NetOptions, json_body
 from notifyctl.providers.circle.wire import check_event_types
 
 CLIENT_NOTIFICATIONS_PATH = "/api/accounts/self/notifications"
@@ -87,7 +86,7 @@ def registration_body(
     return body
 
 
-class CircleClient:
+class CircleClient(AsyncHttpClient):
     """Async client; use as ``async with CircleClient(...) as client``."""
 
     def __init__(
@@ -105,17 +104,6 @@ class CircleClient:
             headers={"X-API-Key": api_key, "Authorization": f"Bearer {access_token}",
                      "Accept": "application/json"},
         )
-
-    async def __aenter__(self) -> CircleClient:
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
     async def register(self, body: Mapping[str, Any]) -> Any:
         """Register (or overwrite) this client's server notifications; returns the answer's

@@ -9,16 +9,15 @@ update, DELETE), ``.../callbacks/{cb}/enable?enabled=true|false`` (PUT),
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
 from notifyctl.errors import NetworkError
-from notifyctl.http import AsyncHttp, NetOptions, json_body
+from notifyctl.http import AsyncHttp, AsyncHttpClient, NetOptions, json_body
 from notifyctl.providers.sigfox.spec import CallbackSpec, describe
 
 
-class SigfoxClient:
+class SigfoxClient(AsyncHttpClient):
     """Async client; use as ``async with SigfoxClient(...) as client``."""
 
     def __init__(
@@ -30,17 +29,6 @@ class SigfoxClient:
     ) -> None:
         self._http = AsyncHttp(api_url, net, auth=(username, password),
                                headers={"Accept": "application/json"})
-
-    async def __aenter__(self) -> SigfoxClient:
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
     @staticmethod
     def _base(device_type: str) -> str:
