@@ -17,6 +17,7 @@ from typing import Any
 
 from notifyctl.errors import UsageError, WireError
 from notifyctl.events import Event
+from notifyctl.providers.jsonwire import loads, optional_object, optional_str, required_str
 
 PROVIDER = "circle"
 EVENT_TYPES: tuple[str, ...] = (
@@ -56,13 +57,7 @@ def check_event_types(types: Iterable[str], *, yes_motion: bool = False) -> list
 
 def decode(body: bytes | str) -> list[Event]:
     """The events of one delivery body or client-notification frame."""
-    try:
-        text = body.decode("utf-8") if isinstance(body, bytes) else body
-        doc = json.loads(text)
-    except UnicodeDecodeError as exc:
-        raise WireError(f"body: not UTF-8 (byte {exc.start})") from None
-    except (ValueError, RecursionError) as exc:
-        raise WireError(f"body: malformed JSON: {exc}") from None
+    doc = loads(body, "body")
     if isinstance(doc, list):
         return [_event(item, f"body[{index}]") for index, item in enumerate(doc)]
     return [_event(doc, "body")]
@@ -71,20 +66,10 @@ def decode(body: bytes | str) -> list[Event]:
 def _event(doc: object, where: str) -> Event:
     if not isinstance(doc, dict):
         raise WireError(f"{where}: expected a JSON object with eventType")
-    kind = doc.get("eventType")
-    if not isinstance(kind, str) or not kind:
-        raise WireError(f"{where}.eventType: missing or not a string")
-    account = doc.get("accountId")
-    if account is not None and not isinstance(account, str):
-        raise WireError(f"{where}.accountId: not a string")
-    data = doc.get("eventData", {})
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise WireError(f"{where}.eventData: expected an object")
-    device = data.get("accessoryId")
-    if device is not None and not isinstance(device, str):
-        raise WireError(f"{where}.eventData.accessoryId: not a string")
+    kind = required_str(doc, "eventType", where)
+    optional_str(doc, "accountId", where)
+    data = optional_object(doc, "eventData", where)
+    device = optional_str(data, "accessoryId", f"{where}.eventData")
     ident = data.get("activityId", data.get("id"))
     stamp = next((data[k] for k in _TIME_KEYS if isinstance(data.get(k), str)), None)
     return Event(

@@ -22,6 +22,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from notifyctl.errors import UsageError, WireError
 from notifyctl.events import Event
+from notifyctl.providers.jsonwire import loads, optional_object, optional_str, required_str
 from notifyctl.providers.streaming import redact
 
 PROVIDER = "iottly"
@@ -61,26 +62,12 @@ def stream_url(api_url: str, api_key: str, override: str | None = None) -> str:
 
 def decode_message(data: bytes | str) -> Message:
     """One frame as a ``Message``; ``WireError`` when it is not the seed's format."""
-    try:
-        text = data.decode("utf-8") if isinstance(data, bytes) else data
-        doc = json.loads(text)
-    except UnicodeDecodeError as exc:
-        raise WireError(f"frame: not UTF-8 (byte {exc.start})") from None
-    except (ValueError, RecursionError) as exc:
-        raise WireError(f"frame: malformed JSON: {exc}") from None
+    doc = loads(data, "frame")
     if not isinstance(doc, dict):
         raise WireError("frame: expected a JSON object with a type")
-    kind = doc.get("type")
-    if not isinstance(kind, str) or not kind:
-        raise WireError("frame.type: missing or not a string")
-    payload = doc.get("payload", {})
-    if payload is None:
-        payload = {}
-    if not isinstance(payload, dict):
-        raise WireError(f"{kind}.payload: expected an object")
-    request_id = doc.get("request_id")
-    if request_id is not None and not isinstance(request_id, str):
-        raise WireError(f"{kind}.request_id: not a string")
+    kind = required_str(doc, "type", "frame")
+    payload = optional_object(doc, "payload", kind)
+    request_id = optional_str(doc, "request_id", kind)
     return Message(kind, payload, request_id, doc)
 
 

@@ -29,6 +29,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from notifyctl.errors import WireError
 from notifyctl.events import Event
+from notifyctl.providers.jsonwire import loads
 from notifyctl.providers.sigfox.templates import parse_line, pattern_regex, render
 
 PROVIDER = "sigfox"
@@ -74,10 +75,7 @@ def decode(
 
 
 def _json_objects(text: str) -> list[dict[str, Any]]:
-    try:
-        doc = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise WireError(f"body: malformed JSON: {exc}") from None
+    doc = loads(text, "body")
     items = doc if isinstance(doc, list) else [doc]
     for index, item in enumerate(items):
         if not isinstance(item, dict):
