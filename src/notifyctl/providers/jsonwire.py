@@ -1,6 +1,6 @@
-"""Checked access to a platform's JSON (Circle bodies, Iottly frames): text to values, and
-fields read with a ``WireError`` that names the field (``body[2].eventData: expected an
-object``). Pure; the standard ``json`` module only."""
+"""Checked access to a platform's JSON (Circle bodies, Iottly frames, Sigfox bodies and BIDIR
+answers, ThingSpace REST callbacks): text to values, and fields read with a ``WireError`` that
+names the field (``body[2].eventData: expected an object``). Pure; standard ``json`` only."""
 
 from __future__ import annotations
 

@@ -242,10 +242,7 @@ def parse_bidir_answer(
     media = (content_type or "").split(";")[0].strip().lower()
     if media != "application/json":
         raise WireError(f"BIDIR answer: Content-Type must be application/json, not {media!r}")
-    try:
-        doc = json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        raise WireError(f"BIDIR answer: malformed JSON: {exc}") from None
+    doc = loads(body, "BIDIR answer")
     if not isinstance(doc, dict):
         raise WireError("BIDIR answer: expected an object of device -> {downlinkData}")
     wanted = set(devices) if devices is not None else None

@@ -31,6 +31,7 @@ from xml.sax.saxutils import escape
 from notifyctl import xmlsafe
 from notifyctl.errors import WireError
 from notifyctl.events import Event
+from notifyctl.providers.jsonwire import loads
 from notifyctl.providers.thingspace.soap import NS_ENV, NS_V2, NS_XSI
 
 PROVIDER = "thingspace"
@@ -199,10 +200,7 @@ def _soap_kind(names: Sequence[str]) -> str:
 
 
 def decode_rest(body: bytes) -> Callback:
-    try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise WireError(f"REST callback: malformed JSON: {exc}") from exc
+    doc = loads(body, "REST callback")
     if not isinstance(doc, dict):
         raise WireError("REST callback: the body is not a JSON object")
     devices = []
