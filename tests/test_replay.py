@@ -37,7 +37,8 @@ class Hit:
 class Receiver:
     """An aiohttp server in its own thread that records every request.
 
-    ``answer(index, hit)`` returns the status (or a ``(status, delay_s)`` pair). With
+    ``answer(index, hit)`` returns the status, or ``(status, delay_s)``, or
+    ``(status, delay_s, headers)``. With
     ``strict=True`` an overlapping request is recorded as a violation (Pelion: one in flight).
     """
 
@@ -84,10 +85,14 @@ class Receiver:
             if self.record:
                 self.hits.append(hit)
             answer = self.answer(index, hit)
-            status, delay = answer if isinstance(answer, tuple) else (answer, 0.0)
+            parts = answer if isinstance(answer, tuple) else (answer,)
+            status = parts[0]
+            delay = parts[1] if len(parts) > 1 else 0.0
+            headers = dict(parts[2]) if len(parts) > 2 else {}
             if delay:
                 await asyncio.sleep(delay)
-            headers = {"Location": "/elsewhere"} if 300 <= status < 400 else None
+            if 300 <= status < 400:
+                headers["Location"] = "/elsewhere"
             return web.Response(status=status, headers=headers)
         finally:
             self._in_flight -= 1
@@ -398,6 +403,18 @@ def test_pelion_retries_with_backoff_then_stops(tmp_path, receiver, cli):
     assert stop.exit_code == 6
     assert len(failing.hits) == 3  # the first batch three times, nothing after it
     assert "sends nothing after it" in stop.json()["stopped"]
+
+
+def test_retry_after_is_honoured_when_longer_than_the_backoff(tmp_path, receiver, cli):
+    server = receiver(answer=lambda i, hit: (429, 0.0, {"Retry-After": "1"}) if i == 0 else 204)
+    src = capture(tmp_path / "p.jsonl", "pelion", [{"notifications": [notification(1)]}])
+    started = time.monotonic()
+    result = cli("replay", str(src), "--provider", "pelion", "--retry-base", "0.001",
+                 "--to", server.url, "-o", "json")
+    elapsed = time.monotonic() - started
+    assert result.exit_code == 0, result.stderr
+    assert server.count == 2 and result.json()["retried"] == 1
+    assert elapsed >= 0.95  # the receiver asked for 1 s; the back-off alone would be 1 ms
 
 
 def test_pelion_handshake_is_one_attempt_needing_200_or_204(tmp_path, receiver, cli):

@@ -16,9 +16,7 @@ returned when listed in ``ok``). ``AsyncHttpClient`` gives a client over ``Async
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
-import math
 import random
 import ssl
 import time
@@ -38,6 +36,7 @@ from notifyctl.errors import (
     NotifyctlError,
     UsageError,
 )
+from notifyctl.retry import parse_retry_after
 
 DEFAULT_TIMEOUT = 30.0
 _MESSAGE_LIMIT = 300
@@ -129,24 +128,6 @@ def error_for(response: httpx.Response, what: str) -> NotifyctlError:
 def retry_after(response: httpx.Response, cap: float) -> float | None:
     """Seconds to wait from a response's ``Retry-After`` header, capped."""
     return parse_retry_after(response.headers.get("retry-after"), cap)
-
-
-def parse_retry_after(value: str | None, cap: float) -> float | None:
-    """A ``Retry-After`` value (seconds or an HTTP date) in seconds, within [0, cap]."""
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        seconds = when.timestamp() - time.time()
-    if math.isnan(seconds):
-        return None
-    return min(max(seconds, 0.0), cap)
 
 
 def _transport_message(exc: httpx.HTTPError) -> tuple[str, str | None]:

@@ -33,8 +33,10 @@ from notifyctl.errors import UsageError
 from notifyctl.replay.inputs import InputStats, Item
 from notifyctl.replay.report import Report
 from notifyctl.replay.rules.base import Decision, Refused, Request, Rules, Verdict
+from notifyctl.retry import parse_retry_after
 
 DEFAULT_CONCURRENCY = 16
+MAX_RETRY_AFTER = 120.0  # seconds: the longest Retry-After a replay waits for
 INTERRUPTED = "interrupted"  # the outcome of an attempt cancelled before its answer came
 
 
@@ -158,7 +160,7 @@ class Deliverer:
         attempt = 1
         while True:
             try:
-                status, outcome, ms = await self._attempt(
+                status, outcome, ms, asked_wait = await self._attempt(
                     request, rules.attempt_headers(request, attempt),
                     rules.attempt_body(request, attempt))
             except asyncio.CancelledError:
@@ -172,8 +174,10 @@ class Deliverer:
                 decision = Decision(Verdict.FAILED)  # the delivery's own bound
             if decision.verdict is Verdict.RETRY:
                 report.retried += 1
-                if decision.delay > 0:
-                    await asyncio.sleep(decision.delay)
+                # A receiver's Retry-After (429/503) is honoured when it asks for longer.
+                delay = max(decision.delay, asked_wait or 0.0)
+                if delay > 0:
+                    await asyncio.sleep(delay)
                 attempt += 1
                 continue
             report.deliveries += 1
@@ -196,8 +200,10 @@ class Deliverer:
         self.report.statuses[outcome] += 1
 
     async def _attempt(self, request: Request, headers: dict[str, str], body: bytes
-                       ) -> tuple[int | None, str, float]:
+                       ) -> tuple[int | None, str, float, float | None]:
+        """One request: (status, outcome name, latency ms, Retry-After seconds asked for)."""
         start = time.perf_counter()
+        asked_wait = None
         try:
             async with self.session.request(
                 request.method, request.url, data=body, headers=headers,
@@ -206,19 +212,22 @@ class Deliverer:
             ) as response:
                 answer = await response.read()
                 status = response.status
+                if status in (429, 503):
+                    asked_wait = parse_retry_after(response.headers.get("Retry-After"),
+                                                   MAX_RETRY_AFTER)
                 if self._answered is not None:
                     self._answered(request, status, response.headers.get("Content-Type"), answer)
         except TimeoutError:
-            return None, "timeout", 0.0
+            return None, "timeout", 0.0, None
         except aiohttp.ClientConnectorCertificateError:
-            return None, "tls-untrusted", 0.0  # a subclass of the next: say why (--ca-bundle)
+            return None, "tls-untrusted", 0.0, None  # a subclass of the next: say why
         except aiohttp.ClientConnectorError:
-            return None, "connect-error", 0.0
+            return None, "connect-error", 0.0, None
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             # OSError: a socket error aiohttp did not wrap; ValueError: a header value aiohttp
             # refuses to send (a newline). Either is this delivery failing, not the run.
-            return None, f"error:{type(exc).__name__}", 0.0
-        return status, str(status), (time.perf_counter() - start) * 1000
+            return None, f"error:{type(exc).__name__}", 0.0, None
+        return status, str(status), (time.perf_counter() - start) * 1000, asked_wait
 
 
 class Pacer:

@@ -51,10 +51,11 @@ from websockets.typing import Subprotocol  # noqa: TID253
 from notifyctl import output
 from notifyctl.errors import AuthError, InvalidRequest, NetworkError, NotFoundError, UsageError
 from notifyctl.events import Event
-from notifyctl.http import NetOptions, parse_retry_after
+from notifyctl.http import NetOptions
 from notifyctl.providers.pelion import wire
 from notifyctl.providers.pelion.api import WEBSOCKET_CONNECT, PelionApi, websocket_url
 from notifyctl.providers.streaming import quiet_logger
+from notifyctl.retry import parse_retry_after
 from notifyctl.tail import StreamStats, backoff_delays
 
 MAX_MESSAGE = 64 * 1024 * 1024  # 10,000 items with large payloads; the 1 MiB default is too small
