@@ -37,6 +37,12 @@ def test_secret_headers_are_masked() -> None:
     }
 
 
+def test_credential_query_parameters_are_masked_in_captured_paths() -> None:
+    delivery = Delivery.capture("iottly", "callback", b"{}", method="POST",
+                                path="/hook?api_key=ak_secret&monkey=1&token=t0k#frag")
+    assert delivery.path == "/hook?api_key=***&monkey=1&token=***#frag"
+
+
 def test_writer_appends(tmp_path: Path) -> None:
     path = tmp_path / "cap.jsonl"
     for _ in range(2):

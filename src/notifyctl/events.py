@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +29,10 @@ MAX_LINE_ENV = "NOTIFYCTL_MAX_CAPTURE_LINE"
 SECRET_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "x-api-key", "cookie", "set-cookie",
      "vz-m2m-token", "authentication"}
+)
+# Credential-named query parameters (Iottly's stream URL carries api_key=...).
+SECRET_QUERY = re.compile(
+    r"((?<=[?&;])(?:api_key|apikey|token|access_token|key)=)[^&;#\s\"']+", re.IGNORECASE
 )
 
 
@@ -90,7 +95,7 @@ class Delivery(msgspec.Struct, omit_defaults=True):
             source=source,
             at=at or now_iso(),
             method=method,
-            path=path,
+            path=mask_query(path) if path else path,
             headers=mask_headers(headers or {}),
             body=text,
             body_b64=encoded,
@@ -107,6 +112,11 @@ class Delivery(msgspec.Struct, omit_defaults=True):
 def now_iso() -> str:
     """UTC now as ``2026-11-23T09:00:00.123Z``."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def mask_query(text: str) -> str:
+    """``/hook?api_key=SECRET&x=1`` -> ``/hook?api_key=***&x=1``."""
+    return SECRET_QUERY.sub(r"\1***", text)
 
 
 def mask_headers(headers: Mapping[str, str]) -> dict[str, str]:

@@ -26,12 +26,8 @@ from websockets.exceptions import (  # noqa: TID253 - imported only by stream mo
 
 from notifyctl import output
 from notifyctl.errors import AuthError, NetworkError, NotifyctlError
-from notifyctl.events import SECRET_HEADERS, Event
+from notifyctl.events import SECRET_HEADERS, Event, mask_query
 from notifyctl.tail import StreamStats
-
-_QUERY_SECRET = re.compile(r"((?:api_key|apikey|token|access_token|key)=)[^&\s\"']+",
-                           re.IGNORECASE)
-
 
 # websockets' debug log shows the handshake's headers one per line ("> Authorization: ...") and
 # Pelion's key travels in the subprotocol list ("wss, pelion_ak_...").
@@ -44,7 +40,7 @@ _SUBPROTOCOL_SECRET = re.compile(r"\b(pelion_)[^\s,\"']+")
 def redact(text: str) -> str:
     """``...?api_key=SECRET&x=1`` -> ``...?api_key=***&x=1`` (any credential-named query value),
     and likewise secret header lines and the Pelion key subprotocol of a logged handshake."""
-    text = _QUERY_SECRET.sub(r"\1***", text)
+    text = mask_query(text)
     text = _HEADER_SECRET.sub(r"\1***", text)
     return _SUBPROTOCOL_SECRET.sub(r"\1***", text)
 
