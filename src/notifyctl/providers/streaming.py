@@ -15,6 +15,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterator, Sequence
+from typing import TypedDict
 
 import msgspec  # noqa: TID253 - imported only by stream modules
 from websockets.exceptions import (  # noqa: TID253 - imported only by stream modules
@@ -118,6 +119,16 @@ def drop_error(exc: BaseException, what: str) -> NotifyctlError:
 def retryable(exc: BaseException) -> bool:
     """Whether a reconnect may help (not for refused credentials)."""
     return not isinstance(translate(exc, ""), AuthError)
+
+
+class Reconnecting(TypedDict, total=False):
+    """The keyword arguments of ``ReconnectingStream`` (the subclasses pass them on)."""
+
+    reconnect_delays: Delays
+    sleep: Callable[[float], Awaitable[None]]
+    max_failures: int
+    open_timeout: float
+    on_state: Callable[[str], None] | None
 
 
 class ReconnectingStream:

@@ -12,8 +12,8 @@ stream (``AuthError``);
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, Iterable
+from typing import Unpack
 
 from websockets.asyncio.client import connect  # noqa: TID253 - only tail imports streams
 from websockets.exceptions import ConnectionClosed, InvalidHandshake  # noqa: TID253
@@ -23,9 +23,8 @@ from notifyctl.events import Event
 from notifyctl.providers.circle import wire
 from notifyctl.providers.circle.api import CLIENT_NOTIFICATIONS_PATH, CircleClient
 from notifyctl.providers.streaming import (
-    Delays,
+    Reconnecting,
     ReconnectingStream,
-    doubling,
     drop_error,
     quiet_logger,
 )
@@ -45,16 +44,11 @@ class CircleStream(ReconnectingStream):
         *,
         accessories: Iterable[str] | None = None,
         event_types: Iterable[str] | None = None,
-        reconnect_delays: Delays = doubling,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        max_failures: int = 10,
         ping_interval: float = PING_INTERVAL,
         ping_timeout: float = 30.0,
-        open_timeout: float = 10.0,
-        on_state: Callable[[str], None] | None = None,
+        **reconnecting: Unpack[Reconnecting],
     ) -> None:
-        super().__init__(reconnect_delays=reconnect_delays, sleep=sleep,
-                         max_failures=max_failures, open_timeout=open_timeout, on_state=on_state)
+        super().__init__(**reconnecting)
         self.client = client
         self.accessories = list(accessories or [])
         self.event_types = list(event_types or [])

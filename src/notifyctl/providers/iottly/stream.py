@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, Unpack
 
 from websockets.asyncio.client import ClientConnection, connect  # noqa: TID253
 from websockets.exceptions import ConnectionClosed, InvalidHandshake  # noqa: TID253
@@ -37,6 +37,7 @@ from notifyctl.events import Event
 from notifyctl.providers.iottly import wire
 from notifyctl.providers.streaming import (
     Delays,
+    Reconnecting,
     ReconnectingStream,
     doubling,
     drop_error,
@@ -76,17 +77,11 @@ class IottlyStream(ReconnectingStream):
         self,
         url: str,
         subscriptions: Sequence[Subscription],
-        *,
-        reconnect_delays: Delays = doubling,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        max_failures: int = 10,
-        open_timeout: float = 10.0,
-        on_state: Callable[[str], None] | None = None,
+        **reconnecting: Unpack[Reconnecting],
     ) -> None:
         if not subscriptions:
             raise UsageError("iottly tail needs at least one --device")
-        super().__init__(reconnect_delays=reconnect_delays, sleep=sleep,
-                         max_failures=max_failures, open_timeout=open_timeout, on_state=on_state)
+        super().__init__(**reconnecting)
         self.url = url
         self.subscriptions = [(device, list(streams)) for device, streams in subscriptions]
         self.subscription_ids: list[str] = []
