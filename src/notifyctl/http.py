@@ -20,10 +20,10 @@ import json
 import random
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import httpx  # noqa: TID253 - only networked commands import this module, inside the command
 
@@ -313,9 +313,12 @@ def json_body(response: httpx.Response, what: str) -> Any:
         raise NetworkError(f"{what}: the platform answered with something not JSON") from exc
 
 
+T = TypeVar("T")
+
+
 class AsyncHttpClient:
     """Mixin for a platform client that talks through ``self._http`` (Sigfox, Circle): use it
-    as ``async with Client(...) as client``; leaving closes the connections."""
+    as ``async with Client(...) as client``, or ``client.run(call)`` from synchronous code."""
 
     _http: AsyncHttp
 
@@ -329,3 +332,13 @@ class AsyncHttpClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    def run(self, call: Callable[[Self], Awaitable[T]]) -> T:
+        """``call(self)`` in its own event loop, closing the client after (a command's whole
+        conversation with the platform)."""
+
+        async def main() -> T:
+            async with self:
+                return await call(self)
+
+        return asyncio.run(main())

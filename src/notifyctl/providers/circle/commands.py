@@ -10,7 +10,6 @@ no key variable is given) and shown once on stderr. API key and access token com
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -57,13 +56,7 @@ def client(conn: Connection, net: NetOptions | None = None) -> CircleClient:
 
 
 def _run(conn: Connection, net: NetOptions, call: Callable[[CircleClient], Awaitable[T]]) -> T:
-    api = client(conn, net)
-
-    async def main() -> T:
-        async with api:
-            return await call(api)
-
-    return asyncio.run(main())
+    return client(conn, net).run(call)
 
 
 def register(conn: Connection, net: NetOptions, url: str, event_types: Sequence[str], *,

@@ -8,7 +8,6 @@ and password come from ``notifyctl.secrets`` (``username``/``password``), never 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -37,12 +36,7 @@ def _run(conn: Connection, net: NetOptions, call: Callable[[SigfoxClient], Await
 
     api = SigfoxClient(conn.api_url, secrets.require(conn.profile, "username"),
                        secrets.require(conn.profile, "password"), net)
-
-    async def main() -> T:
-        async with api:
-            return await call(api)
-
-    return asyncio.run(main())
+    return api.run(call)
 
 
 def register(conn: Connection, net: NetOptions, kind: str | None, spec: CallbackSpec) -> str:
