@@ -95,6 +95,12 @@ class _Base:
         self.client = client or httpx.AsyncClient(timeout=timeout)
         self._login_failed = False
 
+    def _no_second_login(self) -> None:
+        """A refused login is final for this client: five failures lock the account."""
+        if self._login_failed:
+            raise AuthError("ThingSpace login already failed; not retrying (five failures "
+                            "lock the account)")
+
     def _require_account(self) -> str:
         if not self.account:
             raise UsageError("no ThingSpace account chosen",
@@ -150,9 +156,7 @@ class SoapApi(_Base):
 
     async def login(self) -> str:
         """LogIn once; a refusal is final for this client (never retried)."""
-        if self._login_failed:
-            raise AuthError("ThingSpace login already failed; not retrying (five failures "
-                            "lock the account)")
+        self._no_second_login()
         try:
             body = await self._post("LogIn", soap.login(self._username, self._password))
             self._token = soap.login_token(body)
@@ -244,9 +248,7 @@ class RestApi(_Base):
 
     async def login(self) -> str:
         """OAuth2 token, then session login; a refused login is final for this client."""
-        if self._login_failed:
-            raise AuthError("ThingSpace login already failed; not retrying (five failures "
-                            "lock the account)")
+        self._no_second_login()
         access = await self._oauth()
         url = f"{self.base_url}/m2m/v1/session/login"
         response = await self._send("session login", "POST", url,
