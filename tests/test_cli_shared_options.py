@@ -54,8 +54,8 @@ def _params(*path: str) -> dict[str, tuple[Any, ...]]:
     from notifyctl.cli import app
 
     command: Any = typer.main.get_command(app)
-    for name in path:
-        command = command.commands[name]
+    for name in path:  # get_command, not .commands: the root builds subcommands on demand
+        command = command.get_command(typer._click.Context(command), name)
     return {p.name: (tuple(p.opts), p.default, p.help if hasattr(p, "help") else None)
             for p in command.params}
 
