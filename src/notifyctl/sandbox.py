@@ -22,9 +22,9 @@ import fnmatch
 import importlib
 import secrets
 import signal
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from aiohttp import web  # noqa: TID253 - runs only inside `notifyctl sandbox` and tests
 
@@ -39,6 +39,7 @@ EMULATORS: dict[str, str] = {
     "iottly": "notifyctl.providers.iottly.emulator:for_sandbox",
 }
 GENERATOR_TICK = 0.05  # seconds between generator bursts at high rates
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,14 @@ class Emulator(Protocol):
         """Produce ``count`` synthetic events for the channels that exist."""
 
     def state(self) -> dict[str, Any]: ...
+
+
+def spawn(tasks: set[asyncio.Task[T]], job: Coroutine[Any, Any, T]) -> None:
+    """Run ``job`` in the background, held in ``tasks`` until it ends: the event loop keeps
+    only weak references, so an unheld task could vanish mid-send."""
+    task = asyncio.get_running_loop().create_task(job)
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
 
 
 @dataclass

@@ -24,6 +24,7 @@ from aiohttp import WSCloseCode, web  # noqa: TID253 - the sandbox imports emula
 from notifyctl import signing
 from notifyctl.providers.circle import wire
 from notifyctl.providers.circle.api import CLIENT_NOTIFICATIONS_PATH, ServerNotificationsRoute
+from notifyctl.sandbox import spawn
 
 if TYPE_CHECKING:
     from notifyctl.sandbox import SandboxConfig
@@ -109,9 +110,7 @@ class CircleEmulator:
                 "refused_handshakes": list(self.refused)}
 
     def _spawn(self, job: Coroutine[Any, Any, int]) -> None:
-        task = asyncio.get_running_loop().create_task(job)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        spawn(self._tasks, job)
 
     # -- what the sandbox and tests drive ----------------------------------------------------
     async def publish(self, event_type: str, event_data: Mapping[str, Any]) -> int:

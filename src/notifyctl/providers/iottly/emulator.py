@@ -27,6 +27,7 @@ from aiohttp import WSCloseCode, WSMsgType, web  # noqa: TID253 - the sandbox im
 
 from notifyctl.events import now_iso
 from notifyctl.providers.iottly import wire
+from notifyctl.sandbox import spawn
 
 if TYPE_CHECKING:
     from notifyctl.sandbox import SandboxConfig
@@ -105,9 +106,7 @@ class IottlyEmulator:
                 "subscriptions": self.subscribed_count()}
 
     def _spawn(self, job: Coroutine[Any, Any, int]) -> None:
-        task = asyncio.get_running_loop().create_task(job)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        spawn(self._tasks, job)
 
     # -- what the sandbox and tests drive ----------------------------------------------------
     async def publish(self, device: str, stream: str, value: Any) -> int:

@@ -18,6 +18,7 @@ import aiohttp  # noqa: TID253 - runs only inside `notifyctl sandbox`
 from aiohttp import web  # noqa: TID253
 
 from notifyctl.providers.pelion.emulator_delivery import build_message
+from notifyctl.sandbox import spawn
 
 if TYPE_CHECKING:
     from notifyctl.providers.pelion.emulator import KeyState
@@ -162,7 +163,5 @@ class ChannelSocket:
             await asyncio.sleep(min(PONG_TIMEOUT, self.ping_interval))
             if self._last_pong < sent and not (self.stalled or self.retiring):
                 # As the service does: an unanswered ping ends the connection with 1001.
-                task = asyncio.create_task(self.retire(1001, "ping timeout"))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                spawn(self._tasks, self.retire(1001, "ping timeout"))
                 return
