@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from notifyctl.events import CaptureError, CaptureWriter, Delivery, mask_headers, read_capture
+from notifyctl.events import CaptureError, CaptureWriter, Delivery, read_capture
 from notifyctl.output import inert_str
+from notifyctl.redaction import mask_headers
 
 
 def test_capture_round_trip_keeps_bodies_byte_for_byte(tmp_path: Path) -> None:

@@ -97,3 +97,12 @@ def test_headless_without_backend_names_variables(run) -> None:
 def test_verbose_shows_traceback_for_user_errors(run) -> None:
     result = run("-v", "profile", "add", "x", "--provider", "zigbee")
     assert result.exit_code == 2 and "Traceback" in result.stderr
+
+
+def test_errors_and_verbose_tracebacks_mask_secrets(run) -> None:
+    # the bad URL is echoed in the error (and in the -v traceback); its token must not be
+    result = run("-v", "register", "ftp://hooks.example/?token=sentinel-key-123",
+                 "--provider", "pelion", NOTIFYCTL_API_KEY="ak_x")
+    assert result.exit_code == 2
+    assert "token=***" in result.stderr and "Traceback" in result.stderr
+    assert "sentinel-key-123" not in result.stderr + result.stdout

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import os
-import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,22 +19,13 @@ from typing import IO, Any
 import msgspec  # noqa: TID253 - events are only used by commands that run, never by --help
 
 from notifyctl.errors import UsageError
+from notifyctl.redaction import mask_headers, mask_query
 
 CAPTURE_VERSION = 1
 # A line holds one frame or request body: tail accepts frames up to 64 MiB, which JSON escaping
 # or base64 can grow by a third.
 MAX_CAPTURE_LINE = 128 * 1024 * 1024
 MAX_LINE_ENV = "NOTIFYCTL_MAX_CAPTURE_LINE"
-SECRET_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "x-api-key", "cookie", "set-cookie",
-     "vz-m2m-token", "authentication"}
-)
-# Credential-named query parameters (Iottly's stream URL carries api_key=...).
-SECRET_QUERY = re.compile(
-    r"((?<=[?&;])(?:api_key|apikey|token|access_token|key)=)[^&;#\s\"']+", re.IGNORECASE
-)
-
-
 class Event(msgspec.Struct, omit_defaults=True):
     """One decoded item, as printed by ``tail``/``listen -o jsonl`` (fields per DESIGN.md)."""
 
@@ -112,23 +102,6 @@ class Delivery(msgspec.Struct, omit_defaults=True):
 def now_iso() -> str:
     """UTC now as ``2026-11-23T09:00:00.123Z``."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def mask_query(text: str) -> str:
-    """``/hook?api_key=SECRET&x=1`` -> ``/hook?api_key=***&x=1``."""
-    return SECRET_QUERY.sub(r"\1***", text)
-
-
-def mask_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """Copy headers, replacing secret values: ``Bearer abc`` becomes ``Bearer ***``."""
-    masked: dict[str, str] = {}
-    for name, value in headers.items():
-        if name.lower() in SECRET_HEADERS:
-            scheme, sep, _rest = value.partition(" ")
-            masked[name] = f"{scheme} ***" if sep and scheme.isalpha() else "***"
-        else:
-            masked[name] = value
-    return masked
 
 
 class CaptureWriter:

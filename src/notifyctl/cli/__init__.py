@@ -159,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from notifyctl import output
     from notifyctl.errors import Interrupted, NotifyctlError
+    from notifyctl.redaction import redact
 
     if os.environ.get(COMPLETE_VAR):
         # Typer registers its shell classes only with add_completion=True; TAB needs them.
@@ -174,11 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         output.current().info(f"stopped: {exc.message}")
         return exc.exit_code
     except NotifyctlError as exc:
-        if GLOBALS.verbose:
-            import traceback
-
-            traceback.print_exc()
-        output.current().error(str(exc))
+        _traceback_if_verbose()
+        output.current().error(redact(str(exc)))
         return exc.exit_code
     except Exit as exc:
         return exc.exit_code
@@ -203,13 +201,20 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as exc:
-        if GLOBALS.verbose:
-            import traceback
-
-            traceback.print_exc()
+        _traceback_if_verbose()
         sys.stderr.write(
-            f"error: unexpected {type(exc).__name__}: {exc}\n"
+            f"error: unexpected {type(exc).__name__}: {redact(str(exc))}\n"
             f"This is a bug in notifyctl {__version__}; run again with -v and report it at "
             f"{ISSUES_URL}\n"
         )
         return 1
+
+
+def _traceback_if_verbose() -> None:
+    """With ``-v``, the current exception's traceback, with secrets masked like every output."""
+    if GLOBALS.verbose:
+        import traceback
+
+        from notifyctl.redaction import redact
+
+        sys.stderr.write(redact(traceback.format_exc()))

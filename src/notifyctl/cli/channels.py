@@ -285,8 +285,8 @@ def list_channels(
       notifyctl -p sfx list --device-type DT   (enable/disable: notifyctl sigfox --help)
     """
     from notifyctl import output
-    from notifyctl.events import mask_headers
     from notifyctl.http import net_options
+    from notifyctl.redaction import mask_headers
 
     out = output.current()
     chosen = table_format(fmt)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import TypedDict
 
@@ -27,23 +26,9 @@ from websockets.exceptions import (  # noqa: TID253 - imported only by stream mo
 
 from notifyctl import output
 from notifyctl.errors import AuthError, NetworkError, NotifyctlError
-from notifyctl.events import SECRET_HEADERS, Event, mask_query
+from notifyctl.events import Event
+from notifyctl.redaction import redact
 from notifyctl.tail import StreamStats
-
-# websockets' debug log shows the handshake's headers one per line ("> Authorization: ...") and
-# Pelion's key travels in the subprotocol list ("wss, pelion_ak_...").
-_HEADER_SECRET = re.compile(
-    r"^([<>] (?:" + "|".join(sorted(SECRET_HEADERS)) + r"):[ \t]*).+$",
-    re.IGNORECASE | re.MULTILINE)
-_SUBPROTOCOL_SECRET = re.compile(r"\b(pelion_)[^\s,\"']+")
-
-
-def redact(text: str) -> str:
-    """``...?api_key=SECRET&x=1`` -> ``...?api_key=***&x=1`` (any credential-named query value),
-    and likewise secret header lines and the Pelion key subprotocol of a logged handshake."""
-    text = mask_query(text)
-    text = _HEADER_SECRET.sub(r"\1***", text)
-    return _SUBPROTOCOL_SECRET.sub(r"\1***", text)
 
 
 def doubling(base: float = 1.0, cap: float = 30.0) -> Iterator[float]:

@@ -42,9 +42,9 @@ from notifyctl.providers.streaming import (
     doubling,
     drop_error,
     quiet_logger,
-    redact,
     translate,
 )
+from notifyctl.redaction import redact
 
 Subscription = tuple[str, Sequence[str]]  # (device id, stream names; empty = all)
 _LOGGER = "notifyctl.iottly.ws"

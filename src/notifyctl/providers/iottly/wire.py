@@ -23,7 +23,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from notifyctl.errors import UsageError, WireError
 from notifyctl.events import Event
 from notifyctl.providers.jsonwire import loads, optional_object, optional_str, required_str
-from notifyctl.providers.streaming import redact
+from notifyctl.redaction import redact
 
 PROVIDER = "iottly"
 STREAM_PATH = "/v1/stream"
