@@ -149,6 +149,20 @@ def save(config: Config) -> None:
         raise
 
 
+def byte_limit(variable: str, default: int, env: Mapping[str, str] = os.environ) -> int:
+    """A size limit the user may raise through environment variable ``variable``."""
+    value = env.get(variable)
+    if value is None:
+        return default
+    try:
+        limit = int(value)
+    except ValueError:
+        limit = 0
+    if limit < 1:
+        raise UsageError(f"{variable}={value!r}: expected a number of bytes, at least 1")
+    return limit
+
+
 def check_profile_name(name: str) -> str:
     if not _PROFILE_NAME.match(name):
         raise UsageError(

@@ -156,16 +156,9 @@ def parse_capture_line(line: bytes, where: str) -> Delivery:
 
 def max_capture_line(env: Mapping[str, str] = os.environ) -> int:
     """The longest capture line read, in bytes: ``NOTIFYCTL_MAX_CAPTURE_LINE`` or the default."""
-    value = env.get(MAX_LINE_ENV)
-    if value is None:
-        return MAX_CAPTURE_LINE
-    try:
-        limit = int(value)
-    except ValueError:
-        limit = 0
-    if limit < 1:
-        raise UsageError(f"{MAX_LINE_ENV}={value!r}: expected a number of bytes, at least 1")
-    return limit
+    from notifyctl.config import byte_limit
+
+    return byte_limit(MAX_LINE_ENV, MAX_CAPTURE_LINE, env)
 
 
 def capture_lines(handle: IO[bytes], name: str, limit: int | None = None

@@ -80,16 +80,9 @@ TOO_BIG = -1009  # not a wire code: this client closed with 1009 because a frame
 
 def max_frame(env: Mapping[str, str] = os.environ) -> int:
     """The largest frame accepted, in bytes: ``NOTIFYCTL_MAX_FRAME`` or ``MAX_MESSAGE``."""
-    value = env.get(MAX_FRAME_ENV)
-    if value is None:
-        return MAX_MESSAGE
-    try:
-        limit = int(value)
-    except ValueError:
-        limit = 0
-    if limit < 1:
-        raise UsageError(f"{MAX_FRAME_ENV}={value!r}: expected a number of bytes, at least 1")
-    return limit
+    from notifyctl.config import byte_limit
+
+    return byte_limit(MAX_FRAME_ENV, MAX_MESSAGE, env)
 
 
 class _Retry(Exception):
