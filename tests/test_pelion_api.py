@@ -162,7 +162,7 @@ def test_other_providers_refuse_pelion_forms(cli, command: list[str],
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["https://x.example/" + "a" * 380, "--header", "Authorization: Bearer " + "t" * 30],
+        (["https://x.example/" + "a" * 380, "--header", "X-Source: " + "t" * 30],
          "at most 400"),
         (["ftp://x.example/h"], "not an http(s) URL"),
         (["not a url"], "not an http(s) URL"),
@@ -267,3 +267,15 @@ def test_insecure_warns_and_ca_bundle_checked(cli, tmp_path) -> None:
     assert "warning: --insecure" in warned.stderr
     zero = cli("list", "--provider", "pelion", "--timeout", "0")
     assert zero.exit_code == 2 and "--timeout" in zero.stderr
+
+
+def test_register_header_from_the_environment(cli, sandbox, monkeypatch) -> None:
+    """A receiver's token travels with --header-env, never through argv; one in argv warns."""
+    monkeypatch.setenv("NOTIFYCTL_API_KEY", sandbox.api_key)
+    monkeypatch.setenv("HOOK_TOKEN", "Bearer hook-secret-123")
+    base = ["--provider", "pelion", "--api-url", sandbox.url]
+    bad = cli("register", "https://x.example/h", *base, "--header-env", "Authorization=NOPE_VAR")
+    assert bad.exit_code == 2 and "NOPE_VAR is not set" in bad.stderr
+    warned = cli("register", "https://x.example/h", *base, "--header", "Authorization: t",
+                 "--header-env", "Authorization=NOPE_VAR")
+    assert "--header-env 'Authorization=VARIABLE'" in warned.stderr

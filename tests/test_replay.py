@@ -378,6 +378,19 @@ def test_pelion_full_captured_batch_is_sent_byte_for_byte(tmp_path, receiver, cl
     assert [len(json.loads(h.body)["notifications"]) for h in server.hits[1:]] == [4]
 
 
+def test_header_env_sends_a_token_that_never_touches_argv(tmp_path, receiver, cli, monkeypatch):
+    server = receiver()
+    monkeypatch.setenv("HOOK_TOKEN", "Bearer hook-secret-123")
+    src = capture(tmp_path / "p.jsonl", "pelion", [{"notifications": [notification(1)]}])
+    result = cli("replay", str(src), "--provider", "pelion", "--to", server.url,
+                 "--header-env", "Authorization=HOOK_TOKEN", "-H", "X-Source: ci")
+    assert result.exit_code == 0, result.stderr
+    [hit] = server.hits
+    assert hit.headers["Authorization"] == "Bearer hook-secret-123"
+    assert hit.headers["X-Source"] == "ci"
+    assert "hook-secret-123" not in result.stdout + result.stderr
+
+
 def test_pelion_retries_with_backoff_then_stops(tmp_path, receiver, cli):
     times: list[float] = []
 

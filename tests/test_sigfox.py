@@ -14,11 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from notifyctl.errors import AuthError, InvalidRequest, NotFoundError, UsageError, WireError
+from notifyctl.headers import parse_headers
 from notifyctl.http import NetOptions
 from notifyctl.providers.sigfox import templates, wire
 from notifyctl.providers.sigfox.api import SigfoxClient
 from notifyctl.providers.sigfox.emulator import SigfoxEmulator
-from notifyctl.providers.sigfox.spec import TYPES, CallbackSpec, parse_headers
+from notifyctl.providers.sigfox.spec import TYPES, CallbackSpec
 
 NET = NetOptions(timeout=5, retries=0)
 JSON_BODY = '{"device": "{device}", "time": {time}, "data": "{data}", "seqNumber": {seqNumber}}'

@@ -19,6 +19,7 @@ from notifyctl.cli.common import (
     CallbackUsernameOpt,
     ContentTypeOpt,
     DeviceTypeOpt,
+    HeaderEnvOpt,
     HeaderOpt,
     InsecureOpt,
     NetTimeoutOpt,
@@ -75,6 +76,7 @@ ServiceOpt = Annotated[
 def register(
     url: Annotated[str, typer.Argument(help="Callback URL (HTTPS strongly advised).")],
     header: HeaderOpt = None,
+    header_env: HeaderEnvOpt = None,
     max_chunk_size: Annotated[
         int | None,
         typer.Option("--max-chunk-size", help="Events per delivery, 100..10000 (platform default"
@@ -173,14 +175,16 @@ def register(
     """
     from notifyctl import output
     from notifyctl.cli import platform_channels as platforms
+    from notifyctl.headers import from_options
     from notifyctl.http import net_options
 
     # One resolution picks who serves the command: Sigfox/Circle/Iottly, ThingSpace or Pelion.
     conn = connection(provider, api_url, account)
+    headers = from_options(header, header_env)
     if conn.provider in platforms.PLATFORMS:
         platforms.register(conn, net_options(timeout, insecure, ca_bundle), url,
                            platforms.RegisterOptions(
-            header or [], device_type, callback_type, channel, method, body_template,
+            headers, device_type, callback_type, channel, method, body_template,
             content_type, line_pattern, send_duplicate, sni, payload_config, event_type or [],
             yes_motion, user_data, auth_key_env))
         return
@@ -192,16 +196,8 @@ def register(
                           callback_username=callback_username,
                           callback_password_env=callback_password_env)
         return
-    from notifyctl.providers.pelion.api import (
-        Serialization,
-        parse_header,
-        validate_webhook,
-    )
+    from notifyctl.providers.pelion.api import Serialization, validate_webhook
 
-    headers: dict[str, str] = {}
-    for text in header or []:
-        name, value = parse_header(text)
-        headers[name] = value
     serialization = Serialization(
         max_chunk_size, include_uid, include_timestamp, include_original_ep,
         deregistrations_as_object,

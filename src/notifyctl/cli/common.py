@@ -116,6 +116,11 @@ HeaderOpt = Annotated[
     typer.Option("--header", "-H", help="'Name: value' sent with every delivery (repeatable).",
                  show_default=False),
 ]
+HeaderEnvOpt = Annotated[
+    list[str] | None,
+    typer.Option("--header-env", help="'Name=VARIABLE': a header whose value (a token) comes from "
+                 "the environment, never the command line (repeatable).", show_default=False),
+]
 DeviceTypeOpt = Annotated[
     str | None,
     typer.Option("--device-type", help="sigfox: the device type the callbacks belong to.",

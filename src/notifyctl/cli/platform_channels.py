@@ -24,7 +24,7 @@ PLATFORMS = ("sigfox", "circle", "iottly")
 class RegisterOptions:
     """The register options these platforms read (the others belong to pelion/thingspace)."""
 
-    headers: list[str] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
     device_type: str | None = None
     type: str = "data/uplink"
     channel: str = "url"
@@ -69,11 +69,11 @@ def register(conn: Connection, net: NetOptions, url: str, opts: RegisterOptions)
                         user_data=opts.user_data, auth_key_env=opts.auth_key_env)
         return
     from notifyctl.providers.sigfox import commands as sigfox
-    from notifyctl.providers.sigfox.spec import CallbackSpec, parse_headers
+    from notifyctl.providers.sigfox.spec import CallbackSpec
 
     spec = CallbackSpec(
         type=opts.type, channel=opts.channel, url=url, method=opts.method,
-        headers=parse_headers(opts.headers), body_template=opts.body_template,
+        headers=opts.headers, body_template=opts.body_template,
         content_type=opts.content_type, line_pattern=opts.line_pattern,
         send_duplicate=opts.send_duplicate, send_sni=opts.sni,
         payload_config=opts.payload_config,

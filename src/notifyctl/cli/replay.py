@@ -17,6 +17,7 @@ from notifyctl.cli.common import (
     CallbackPasswordEnvOpt,
     CallbackUsernameOpt,
     ContentTypeOpt,
+    HeaderEnvOpt,
     HeaderOpt,
     InsecureOpt,
 )
@@ -71,6 +72,7 @@ def replay(
         bool, typer.Option("--skip-invalid", help="Count malformed input and go on.")
     ] = False,
     header: HeaderOpt = None,
+    header_env: HeaderEnvOpt = None,
     sign: Annotated[
         str | None,
         typer.Option("--sign", help="generic: sign with 'standard-webhooks'.", show_default=False),
@@ -196,7 +198,8 @@ def replay(
         out.warn("TLS certificates are not verified (--insecure)")
     _run(
         files=files or [], to=to, provider=provider, fixture=fixture, input_format=input_format,
-        skip_invalid=skip_invalid, headers=header or [], sign=sign, sign_key_env=sign_key_env,
+        skip_invalid=skip_invalid, headers=header or [], header_env=header_env or [],
+        sign=sign, sign_key_env=sign_key_env,
         batch_size=batch_size, handshake=handshake, max_attempts=max_attempts,
         retry_base=retry_base, payload_only=payload_only, callback_username=callback_username,
         callback_password_env=callback_password_env, concurrency=concurrency, rate=rate,
@@ -208,15 +211,6 @@ def replay(
         insecure=insecure, ca_bundle=ca_bundle, report_file=report_file,
         output_format=output_format,
     )
-
-
-def _parse_header(value: str) -> tuple[str, str]:
-    from notifyctl.errors import UsageError
-
-    name, sep, rest = value.partition(":")
-    if not sep or not name.strip():
-        raise UsageError(f"--header {value!r}: expected 'Name: value'")
-    return name.strip(), rest.strip()
 
 
 def _stored_key(provider: str) -> str | None:
@@ -259,7 +253,9 @@ def _run(**args: Any) -> None:
         if not name:
             raise UsageError("which platform's rules? pass --provider "
                              f"({', '.join(rules.names())})")
-    headers = [_parse_header(h) for h in args["headers"]]
+    from notifyctl.headers import from_options
+
+    headers = list(from_options(args["headers"], args["header_env"]).items())
     sign_key = env_value("--sign-key-env", args["sign_key_env"], allow_empty=False,
                          hint="it must hold the signing key (never pass a key on the command line)")
     options = rules.RuleOptions(

@@ -66,17 +66,6 @@ class Serialization:
         return data
 
 
-def parse_header(text: str) -> tuple[str, str]:
-    """``"Name: value"`` -> (name, value); a one-line UsageError otherwise."""
-    name, sep, value = text.partition(":")
-    name, value = name.strip(), value.strip()
-    if not sep or not name or any(c.isspace() or not c.isprintable() for c in name):
-        raise UsageError(f"--header {text!r}: expected 'Name: value'")
-    if any(c in "\r\n" for c in value):
-        raise UsageError(f"--header {name}: the value may not contain line breaks")
-    return name, value
-
-
 def validate_webhook(url: str, headers: Mapping[str, str]) -> list[str]:
     """Check a callback URL and headers against the platform's rules; return warnings."""
     parts = urlsplit(url)

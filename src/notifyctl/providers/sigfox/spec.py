@@ -162,17 +162,6 @@ class CallbackSpec:
         return {"recipient": self.recipient, "subject": subject, "message": message}
 
 
-def parse_headers(values: list[str] | None) -> dict[str, str]:
-    """``--header "Name: value"`` options into a dict (a malformed one names itself)."""
-    headers: dict[str, str] = {}
-    for value in values or []:
-        name, sep, rest = value.partition(":")
-        if not sep or not name.strip() or any(c.isspace() for c in name.strip()):
-            raise UsageError(f"--header {value!r}: expected 'Name: value'")
-        headers[name.strip()] = rest.strip()
-    return headers
-
-
 def describe(item: Mapping[str, Any]) -> dict[str, Any]:
     """A list item in the shape ``notifyctl list`` shows (one row per callback)."""
     return {
