@@ -106,3 +106,10 @@ def test_errors_and_verbose_tracebacks_mask_secrets(run) -> None:
     assert result.exit_code == 2
     assert "token=***" in result.stderr and "Traceback" in result.stderr
     assert "sentinel-key-123" not in result.stderr + result.stdout
+
+
+def test_tail_on_a_platform_without_a_stream_says_where_to_look(run) -> None:
+    result = run("tail", "--provider", "thingspace")
+    assert result.exit_code == 2
+    assert "thingspace has no live stream to tail" in result.stderr
+    assert "notifyctl listen --provider thingspace" in result.stderr

@@ -1,9 +1,9 @@
 """``notifyctl register``, ``unregister`` and ``list``: the notification channel of an API key.
 
-Thin commands: resolve the connection and secret, call ``providers.pelion.api``, render.
-ThingSpace (one listener per service) is handed to ``providers.thingspace.commands``; Sigfox
-(callbacks per device type), Circle (server notifications) and Iottly (dashboard only: exit 2)
-to ``cli.platform_channels``.
+Thin commands: resolve the connection once, then hand over by platform: Pelion to
+``providers.pelion.api`` here, ThingSpace (one listener per service) to
+``providers.thingspace.commands``, Sigfox (callbacks per device type), Circle (server
+notifications) and Iottly (dashboard only: exit 2) to ``cli.platform_channels``.
 """
 
 from __future__ import annotations
@@ -34,16 +34,13 @@ if TYPE_CHECKING:
     from notifyctl.http import NetOptions
     from notifyctl.providers.pelion.api import PelionApi
 
-SUPPORTED = ("pelion",)
-
-
 def pelion_connection(
     command: str,
     provider: str | None,
     api_url: str | None,
     account: str | None,
 ) -> tuple[Connection, str]:
-    """The resolved connection and API key, or exit 2 for providers not supported yet."""
+    """The resolved Pelion connection and API key (``tail``'s way in)."""
     conn = connection(provider, api_url, account)
     return conn, _pelion_key(command, conn)
 
@@ -52,10 +49,11 @@ def _pelion_key(command: str, conn: Connection) -> str:
     from notifyctl import secrets
     from notifyctl.errors import UsageError
 
-    if conn.provider not in SUPPORTED:
+    if conn.provider != "pelion":
+        # Every other platform is routed before this; ThingSpace has no live stream at all.
         raise UsageError(
-            f"'{command}' is not supported yet for {conn.provider}",
-            hint=f"supported: {', '.join(SUPPORTED)}",
+            f"{conn.provider} has no live stream to {command}",
+            hint=f"receive its callbacks with 'notifyctl listen --provider {conn.provider}'",
         )
     return secrets.require(conn.profile, "api_key")
 

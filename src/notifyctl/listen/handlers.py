@@ -31,8 +31,6 @@ HANDLERS: dict[str, str] = {
     "sigfox": "notifyctl.listen.sigfox:make",
     "thingspace": "notifyctl.listen.thingspace:make",
 }
-# Known platforms whose receiver is not written yet: a clear usage error rather than "unknown".
-PLANNED: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -82,13 +80,10 @@ class Handler(Protocol):
 
 
 def make_handler(settings: Settings) -> Handler:
-    """The handler of ``settings.provider``; usage errors for planned or unknown names."""
+    """The handler of ``settings.provider``; a usage error for an unknown name."""
     name = settings.provider
     target = HANDLERS.get(name)
     if target is None:
-        if name in PLANNED:
-            raise UsageError(f"listen --provider {name} is not supported yet",
-                             hint=f"supported: {', '.join(HANDLERS)}")
         raise UsageError(f"listen has no provider {name!r}",
                          hint=f"supported: {', '.join(HANDLERS)}")
     module_name, _, attr = target.partition(":")
