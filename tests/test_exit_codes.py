@@ -113,3 +113,12 @@ def test_tail_on_a_platform_without_a_stream_says_where_to_look(run) -> None:
     assert result.exit_code == 2
     assert "thingspace has no live stream to tail" in result.stderr
     assert "notifyctl listen --provider thingspace" in result.stderr
+
+
+def test_register_refuses_another_platforms_options(run) -> None:
+    result = run("register", "https://hooks.example/h", "--provider", "sigfox", "--include-uid")
+    assert result.exit_code == 2
+    assert "--include-uid is a pelion option, not for sigfox" in result.stderr
+    circle = run("register", "https://hooks.example/h", "--provider", "circle",
+                 "--service", "DeviceUsage")
+    assert circle.exit_code == 2 and "--service is a thingspace option" in circle.stderr

@@ -178,6 +178,27 @@ def register(
 
     # One resolution picks who serves the command: Sigfox/Circle/Iottly, ThingSpace or Pelion.
     conn = connection(provider, api_url, account)
+    _refuse_foreign_options(conn.provider, {
+        ("pelion",): {"--max-chunk-size": max_chunk_size is not None,
+                      "--include-uid": include_uid, "--include-timestamp": include_timestamp,
+                      "--include-original-ep": include_original_ep,
+                      "--deregistrations-as-object": deregistrations_as_object},
+        ("thingspace",): {"--service": service is not None,
+                          "--allow-unknown-service": allow_unknown_service,
+                          "--callback-username": callback_username is not None,
+                          "--callback-password-env": callback_password_env is not None},
+        ("sigfox",): {"--device-type": device_type is not None,
+                      "--type": callback_type != "data/uplink", "--channel": channel != "url",
+                      "--method": method != "POST", "--body-template": body_template is not None,
+                      "--content-type": content_type is not None,
+                      "--line-pattern": line_pattern is not None,
+                      "--send-duplicate": send_duplicate, "--no-sni": not sni,
+                      "--payload-config": payload_config is not None},
+        ("circle",): {"--event-type": bool(event_type), "--yes-motion": yes_motion,
+                      "--user-data": user_data is not None,
+                      "--auth-key-env": auth_key_env is not None},
+        ("pelion", "sigfox"): {"--header": bool(header), "--header-env": bool(header_env)},
+    })
     headers = from_options(header, header_env)
     if conn.provider in platforms.PLATFORMS:
         platforms.register(conn, net_options(timeout, insecure, ca_bundle), url,
@@ -208,6 +229,17 @@ def register(
             output.current().warn(warning)
         api.put_callback(url, headers, serialization)
     output.current().success(f"registered callback {output.inert_str(url)}")
+
+
+def _refuse_foreign_options(provider: str, given: dict[tuple[str, ...], dict[str, bool]]) -> None:
+    """An option of another platform is an error, not silently ignored: the user meant it."""
+    from notifyctl.errors import UsageError
+
+    for owners, options in given.items():
+        used = [name for name, present in options.items() if present]
+        if used and provider not in owners:
+            raise UsageError(f"{used[0]} is a {' and '.join(owners)} option, not for {provider}",
+                             hint="see 'notifyctl register --help'")
 
 
 def unregister(
