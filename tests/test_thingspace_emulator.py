@@ -3,15 +3,17 @@ from the emulator) and the sandbox's delivery of device events to registered lis
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
+from pathlib import Path
 
 import pytest
 from aiohttp import web
 from thingspace_platform import ACCOUNT, client, new_state, platform, rest_api, run, serve, soap_api
 
 from notifyctl.errors import WireError
-from notifyctl.providers.thingspace import emulator, soap, wire
+from notifyctl.providers.thingspace import emulator, emulator_delivery, soap, wire
 from notifyctl.providers.thingspace.emulator_delivery import ThingSpaceEmulator, sample_body
 
 
@@ -145,7 +147,13 @@ def test_sandbox_delivers_with_credentials_until_acknowledged() -> None:
     assert {c.max_callback_threshold for c in callbacks} == {4}
     assert all(c.credentials_match("restuser", "restpw") and c.kind == "niddResponse"
                and c.request_id == "req-rest" for c in callbacks)
-    assert emu.stats == {"sent": 7, "acknowledged": 1, "abandoned": 1, "retried": 5}
+    assert emu.state()["deliveries"] == {"sent": 7, "acknowledged": 1, "abandoned": 1,
+                                         "retried": 5}
+    assert emu.state()["statuses"] == {"503": 4, "500": 1, "502": 1, "200": 1}
+    recent = sorted((r["url"].rsplit("/", 1)[1], r["attempt"], r["status"])
+                    for r in emu.state()["recent"])
+    assert recent == [("rest", 1, 500), ("rest", 2, 502), ("rest", 3, 200),
+                      *(("soap", n, 503) for n in (1, 2, 3, 4))]
     shown = json.dumps(emu.state())
     assert "restpw" not in shown and "soap<pw>" not in shown
     assert emu.state()["sessions"] == 0
@@ -198,7 +206,8 @@ def test_unreachable_listener_is_abandoned_after_the_threshold() -> None:
             await emu.stop()
 
     run(scenario)
-    assert emu.stats["errors"] == 4 and emu.stats["abandoned"] == 1
+    deliveries = emu.state()["deliveries"]
+    assert deliveries["errors"] == 4 and deliveries["abandoned"] == 1
 
 
 def test_queue_limit_drops_events() -> None:
@@ -206,7 +215,46 @@ def test_queue_limit_drops_events() -> None:
     emu = ThingSpaceEmulator(state, queue_limit=2)
     state.register("rest", ACCOUNT, "DeviceUsage", "http://127.0.0.1:9/x", "", "")
     emu.generate(5)  # not started: nothing drains the queue
-    assert emu.queue.qsize() == 2 and emu.stats["dropped"] == 3
+    assert emu.state()["queued"] == 2 and emu.state()["deliveries"] == {"dropped": 3}
+
+
+def test_retry_waits_are_the_rules_retry_base() -> None:
+    """The sandbox's retry interval x retry_base is the wait between sends (the engine's)."""
+    state = new_state()
+    receiver = Receiver({"/slow": [500, 500]})
+    times: list[float] = []
+    handle = receiver.handle
+
+    async def timed(request: web.Request) -> web.Response:
+        times.append(time.monotonic())
+        return await handle(request)
+
+    receiver.handle = timed  # type: ignore[method-assign]
+    emu = ThingSpaceEmulator(state, retry_interval=2.0, retry_base=0.05)
+
+    async def scenario() -> None:
+        async with serve(receiver.app()) as hook:
+            await emu.start()
+            try:
+                state.register("rest", ACCOUNT, "DeviceUsage", hook + "/slow", "", "")
+                emu.generate(1)
+                await emu.wait_idle(10)
+            finally:
+                await emu.stop()
+
+    run(scenario)
+    assert len(times) == 3 and emu.state()["deliveries"]["acknowledged"] == 1
+    assert all(0.09 <= later - earlier < 2 for earlier, later in itertools.pairwise(times))
+
+
+def test_no_delivery_loop_outside_the_engine() -> None:
+    """Sends, retries and timeouts are replay's Deliverer with the ThingSpace rules: the
+    emulator has no HTTP call, wait or timer of its own."""
+    source = Path(emulator_delivery.__file__).read_text()
+    for own in (".post(", ".request(", "sleep(", "call_later", "ClientTimeout",
+                "with_callback_count", "allow_redirects"):
+        assert own not in source, own
+    assert "Deliverer(" in source and "ThingSpaceRules" in source
 
 
 def test_sample_bodies_carry_the_registered_credentials() -> None:

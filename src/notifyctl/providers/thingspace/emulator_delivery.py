@@ -3,10 +3,16 @@ delivery of device events to registered listeners.
 
 An event for a service goes to every account's listener of that service, as a SOAP
 ``CallbackRequest`` (listener registered over SOAP) or a REST JSON body, with the registered
-username and password inside. An answer other than 2xx (or none within the timeout) is retried
-``retry_interval`` x ``retry_base`` seconds later, up to ``max_callback_threshold`` sends in all;
-REST bodies carry the send number in ``callbackCount``. Redirects are not followed. The interval
+username and password inside. The replay engine's ``Deliverer`` sends it with the ThingSpace
+rules (``replay.rules.thingspace``: POST, 2xx accepted, no redirects, up to
+``max_callback_threshold`` sends with the send number in a REST body's ``callbackCount``), so
+replay and the sandbox share one implementation of those semantics. The wait between sends is
+the rules' ``retry_base``: ``retry_interval`` x ``retry_base`` seconds here. The interval
 (5 minutes) and the threshold (4) follow the notes quoted in protocols/platforms.md A2.
+
+This module keeps only the platform's side: the bounded queue of events, the listeners, and
+the counters ``/_sandbox/state`` shows (read from the engine's ``Report``). Up to
+``DELIVERIES`` deliveries run at once; one waiting for its next send holds its slot.
 
 ``ThingSpaceEmulator`` follows ``notifyctl.sandbox.Emulator``; ``for_sandbox`` is its factory.
 Injected events (``POST /_sandbox/thingspace/events``) are objects, or a list of them:
@@ -27,8 +33,13 @@ import aiohttp  # noqa: TID253 - runs only inside `notifyctl sandbox` and tests
 from aiohttp import web  # noqa: TID253
 
 from notifyctl.errors import WireError
-from notifyctl.providers.thingspace import rewrite, wire
+from notifyctl.providers.thingspace import wire
 from notifyctl.providers.thingspace.emulator import Listener, ThingSpaceState, add_routes
+from notifyctl.replay.engine import INTERRUPTED, Deliverer
+from notifyctl.replay.inputs import Item
+from notifyctl.replay.report import Report
+from notifyctl.replay.rules.base import Decision, Request, RuleOptions
+from notifyctl.replay.rules.thingspace import ThingSpaceRules
 
 if TYPE_CHECKING:
     from notifyctl.sandbox import SandboxConfig
@@ -37,7 +48,7 @@ RETRY_INTERVAL = 300.0
 # `notifyctl sandbox` is watched by a person: five minutes between sends would look like a hang.
 SANDBOX_RETRY_INTERVAL = 5.0
 MAX_CALLBACK_THRESHOLD = 4
-WORKERS = 8
+DELIVERIES = 64  # at once, sending or waiting for their next send
 _SOAP_SAMPLES: dict[str, Any] = {
     "CarrierService": {"Status": "Success", "ServicePlan": "M2M_4G"},
     "ExternalProvisioningChange": {"Action": "Suspend", "Status": "Success"},
@@ -81,7 +92,20 @@ class Outgoing:
     listener: Listener
     body: bytes
     content_type: str
-    attempt: int = 1
+
+
+class _Noted(ThingSpaceRules):
+    """The platform's rules for one delivery, noting each answer for ``state()["recent"]``."""
+
+    def __init__(self, options: RuleOptions, listener: Listener,
+                 recent: collections.deque[dict[str, Any]]) -> None:
+        super().__init__(options)
+        self.listener, self.recent = listener, recent
+
+    def decide(self, status: int | None, attempt: int) -> Decision:
+        self.recent.append({"service": self.listener.service, "url": self.listener.url,
+                            "attempt": attempt, "status": status})
+        return super().decide(status, attempt)
 
 
 class ThingSpaceEmulator:
@@ -97,13 +121,14 @@ class ThingSpaceEmulator:
         self.timeout = timeout
         self.threshold = max_callback_threshold
         self.prefix = prefix
+        # Events not yet being delivered; task_done() once a delivery settles (wait_idle).
         self.queue: asyncio.Queue[Outgoing] = asyncio.Queue(maxsize=queue_limit)
-        self.stats = collections.Counter[str]()
+        self.report = Report("thingspace", "sandbox listeners")
+        self.dropped = 0  # events the full queue turned away
         self.recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=20)
         self._session: aiohttp.ClientSession | None = None
-        self._workers: list[asyncio.Task[None]] = []
-        self._timers: set[asyncio.TimerHandle] = set()
-        self._busy = 0
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._sending: set[asyncio.Task[None]] = set()
         self._next = 0
 
     # -- the sandbox's Emulator protocol (notifyctl.sandbox) ---------------------------------
@@ -111,19 +136,19 @@ class ThingSpaceEmulator:
         add_routes(app, self.state_, prefix=self.prefix)
 
     async def start(self) -> None:
+        # As many connections as deliveries: none waits for a pooled connection, which would
+        # eat into its own request timeout.
         self._session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=self.timeout), trust_env=False)
-        self._workers = [asyncio.create_task(self._work(), name=f"thingspace-delivery-{n}")
-                         for n in range(WORKERS)]
+            connector=aiohttp.TCPConnector(limit=DELIVERIES),
+            cookie_jar=aiohttp.DummyCookieJar(), trust_env=False)
+        self._dispatcher = asyncio.create_task(self._dispatch(), name="thingspace-delivery")
 
     async def stop(self) -> None:
-        for timer in self._timers:
-            timer.cancel()
-        self._timers.clear()
-        for task in self._workers:
+        tasks = [*self._sending, *([self._dispatcher] if self._dispatcher else [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._workers, return_exceptions=True)
-        self._workers = []
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._dispatcher = None
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -160,10 +185,21 @@ class ThingSpaceEmulator:
                            "api": item.api} for item in self.state_.listeners.values()],
             "sessions": len(self.state_.sessions),
             "locked": sorted(self.state_.locked),
-            "deliveries": dict(self.stats),
+            "deliveries": self.deliveries(),
+            "statuses": dict(self.report.statuses),
             "queued": self.queue.qsize(),
             "recent": list(self.recent),
         }
+
+    def deliveries(self) -> dict[str, int]:
+        """The non-zero counters: sends, and how deliveries settled (from the engine's report)."""
+        report = self.report
+        errors = sum(count for outcome, count in report.statuses.items()
+                     if not outcome.isdigit() and outcome != INTERRUPTED)
+        counts = {"sent": report.attempts, "acknowledged": report.accepted,
+                  "retried": report.retried, "abandoned": report.failed, "errors": errors,
+                  "refused": report.refused, "dropped": self.dropped}
+        return {name: count for name, count in counts.items() if count}
 
     # -- delivery ---------------------------------------------------------------------------
     def send(self, listener: Listener, request_id: str, device: wire.DeviceId) -> bool:
@@ -176,7 +212,7 @@ class ThingSpaceEmulator:
         try:
             self.queue.put_nowait(item)
         except asyncio.QueueFull:
-            self.stats["dropped"] += 1
+            self.dropped += 1
             return False
         return True
 
@@ -185,52 +221,39 @@ class ThingSpaceEmulator:
         return self.devices[self._next % len(self.devices)] if self.devices else \
             wire.DeviceId("IMEI", "490154203237500")
 
-    async def _work(self) -> None:
+    async def _dispatch(self) -> None:
+        slots = asyncio.Semaphore(DELIVERIES)
+
+        def settled(task: asyncio.Task[None]) -> None:
+            self._sending.discard(task)
+            slots.release()
+            self.queue.task_done()
+
         while True:
+            await slots.acquire()  # a free slot first: what waits for one stays counted queued
             item = await self.queue.get()
-            self._busy += 1
-            try:
-                await self._deliver(item)
-            finally:
-                self._busy -= 1
-                self.queue.task_done()
+            task = asyncio.create_task(self._deliver(item))
+            self._sending.add(task)
+            task.add_done_callback(settled)
 
     async def _deliver(self, item: Outgoing) -> None:
         assert self._session is not None
-        status: int | None = None
-        try:
-            async with self._session.post(item.listener.url, data=item.body,
-                                          headers={"Content-Type": item.content_type},
-                                          allow_redirects=False) as answer:
-                status = answer.status
-                await answer.read()
-        except (aiohttp.ClientError, TimeoutError):
-            self.stats["errors"] += 1
-        self.stats["sent"] += 1
-        self.recent.append({"service": item.listener.service, "url": item.listener.url,
-                            "attempt": item.attempt, "status": status})
-        if status is not None and 200 <= status < 300:
-            self.stats["acknowledged"] += 1
-        elif item.attempt >= self.threshold:
-            self.stats["abandoned"] += 1
-        else:
-            self.stats["retried"] += 1
-            attempt = item.attempt + 1
-            again = Outgoing(item.listener, rewrite.with_callback_count(item.body, attempt),
-                             item.content_type, attempt)
-            timer = asyncio.get_running_loop().call_later(self.retry_delay, self._retry, again)
-            self._timers.add(timer)
-
-    def _retry(self, item: Outgoing) -> None:
-        self._timers = {timer for timer in self._timers if not timer.cancelled()
-                        and timer.when() > asyncio.get_running_loop().time()}
-        self._enqueue(item)
+        options = RuleOptions(target=item.listener.url, timeout=self.timeout,
+                              retry_base=self.retry_delay, skip_invalid=True,
+                              # SOAP bodies carry no threshold: the platform's setting is ours
+                              max_attempts=self.threshold)
+        rules = _Noted(options, item.listener, self.recent)
+        captured = Item("sandbox", item.body, headers={"Content-Type": item.content_type})
+        request = next(rules.requests(iter([captured])), None)
+        if not isinstance(request, Request):  # bodies sample_body built always pass
+            self.report.refused += 1
+            return
+        await Deliverer(self._session, rules, self.report, proxies=False).deliver(request)
 
     async def wait_idle(self, timeout: float = 5.0) -> None:
-        """Until nothing is queued, in flight or waiting for a retry (tests)."""
+        """Until nothing is queued, being sent or waiting for its next send (tests)."""
         async with asyncio.timeout(timeout):
-            while self.queue.qsize() or self._busy or self._timers:
-                await asyncio.sleep(0.005)
+            await self.queue.join()
 
 
 def _injected(item: Any) -> tuple[str, str | None, list[wire.DeviceId], dict[str, Any] | None,
