@@ -7,9 +7,10 @@ requests (no queue: the loop is single-threaded), so order is kept as far as con
 and memory stays constant. Sequential rules (Pelion) get one worker and a lock: one delivery in
 flight, even when the sandbox calls ``Deliverer.deliver`` from several tasks.
 
-The sandbox delivers its Pelion callback batches through ``Deliverer`` too (with the rules'
-``max_attempts=0``: retried until accepted, as the platform does), so attempts, back-off,
-timeouts and redirects have one implementation. A cancelled attempt (Ctrl-C, a channel removed)
+The sandbox delivers every platform's callbacks through ``Deliverer`` too (Pelion with the
+rules' ``max_attempts=0``: retried until accepted, as the platform does; Sigfox, Circle and
+ThingSpace with their own rules), so attempts, back-off, timeouts and redirects have one
+implementation. A cancelled attempt (Ctrl-C, a channel removed)
 is counted as ``interrupted``: the receiver may have seen it.
 """
 
