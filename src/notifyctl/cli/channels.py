@@ -34,34 +34,12 @@ if TYPE_CHECKING:
     from notifyctl.http import NetOptions
     from notifyctl.providers.pelion.api import PelionApi
 
-def pelion_connection(
-    command: str,
-    provider: str | None,
-    api_url: str | None,
-    account: str | None,
-) -> tuple[Connection, str]:
-    """The resolved Pelion connection and API key (``tail``'s way in)."""
-    conn = connection(provider, api_url, account)
-    return conn, _pelion_key(command, conn)
-
-
-def _pelion_key(command: str, conn: Connection) -> str:
+def _api(conn: Connection, net: NetOptions) -> PelionApi:
+    """Pelion's management client; every other platform was routed elsewhere before this."""
     from notifyctl import secrets
-    from notifyctl.errors import UsageError
-
-    if conn.provider != "pelion":
-        # Every other platform is routed before this; ThingSpace has no live stream at all.
-        raise UsageError(
-            f"{conn.provider} has no live stream to {command}",
-            hint=f"receive its callbacks with 'notifyctl listen --provider {conn.provider}'",
-        )
-    return secrets.require(conn.profile, "api_key")
-
-
-def _api(command: str, conn: Connection, net: NetOptions) -> PelionApi:
     from notifyctl.providers.pelion.api import PelionApi
 
-    return PelionApi(conn.api_url, _pelion_key(command, conn), net)
+    return PelionApi(conn.api_url, secrets.require(conn.profile, "api_key"), net)
 
 
 ServiceOpt = Annotated[
@@ -224,7 +202,7 @@ def register(
     serialization.validate()
     warnings = validate_webhook(url, headers)
     net = net_options(timeout, insecure, ca_bundle)
-    with _api("register", conn, net) as api:
+    with _api(conn, net) as api:
         for warning in warnings:
             output.current().warn(warning)
         api.put_callback(url, headers, serialization)
@@ -284,7 +262,7 @@ def unregister(
 
         commands.unregister(conn, net, service)
         return
-    with _api("unregister", conn, net) as api:
+    with _api(conn, net) as api:
         if websocket:
             api.delete_websocket_channel()
         else:
@@ -328,7 +306,7 @@ def list_channels(
 
         commands.show(commands.list_registrations(conn, net), chosen)
         return
-    with _api("list", conn, net) as api:
+    with _api(conn, net) as api:
         records = api.describe()
     for record in records:
         # Header values are often credentials for the receiver: never show them in full.

@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from notifyctl.cli.common import connection
-
 if TYPE_CHECKING:
     from notifyctl.config import Connection
     from notifyctl.http import NetOptions
@@ -39,13 +37,6 @@ class RegisterOptions:
     yes_motion: bool = False
     user_data: str | None = None
     auth_key_env: str | None = None
-
-
-def platform_connection(provider: str | None, api_url: str | None,
-                        account: str | None) -> Connection | None:
-    """The connection when it is Sigfox's, Circle's or Iottly's, else None."""
-    conn = connection(provider, api_url, account)
-    return conn if conn.provider in PLATFORMS else None
 
 
 def _iottly(command: str) -> None:

@@ -111,11 +111,19 @@ def tail(
         raise UsageError(f"--retry-for {retry_for:g}: must be 0 or more")
     if sandbox and (rate < 0 or devices < 1):
         raise UsageError("--rate must be 0 or more and --devices at least 1")
-    platform = None
+    platform = conn = None
     if not sandbox:
-        from notifyctl.cli.platform_channels import platform_connection
+        from notifyctl.cli.common import connection
+        from notifyctl.cli.platform_channels import PLATFORMS
 
-        platform = platform_connection(provider, api_url, account)
+        conn = connection(provider, api_url, account)  # read the config once
+        if conn.provider in PLATFORMS:
+            platform = conn
+        elif conn.provider != "pelion":
+            raise UsageError(
+                f"{conn.provider} has no live stream to tail",
+                hint=f"receive its callbacks with 'notifyctl listen --provider {conn.provider}'",
+            )
     known = set(wire.KINDS.values())
     for name in kind or [] if platform is None else []:
         if name not in known:
@@ -140,17 +148,17 @@ def tail(
         platform_source = platform_tail.opener(
             platform, net_options(None, insecure, ca_bundle), devices=device or [],
             streams=stream_name or [], kinds=kind or [], on_state=options.get("on_state"))
-    elif not sandbox:
-        from notifyctl.cli.channels import pelion_connection
+    elif conn is not None:
+        from notifyctl import secrets
         from notifyctl.http import net_options
 
-        conn, key = pelion_connection("tail", provider, api_url, account)
+        key = secrets.require(conn.profile, "api_key")
         net = net_options(None, insecure, ca_bundle)
 
     def open_source() -> AbstractAsyncContextManager[Source]:
         if platform is not None:
             return platform_source()
-        if sandbox:
+        if conn is None:  # --sandbox
             return stream.open_sandbox_stream(rate, devices, **options)
         return stream.open_stream(conn.api_url, key, net, **options)
 
