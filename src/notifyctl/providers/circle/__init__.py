@@ -6,3 +6,51 @@ Modules (each imported only by the command that needs it, so importing this pack
 the one assumption about the server-notification route), ``stream`` (client notifications),
 ``emulator`` (sandbox routes). Signatures live in ``notifyctl.signing`` (circle_sign/verify).
 """
+
+from __future__ import annotations
+
+from notifyctl.contract import Column, Opt, Platform, Setting
+
+EVENT_TYPES = (
+    "activity_created", "activity_updated", "activity_finished", "activity_deleted",
+    "motion_started", "motion_ended",
+    "accessory_added", "accessory_deleted", "accessory_settings_changed",
+    "service_plan_changed", "summary_created",
+    "firmware_update_started", "firmware_update_progress", "firmware_update_completed",
+    "account_deleted",
+)
+_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+PLATFORM = Platform(
+    name="circle",
+    rank=40,
+    title="Logitech Circle",
+    default_api_url="https://api.circle.logi.com",
+    secrets=("api_key", "access_token"),
+    settings={
+        "server_notifications_path": Setting("the server-notification route (an assumption; "
+                                             "default /api/accounts/self/notifications/server)"),
+        "server_notifications_register_method": Setting("its register method", _METHODS),
+        "server_notifications_unregister_method": Setting("its unregister method", _METHODS),
+    },
+    kinds=EVENT_TYPES,
+    columns=(Column("time", "time", 12, keep=4), Column("kind", "kind", 26, keep=5),
+             Column("device", "accessory", 22, keep=3)),
+    options={
+        "register": (
+            Opt("--event-type", "An event type to receive (repeatable).", multiple=True,
+                choices=EVENT_TYPES),
+            Opt("--yes-motion", "Really register the high-frequency motion events.", bool,
+                False),
+            Opt("--user-data", "JSON echoed in every delivery."),
+            Opt("--auth-key-env", "Variable holding the authKey (default: generate one, store "
+                "it in the keyring, show it once).", metavar="VAR"),
+        ),
+    },
+    fixtures="notifyctl.providers.circle:fixtures",
+    receiver="notifyctl.listen.circle:make",
+    rules="notifyctl.replay.rules.circle:CircleRules",
+    emulator="notifyctl.providers.circle.emulator_delivery:for_sandbox",
+    hints={"channels": "Circle has no API that lists server notifications; 'register' "
+                       "overwrites the registration and 'unregister' removes it"},
+)

@@ -5,3 +5,43 @@ Modules (each imported only by the command that needs it, so importing this pack
 timestamps for it), ``tlv`` (OMA LwM2M TLV payloads),
 ``api`` (channel management), ``stream`` (the WebSocket channel), ``emulator`` (sandbox routes).
 """
+
+from __future__ import annotations
+
+from notifyctl.contract import Column, Opt, Platform
+
+PLATFORM = Platform(
+    name="pelion",
+    rank=10,
+    title="Pelion / Izuma Device Management",
+    default_api_url="https://api.us-east-1.mbedcloud.com",
+    secrets=("api_key",),
+    kinds=("notification", "registration", "reg-update", "de-registration",
+           "registration-expired", "async-response"),
+    columns=(Column("time", "time", 12, keep=4), Column("kind", "kind", 20, keep=5),
+             Column("device", "device", 26, keep=3), Column("path", "path", 16, keep=2)),
+    options={
+        "register": (
+            Opt("--max-chunk-size", "Events per delivery, 100..10000 (platform default 10000).",
+                int),
+            Opt("--include-uid", "Add a uid to each event (for de-duplication).", bool, False),
+            Opt("--include-timestamp", "Add the receive time to each event.", bool, False),
+            Opt("--include-original-ep", "Add the device's original endpoint name.", bool,
+                False),
+            Opt("--deregistrations-as-object",
+                "De-registrations as objects instead of plain device ids.", bool, False),
+        ),
+        "unregister": (
+            Opt("--websocket", "Delete the WebSocket channel instead.", bool, False),
+        ),
+        "replay": (
+            Opt("--batch-size", "Re-chunk the captured items into batches of N (max 10000).",
+                int),
+            Opt("--handshake", "Send the verification PUT {} first.", bool, False),
+        ),
+    },
+    fixtures="notifyctl.providers.pelion:fixtures",
+    receiver="notifyctl.listen.pelion:make",
+    rules="notifyctl.replay.rules.pelion:PelionRules",
+    emulator="notifyctl.providers.pelion.emulator:PelionEmulator",
+)

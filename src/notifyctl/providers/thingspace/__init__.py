@@ -7,3 +7,39 @@ delivered callbacks, SOAP ``CallbackRequest`` and REST JSON), ``soap`` (UWS enve
 faults), ``api`` (``SoapApi`` and ``RestApi`` management clients on httpx), ``emulator`` (the
 SessionService, CallbackRegistrationService and REST routes for an aiohttp application).
 """
+
+from __future__ import annotations
+
+from notifyctl.contract import Opt, Platform, Setting
+
+_USERNAME = Opt("--callback-username", "The username inside each callback.")
+_PASSWORD_ENV = Opt("--callback-password-env", "Environment variable holding the password "
+                    "inside each callback (masked in captures).", metavar="VAR")
+_SERVICE = Opt("--service", "The callback service, e.g. DeviceUsage.")
+
+PLATFORM = Platform(
+    name="thingspace",
+    rank=20,
+    title="Verizon ThingSpace M2M",
+    default_api_url="https://thingspace.verizon.com/api",
+    # callback_password: what ThingSpace sends to the callback URL; keyring only.
+    secrets=("username", "password", "client_id", "client_secret", "callback_password"),
+    settings={"api": Setting("the management API: soap or rest", ("soap", "rest"), "rest")},
+    options={
+        "register": (
+            _SERVICE,
+            Opt("--allow-unknown-service", "Send a service name not in the known list.", bool,
+                False),
+            _USERNAME,
+            _PASSWORD_ENV,
+        ),
+        "unregister": (_SERVICE,),
+        "listen": (_USERNAME, _PASSWORD_ENV),
+        "replay": (_USERNAME, _PASSWORD_ENV),
+    },
+    receiver="notifyctl.listen.thingspace:make",
+    rules="notifyctl.replay.rules.thingspace:ThingSpaceRules",
+    emulator="notifyctl.providers.thingspace.emulator_delivery:for_sandbox",
+    hints={"stream": "ThingSpace has no live stream; receive its callbacks with "
+                     "'notifyctl listen --provider thingspace'"},
+)

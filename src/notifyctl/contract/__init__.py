@@ -1,0 +1,101 @@
+"""The platform contract: what a platform package offers notifyctl, and what notifyctl hands it.
+
+Both sides import this package and nothing of each other. Engines (``tail``, ``listen``,
+``replay``, ``sandbox``) and the commands in ``cli/`` get platforms only from
+``notifyctl.registry``; a platform package (``providers/<name>/``) imports only this contract,
+the shared infrastructure and the core modules.
+
+A platform is one ``Platform`` declaration: cheap data (names, secrets, settings, options, kinds,
+columns) that ``--help`` and TAB completion read without importing any platform code, plus its
+capabilities as ``"module:attribute"`` import strings, loaded only when an engine uses them:
+
+=============  ========================================  ======================================
+capability     what the attribute is                     who uses it
+=============  ========================================  ======================================
+``channels``   ``(ManageContext) -> Channels``           ``register``, ``list``, ``unregister``
+``stream``     ``(StreamContext) -> async cm of Source``  ``tail``
+``receiver``   ``(ReceiverSettings) -> Handler``          ``listen``
+``rules``      ``(RuleOptions) -> Rules`` (a class)       ``replay`` and the sandbox
+``emulator``   ``(SandboxContext) -> Emulator``           ``sandbox``
+``commands``   a ``typer.Typer`` of extra subcommands    ``notifyctl <name> ...``
+=============  ========================================  ======================================
+
+A platform declares only what it has; asking for a missing capability raises ``Missing`` (a
+usage error, exit 2) with the platform's own hint, e.g. "sigfox has no live stream to tail
+(receive its callbacks with 'notifyctl listen --provider sigfox')".
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from notifyctl.contract.options import Column, Opt, Setting
+from notifyctl.errors import UsageError
+
+__all__ = ["CAPABILITIES", "Column", "Missing", "Opt", "Platform", "Setting"]
+
+Capability = Literal["channels", "stream", "receiver", "rules", "emulator", "commands"]
+CAPABILITIES: tuple[Capability, ...] = (
+    "channels", "stream", "receiver", "rules", "emulator", "commands")
+
+# What an engine was trying to do, for the message when a platform lacks the capability.
+_WANTED: dict[Capability, str] = {
+    "channels": "management API for register/list/unregister",
+    "stream": "live stream to tail",
+    "receiver": "callbacks for listen to receive",
+    "rules": "delivery rules for replay",
+    "emulator": "emulator in the sandbox",
+    "commands": "commands of its own",
+}
+
+
+class Missing(UsageError):
+    """A platform was asked for a capability it does not declare."""
+
+
+@dataclass(frozen=True)
+class Platform:
+    """Everything notifyctl knows about a platform before importing its code.
+
+    ``secrets`` are the names ``auth login`` stores (keys of ``notifyctl.secrets.SECRET_ENV``
+    where an environment variable exists); ``settings`` the profile keys beyond
+    provider/api_url/account; ``options`` the platform's own options per command name;
+    ``hints`` what to tell a user who asks for a capability the platform lacks.
+    """
+
+    name: str
+    title: str
+    default_api_url: str | None = None
+    secrets: tuple[str, ...] = ()
+    settings: Mapping[str, Setting] = field(default_factory=dict)
+    kinds: tuple[str, ...] = ()
+    columns: tuple[Column, ...] = ()
+    options: Mapping[str, tuple[Opt, ...]] = field(default_factory=dict)
+    fixtures: str | None = None  # a package holding <kind>.jsonl captures and index.json
+    channels: str | None = None
+    stream: str | None = None
+    receiver: str | None = None
+    rules: str | None = None
+    emulator: str | None = None
+    commands: str | None = None
+    hints: Mapping[str, str] = field(default_factory=dict)
+    # Listing order (lower first); the built-ins take 10, 20, ... so plugins come after them.
+    rank: int = 100
+
+    def has(self, capability: Capability) -> bool:
+        return getattr(self, capability) is not None
+
+    def load(self, capability: Capability) -> Any:
+        """Import and return the capability's attribute; ``Missing`` when not declared."""
+        target: str | None = getattr(self, capability)
+        if target is None:
+            raise Missing(f"{self.name} has no {_WANTED[capability]}",
+                          hint=self.hints.get(capability))
+        module, _, attribute = target.partition(":")
+        return getattr(importlib.import_module(module), attribute)
+
+    def options_for(self, command: str) -> tuple[Opt, ...]:
+        return self.options.get(command, ())

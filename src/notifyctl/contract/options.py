@@ -1,0 +1,66 @@
+"""Declarations a platform makes as plain data: its command options, profile settings and table
+columns. The CLI turns ``Opt`` into command-line options; nothing here imports Typer or Click,
+so a platform package stays free of the CLI and ``--help`` stays cheap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Opt:
+    """One option a platform adds to a shared command (``register``, ``tail``, ``replay``...).
+
+    ``flag`` is the long name (``--include-uid``); ``negative`` a ``--no-...`` form for a
+    boolean that defaults to true. ``kind`` is ``str``, ``int``, ``float`` or ``bool``;
+    ``multiple`` makes it repeatable (a list). ``choices`` are also offered by TAB completion.
+    The value reaches the platform under ``dest`` (the flag without dashes, ``-`` as ``_``).
+    """
+
+    flag: str
+    help: str
+    kind: type = str
+    default: Any = None
+    multiple: bool = False
+    choices: tuple[str, ...] = ()
+    metavar: str | None = None
+    negative: str | None = None
+
+    @property
+    def dest(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
+
+    def given(self, value: Any) -> bool:
+        """Whether ``value`` is something the user passed rather than the default."""
+        if self.multiple:
+            return bool(value)
+        return bool(value != self.default)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A profile setting beyond provider/api_url/account: what it means and, where the set is
+    closed, its allowed values (checked when a profile is added or the file is read)."""
+
+    help: str
+    choices: tuple[str, ...] = ()
+    default: str | None = None
+
+    def check(self, key: str, value: Any) -> str | None:
+        """Why ``value`` is not allowed for ``key``, or None."""
+        if self.choices and str(value).strip().lower() not in self.choices:
+            return f"{key}={value!r} is not one of {', '.join(self.choices)}"
+        return None
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of the live tables (``tail``, ``listen``): the event field it shows, its header,
+    its width (None: takes the rest), and ``keep`` (lower goes first on a narrow terminal)."""
+
+    field: str
+    header: str
+    width: int | None = None
+    keep: int = 1
