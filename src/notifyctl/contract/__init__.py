@@ -82,6 +82,11 @@ class Platform:
     emulator: str | None = None
     commands: str | None = None
     hints: Mapping[str, str] = field(default_factory=dict)
+    # The platform's API under the sandbox's URL (``tail --sandbox``, the sandbox's banner).
+    sandbox_path: str = ""
+    # Event ids name one event each, so tail drops a repeated id (Pelion re-sends batches);
+    # False where an id names something events share (a Circle activity).
+    unique_ids: bool = False
     # Listing order (lower first); the built-ins take 10, 20, ... so plugins come after them.
     rank: int = 100
 

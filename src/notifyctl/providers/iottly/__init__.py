@@ -16,6 +16,7 @@ PLATFORM = Platform(
     rank=50,
     title="Iottly",
     default_api_url="https://api.cloud.iottly.com/v1.0",
+    sandbox_path="/v1.0",
     secrets=("api_key",),
     settings={"stream_url": Setting("the stream API's URL when it is not derived from api_url")},
     kinds=("telemetry", "command-output", "command-done"),

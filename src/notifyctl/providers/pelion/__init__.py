@@ -15,6 +15,7 @@ PLATFORM = Platform(
     rank=10,
     title="Pelion / Izuma Device Management",
     default_api_url="https://api.us-east-1.mbedcloud.com",
+    unique_ids=True,
     secrets=("api_key",),
     kinds=("notification", "registration", "reg-update", "de-registration",
            "registration-expired", "async-response"),

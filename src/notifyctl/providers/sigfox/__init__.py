@@ -22,6 +22,7 @@ PLATFORM = Platform(
     rank=30,
     title="Sigfox backend API v2",
     default_api_url="https://api.sigfox.com/v2",
+    sandbox_path="/v2",
     secrets=("username", "password"),
     kinds=("uplink", "status", "acknowledge", "message"),
     options={

@@ -23,6 +23,7 @@ PLATFORM = Platform(
     title="Verizon ThingSpace M2M",
     default_api_url="https://thingspace.verizon.com/api",
     # callback_password: what ThingSpace sends to the callback URL; keyring only.
+    sandbox_path="/api",
     secrets=("username", "password", "client_id", "client_secret", "callback_password"),
     settings={"api": Setting("the management API: soap or rest", ("soap", "rest"), "rest")},
     options={

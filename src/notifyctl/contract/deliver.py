@@ -1,0 +1,221 @@
+"""The delivery side of the contract: a platform's ``Rules`` (what requests it would send for
+captured deliveries, and what each answer means), the values they trade with the delivery
+engine, and what the sandbox hands an emulator that delivers callbacks.
+
+A platform adds replay and sandbox delivery by subclassing ``Rules`` in its ``rules.py``: it
+turns captured deliveries (``Item``) into the requests its platform would send (``requests``),
+adds per-attempt headers or bodies (``attempt_headers``, ``attempt_body``), and says what each
+answer means (``decide``). Pacing, concurrency, timeouts, the transport and the report belong
+to the engine (``notifyctl.replay``); the platform's own ``replay`` options arrive in
+``RuleOptions.extra``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from notifyctl.errors import UsageError
+
+
+@dataclass(slots=True)
+class Item:
+    """One captured delivery: the exact body and, where the input has them, request details."""
+
+    where: str  # FILE:LINE (or FILE:entry N for HAR)
+    body: bytes
+    method: str | None = None
+    path: str | None = None
+    headers: dict[str, str] | None = None
+    at: str | None = None  # ISO capture time
+    provider: str | None = None
+
+
+@dataclass
+class InputStats:
+    """Counts the engine's report takes over: what was read and what was skipped."""
+
+    read: int = 0
+    invalid: int = 0
+    problems: list[str] = field(default_factory=list)  # the first few skipped, FILE:LINE: why
+
+    def skip(self, message: str) -> None:
+        self.invalid += 1
+        if len(self.problems) < 20:
+            self.problems.append(message)
+
+
+
+HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
+     "te", "trailer", "trailers", "transfer-encoding", "upgrade", "host", "content-length",
+     "accept-encoding"}
+)
+
+
+class Verdict(enum.Enum):
+    ACCEPTED = "accepted"
+    RETRY = "retry"
+    GONE = "gone"  # the receiver asked to stop: nothing more goes to this target
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    verdict: Verdict
+    delay: float = 0.0  # seconds before the next attempt (RETRY only)
+
+
+@dataclass(slots=True)
+class Request:
+    """One delivery to make: the exact bytes and headers, and what it stands for."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes
+    events: int
+    where: str  # FILE:LINE of the (first) captured delivery it came from
+    key: str  # stable per delivery across retries and duplicates (webhook-id)
+    at: str | None = None  # capture time of the first event, for --realtime/--speed
+    # At most this many attempts, whatever ``decide`` says (a bound the body itself carries,
+    # such as ThingSpace's maxCallbackThreshold); None leaves it to ``decide``.
+    max_attempts: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A delivery the rules will not send, with why (e.g. a stale signature and no key)."""
+
+    where: str
+    reason: str
+    events: int = 1
+
+
+@dataclass
+class RuleOptions:
+    """What every platform's rules are configured with; ``extra`` holds the platform's own."""
+
+    target: str
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    sign_key: str | None = None  # the key itself, read from --sign-key-env VAR by the caller
+    sign_key_env: str | None = None  # the variable's name, for messages
+    max_attempts: int | None = None
+    retry_base: float = 1.0
+    timeout: float | None = None  # overrides the platform's own request timeout
+    skip_invalid: bool = False  # a body the platform could not have sent is counted, not fatal
+    # The platform's own replay options (its Opt declarations), by dest; secrets among them
+    # were read from the environment variable the user named.
+    extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    stats: InputStats = field(default_factory=InputStats)
+
+
+class Rules:
+    """Base class of a provider's delivery rules; see the module docstring."""
+
+    name = "base"
+    timeout = 10.0  # the platform's request timeout, seconds
+    sequential = False  # one delivery in flight, the next only after the previous settled
+    stop_on_failure = False  # a failed delivery ends the run (nothing after it may be sent)
+
+    def __init__(self, options: RuleOptions) -> None:
+        self.options = options
+        self.resigned = 0  # captured signatures that no longer matched and were replaced
+        if options.timeout is not None:
+            self.timeout = options.timeout
+
+    def requests(self, items: Iterator[Item]) -> Iterator[Request | Refused]:
+        """The deliveries the platform would make for these captured ones, in order."""
+        raise NotImplementedError
+
+    def bad_input(self, where: str, what: str) -> None:
+        """A captured body this platform could not have sent: stop, or count it and go on."""
+        message = f"{where}: {what}"
+        if not self.options.skip_invalid:
+            raise UsageError(message)
+        self.options.stats.skip(message)
+
+    def handshake(self) -> Request | None:
+        """A verification request sent before anything else (``--handshake``), if any."""
+        return None
+
+    def attempt_headers(self, request: Request, attempt: int) -> dict[str, str]:
+        """Headers of attempt ``attempt`` (1-based); override for per-attempt signatures."""
+        return request.headers
+
+    def attempt_body(self, request: Request, attempt: int) -> bytes:
+        """Body of attempt ``attempt`` (1-based); override where the platform numbers its
+        sends inside the body (ThingSpace's callbackCount)."""
+        return request.body
+
+    def decide(self, status: int | None, attempt: int) -> Decision:
+        """What the answer means: ``status`` is None for a timeout or network error."""
+        if status is not None and 200 <= status < 300:
+            return Decision(Verdict.ACCEPTED)
+        return Decision(Verdict.FAILED)
+
+
+def configured_headers(options: RuleOptions, *, limit: int | None = None) -> dict[str, str]:
+    """The ``--header`` values as a dict (the last of a repeated name wins)."""
+    if limit is not None and len(options.headers) > limit:
+        raise UsageError(f"at most {limit} --header values are allowed for this provider "
+                         f"(got {len(options.headers)})")
+    return {name: value for name, value in options.headers}
+
+
+def replayable_headers(captured: Mapping[str, str] | None) -> dict[str, str]:
+    """Captured headers minus hop-by-hop ones and masked secrets (``Bearer ***`` is useless)."""
+    if not captured:
+        return {}
+    return {name: value for name, value in captured.items()
+            if name.lower() not in HOP_BY_HOP and not value.endswith("***")}
+
+
+def header(headers: Mapping[str, str] | None, name: str) -> str | None:
+    """Case-insensitive header lookup."""
+    if not headers:
+        return None
+    lowered = name.lower()
+    for key, value in headers.items():
+        if key.lower() == lowered:
+            return value
+    return None
+
+
+def length_mismatch(item: Item) -> bool:
+    """The captured Content-Length disagrees with the body: it was edited after capture."""
+    declared = header(item.headers, "content-length")
+    return declared is not None and declared.strip().isdigit() and int(declared) != len(item.body)
+
+
+def join_url(target: str, path: str | None) -> str:
+    """``--to`` plus a captured path (``http://h/base`` + ``/hook?x=1``)."""
+    if not path:
+        return target
+    return target.rstrip("/") + "/" + path.lstrip("/")
+
+
+class DeliveryLog(Protocol):
+    """What an emulator reads of its deliveries: the delivery engine's running counts."""
+
+    attempts: int
+    accepted: int
+    retried: int
+    failed: int
+    refused: int
+    events_accepted: int
+    statuses: Mapping[str, int]
+
+
+class Sender(Protocol):
+    """Delivers requests by a platform's rules (the replay engine's ``Deliverer``): attempts,
+    back-off, timeouts and redirects as the rules say. ``last`` is the latest attempt's outcome
+    (a status code, ``timeout``, ``connect-error``...)."""
+
+    last: str | None
+
+    async def deliver(self, request: Request) -> Verdict: ...
+
+    async def handshake(self) -> Verdict | None: ...

@@ -1,0 +1,74 @@
+"""The sandbox side of the contract: what a platform's emulator offers the sandbox, and the
+``SandboxContext`` the sandbox hands it.
+
+The capability is a factory ``(SandboxContext) -> Emulator``. The context carries the settings
+every emulator reads, a task spawner that keeps background sends alive, and the delivery
+engine: ``context.sender(rules, log)`` delivers requests by the platform's own ``Rules`` (the
+same engine ``replay`` uses), counting into a ``DeliveryLog`` from ``context.log(...)``. So an
+emulator never imports the replay engine or the sandbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from notifyctl.contract.deliver import DeliveryLog, Rules, Sender
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    """Settings every emulator reads; times are in seconds."""
+
+    devices: int = 5
+    api_key: str | None = None  # None: any well-formed key is accepted, each with its own state
+    retry_base: float = 1.0  # multiplies every callback back-off delay (tests use 0.01)
+    queue_limit: int = 100_000  # items per key; the oldest are dropped beyond it
+    callback_timeout: float = 20.0
+    ping_interval: float = 20.0
+    seed: int = 0
+
+
+class SandboxContext(Protocol):
+    config: SandboxConfig
+
+    def spawn(self, tasks: set[asyncio.Task[T]], job: Coroutine[Any, Any, T]) -> None:
+        """Run ``job`` in the background, held in ``tasks`` until it ends."""
+
+    def log(self, what: str) -> DeliveryLog:
+        """A fresh delivery log (its counts show in the emulator's state)."""
+
+    def sender(self, rules: Rules, log: DeliveryLog) -> Sender:
+        """A sender of requests by ``rules``, straight to the URL (no proxy), into ``log``."""
+
+
+class Emulator(Protocol):
+    """What the sandbox needs from a platform's emulator."""
+
+    name: str
+
+    def setup(self, app: web.Application) -> None:
+        """Add the platform's routes to the app."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None:
+        """Close connections (1001 going away) and stop deliveries."""
+
+    def inject(self, body: Any, api_key: str | None) -> dict[str, Any]:
+        """Queue injected events; raise ValueError (answered 400) on a malformed body."""
+
+    async def fault(self, fault: dict[str, Any]) -> int:
+        """Apply a socket fault; returns how many connections it hit. ValueError -> 400."""
+
+    def generate(self, count: int) -> None:
+        """Produce ``count`` synthetic events for the channels that exist."""
+
+    def state(self) -> dict[str, Any]: ...
