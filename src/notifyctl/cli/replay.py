@@ -145,8 +145,9 @@ def replay(
     ] = None,
     timeout: Annotated[
         float | None,
-        typer.Option("--timeout", help="Per-request timeout in seconds (default: the "
-                     "platform's: pelion 20, thingspace 20, circle 5).", show_default=False),
+        typer.Option("--request-timeout", metavar="S", help="Per-request timeout in seconds "
+                     "(default: the platform's: pelion 20, thingspace 20, circle 5).",
+                     show_default=False),
     ] = None,
     insecure: InsecureOpt = False,
     ca_bundle: CaBundleOpt = None,
