@@ -252,24 +252,37 @@ def resolve(
 
 
 def profile_names_for_completion(path: Path) -> list[str]:
-    """Profile names read without PyYAML, so TAB completion stays fast.
+    """Profile names read without PyYAML, so TAB completion stays fast."""
+    return list(profiles_for_completion(path)[1])
 
-    It understands the block layout ``save`` writes (``profiles:`` then two-space keys); a
-    hand-written file in another style completes nothing rather than being misread.
+
+def profiles_for_completion(path: Path) -> tuple[str | None, dict[str, dict[str, str]]]:
+    """``(default_profile, {name: {key: value}})`` read without PyYAML, for TAB completion.
+
+    It understands the block layout ``save`` writes (``profiles:`` then two-space names and
+    four-space ``key: value`` lines); a hand-written file in another style completes nothing
+    rather than being misread.
     """
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError):
-        return []
-    names: list[str] = []
+        return None, {}
+    default: str | None = None
+    profiles: dict[str, dict[str, str]] = {}
+    current: dict[str, str] | None = None
     inside = False
     for line in lines:
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         if not line.startswith(" "):
             inside = line.rstrip() == "profiles:"
+            top = re.match(r"^default_profile:\s*['\"]?([^'\"\s]+)", line)
+            default = top.group(1) if top else default
             continue
-        match = re.match(r"^  ([A-Za-z0-9][A-Za-z0-9_.-]*):\s*$", line)
-        if inside and match:
-            names.append(match.group(1))
-    return names
+        name = re.match(r"^  ([A-Za-z0-9][A-Za-z0-9_.-]*):\s*$", line)
+        setting = re.match(r"^    ([a-z][a-z0-9_]*):\s*['\"]?([^'\"#]*?)['\"]?\s*$", line)
+        if inside and name:
+            current = profiles.setdefault(name.group(1), {})
+        elif inside and setting and current is not None:
+            current[setting.group(1)] = setting.group(2)
+    return default, profiles

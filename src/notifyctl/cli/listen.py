@@ -11,8 +11,8 @@ from notifyctl.cli.common import (
     CallbackUsernameOpt,
     StopTimeoutOpt,
     TableJsonlOpt,
-    complete_provider,
 )
+from notifyctl.cli.completers import complete_receiver_provider
 
 if TYPE_CHECKING:
     from notifyctl.listen.view import Seen, Sink
@@ -26,8 +26,8 @@ def listen(
     provider: Annotated[
         str | None,
         typer.Option("--provider", help=f"Whose callbacks: {LISTEN_PROVIDERS} (default: the "
-                     "profile's; env NOTIFYCTL_PROVIDER).", autocompletion=complete_provider,
-                     show_default=False),
+                     "profile's; env NOTIFYCTL_PROVIDER).",
+                     autocompletion=complete_receiver_provider, show_default=False),
     ] = None,
     path: Annotated[
         str | None,
