@@ -16,10 +16,10 @@ import pytest
 from conftest import subprocess_env
 
 
-def spawn(args: list[str], stdout: int, err: Path) -> subprocess.Popen[bytes]:
+def spawn(args: list[str], stdout: int, err: Path, **env: str) -> subprocess.Popen[bytes]:
     with err.open("wb") as handle:
         return subprocess.Popen([sys.executable, "-m", "notifyctl", *args], stdout=stdout,
-                                stderr=handle, env=subprocess_env())
+                                stderr=handle, env=subprocess_env(**env))
 
 
 def assert_quiet_success(proc: subprocess.Popen[bytes], err: Path) -> None:
@@ -45,13 +45,15 @@ def test_tail_into_a_reader_of_one_line_exits_0(tmp_path: Path) -> None:
     ["profile", "list", "-o", "json"],        # a JSON document, from a config-reading command
     ["profile", "show", "p", "-o", "table"],  # a Rich table (Rich turns EPIPE into exit 1)
     ["--help"],                               # Click's own output
-], ids=["fixtures-json", "profile-json", "rich-table", "help"])
+    ["--version"],                            # the fast path, before any command machinery
+    ["completion", "bash"],                   # buffered: fails only in the flush at exit
+], ids=["fixtures-json", "profile-json", "rich-table", "help", "version", "completion"])
 def test_documents_into_a_closed_pipe_exit_0(tmp_path: Path, args: list[str]) -> None:
     config = tmp_path / "config.yaml"
     config.write_text("profiles:\n  p:\n    provider: pelion\n")
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader is gone before anything is written: EPIPE on the first write
-    proc = spawn(["--config", str(config), *args], write_end, tmp_path / "err")
+    proc = spawn(args, write_end, tmp_path / "err", NOTIFYCTL_CONFIG=str(config))
     os.close(write_end)
     assert_quiet_success(proc, tmp_path / "err")
 
@@ -75,6 +77,6 @@ def test_listen_into_a_closed_pipe_exits_0(tmp_path: Path) -> None:
 def test_a_broken_pipe_elsewhere_is_still_a_bug(cli: object) -> None:
     """Only stdout's reader going away is quiet: in-process stdout is a StringIO, so an
     EPIPE raised by the command is an unexpected error (exit 1), not a closed stdout."""
-    from notifyctl.cli import pipes
+    from notifyctl import pipes
 
     assert not pipes.stdout_closed(BrokenPipeError(32, "Broken pipe"))

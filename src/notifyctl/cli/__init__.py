@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from typer.core import TyperGroup
 
-from notifyctl import __version__
-from notifyctl.cli import pipes
+from notifyctl import __version__, pipes
 from notifyctl.cli.common import GLOBALS, complete_profile
 from notifyctl.cli.completion import COMPLETE_VAR
 

@@ -2,7 +2,8 @@
 
 Python ignores SIGPIPE, so a write to a pipe whose reader has gone raises ``BrokenPipeError``;
 Click and Rich each catch it and raise ``SystemExit(1)`` instead (Rich after pointing stdout at
-``/dev/null``). ``main`` treats all of these as the reader's choice and exits 0 quietly.
+``/dev/null``). ``cli.main`` (and ``entry``'s ``--version``) treat all of these as the reader's
+choice and exit 0 quietly.
 """
 
 from __future__ import annotations
