@@ -70,6 +70,12 @@ def test_streams_take_json_for_jsonl(cli: Any) -> None:
     assert len(result.stdout.splitlines()) == 2  # JSON lines, one event a line
 
 
+def test_listen_takes_json_for_jsonl_like_tail(cli: Any) -> None:
+    result = cli("listen", "--provider", "iottly", "-o", "json", "--timeout", "0.2")
+    assert result.exit_code == 0, result.stderr
+    assert cli("listen", "--provider", "iottly", "-o", "csv").exit_code == 2
+
+
 def test_documents_refuse_jsonl_in_one_line_saying_what_to_use(cli: Any) -> None:
     cli("profile", "add", "p", "--provider", "pelion")
     result = cli("profile", "list", "-o", "jsonl")

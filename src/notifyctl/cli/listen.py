@@ -11,6 +11,7 @@ from notifyctl.cli.common import (
     CallbackUsernameOpt,
     StopTimeoutOpt,
     TableJsonlOpt,
+    table_format,
 )
 from notifyctl.cli.completers import complete_receiver_provider
 
@@ -112,7 +113,7 @@ def listen(
 
         key = stored_auth_key()  # the authKey 'register' generated and stored, if any
     callback_password = env_value("--callback-password-env", callback_password_env)
-    chosen = out.choose_format(fmt, human="table", machine="jsonl")
+    chosen = table_format(fmt, machine="jsonl")
     settings = Settings(
         provider=name, host=host, port=port, path=path, save=save, forward_to=forward_to,
         count=count, timeout=timeout, output=chosen, strict=strict, respond=respond,
