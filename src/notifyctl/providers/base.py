@@ -86,7 +86,8 @@ class ProviderInfo:
             valid = ", ".join(("provider", "api_url", "account", *self.settings))
             return (f"not a {self.name} setting ({did_you_mean(key, self.settings)}"
                     f"a {self.name} profile holds {valid})")
-        return setting.problem(value)
+        # A plugin may still describe a setting with plain text: any value is its business.
+        return setting.problem(value) if isinstance(setting, Setting) else None
 
 
 _METHODS = ("POST", "PUT", "PATCH", "DELETE")
