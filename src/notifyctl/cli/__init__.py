@@ -203,7 +203,7 @@ def _dispatch(args: list[str]) -> int:
         sys.stderr.write("\ninterrupted\n")
         return Interrupted().exit_code
     except _click.exceptions.ClickException as exc:
-        sys.stderr.write(f"error: {_usage_message(exc)}\n")
+        output.current().error(redact(_usage_message(exc)))
         return exc.exit_code
     except Exception as exc:
         if pipes.stdout_closed(exc):
