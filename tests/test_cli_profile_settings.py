@@ -63,3 +63,20 @@ def test_every_setting_the_code_reads_is_declared() -> None:
     declared = {"provider", "api_url", "account"}
     declared |= {key for info in BUILTIN.values() for key in info.settings}
     assert read and read <= declared, read - declared
+
+
+def test_declared_values_are_those_the_platform_code_accepts() -> None:
+    """The registry's choices must not drift from what each platform's code accepts."""
+    from notifyctl.errors import ConfigError
+    from notifyctl.providers.circle.api import ServerNotificationsRoute
+    from notifyctl.providers.thingspace import services
+
+    api = BUILTIN["thingspace"].settings["api"]
+    assert sorted(api.choices) == sorted(services.APIS) and api.default == "rest"
+    circle = BUILTIN["circle"].settings
+    for key in ("server_notifications_register_method", "server_notifications_unregister_method"):
+        for method in circle[key].choices:
+            ServerNotificationsRoute.from_settings({key: method})
+        assert circle[key].problem("GET")
+        with pytest.raises(ConfigError):
+            ServerNotificationsRoute.from_settings({key: "GET"})
