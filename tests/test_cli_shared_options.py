@@ -62,8 +62,8 @@ def _params(*path: str) -> dict[str, tuple[Any, ...]]:
 
 def test_sigfox_callback_commands_take_the_same_options() -> None:
     enable = _params("sigfox", "enable")
-    assert list(enable) == ["callback_id", "device_type", "api_url", "timeout", "insecure",
-                            "ca_bundle"]
+    assert list(enable) == ["callback_id", "device_type", "provider", "api_url", "account",
+                            "timeout", "insecure", "ca_bundle"]
     assert _params("sigfox", "disable") == enable == _params("sigfox", "downlink")
 
 

@@ -45,3 +45,40 @@ def test_tab_completes_providers(run) -> None:
         "pelion", "thingspace", "sigfox", "circle", "iottly"
     ]
     assert complete(run, "notifyctl profile add x --provider si", 5) == ["sigfox"]
+
+
+def test_tab_completes_fixtures(run) -> None:
+    names = complete(run, "notifyctl replay --fixture pelion/", 3)
+    assert "pelion/notifications" in names and all(n.startswith("pelion/") for n in names)
+    assert "generic/standard-webhooks" in complete(run, "notifyctl replay --fixture ", 3)
+
+
+def test_tab_completes_circle_event_types(run) -> None:
+    assert complete(run, "notifyctl register https://x --event-type motion_", 4) == [
+        "motion_started", "motion_ended"]
+
+
+def test_tab_completes_thingspace_services_of_the_profiles_api(run) -> None:
+    # No profile: both APIs' spellings.
+    assert complete(run, "notifyctl register https://x --service Promo", 4) == [
+        "PromoChange", "PromoChanges"]
+    run("profile", "add", "ts", "--provider", "thingspace", "--set", "api=soap")
+    assert complete(run, "notifyctl -p ts register https://x --service Promo", 6) == [
+        "PromoChange"]
+
+
+def test_tab_completes_the_kinds_of_the_resolved_provider(run) -> None:
+    everything = complete(run, "notifyctl tail --kind ", 3)
+    assert {"notification", "activity_created", "telemetry"} <= set(everything)
+    assert complete(run, "notifyctl tail --provider iottly --kind ", 5) == [
+        "telemetry", "command-output", "command-done"]
+    assert complete(run, "notifyctl tail --kind reg", 3, NOTIFYCTL_PROVIDER="pelion") == [
+        "registration", "reg-update", "registration-expired"]
+    run("profile", "add", "cam", "--provider", "circle")
+    assert complete(run, "notifyctl -p cam tail --kind motion", 5) == [
+        "motion_started", "motion_ended"]
+
+
+def test_tab_completes_listen_providers_with_generic(run) -> None:
+    assert complete(run, "notifyctl listen --provider ", 3) == [
+        "pelion", "thingspace", "sigfox", "circle", "iottly", "generic"]

@@ -58,10 +58,10 @@ def test_no_profile_needs_a_provider(tmp_path: Path) -> None:
 
 def test_save_is_atomic_and_private(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "config.yaml"
-    config = cfg.Config(path, "p", {"p": {"provider": "pelion", "api": "x"}})
+    config = cfg.Config(path, "p", {"p": {"provider": "thingspace", "api": "soap"}})
     cfg.save(config)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    assert cfg.load(path).profiles == {"p": {"provider": "pelion", "api": "x"}}
+    assert cfg.load(path).profiles == {"p": {"provider": "thingspace", "api": "soap"}}
     assert [p.name for p in path.parent.iterdir()] == ["config.yaml"]  # no temp file left
 
 

@@ -22,7 +22,7 @@ def test_help_lists_only_working_groups(run) -> None:
 def test_profile_add_then_auth_status_json(run) -> None:
     assert run("profile", "add", "prod", "--provider", "pelion").exit_code == 0
     result = run("-p", "prod", "auth", "status", "-o", "json")
-    assert result.exit_code == 0
+    assert result.exit_code == 2  # api_key is not set: a configuration error (issue 11 item 9)
     assert result.json()["secrets"][0]["name"] == "api_key"
 
 

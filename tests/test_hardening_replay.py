@@ -66,7 +66,7 @@ def replay(cli: Any, tmp_path: Path, server: ServeThread, count: int, concurrenc
     report = tmp_path / "report.json"
     result = cli("replay", str(write_bodies(tmp_path / "bodies.json", count)), "--provider",
                  "generic", "--to", server.url + "/hook", "-c", str(concurrency),
-                 "--max-attempts", str(attempts), "--retry-base", "0.001", "--timeout",
+                 "--max-attempts", str(attempts), "--retry-base", "0.001", "--request-timeout",
                  str(TIMEOUT), "--report", str(report))
     return result, json.loads(report.read_text())
 

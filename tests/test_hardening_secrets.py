@@ -289,7 +289,7 @@ def https_server(certificate: tuple[Path, Path]) -> Iterator[tuple[str, Recorder
 def test_management_call_verifies_tls_unless_insecure(cli, https_server, monkeypatch) -> None:
     url, recorder = https_server
     monkeypatch.setenv("NOTIFYCTL_API_KEY", ENV_KEY)
-    refused = cli("list", "--provider", "pelion", "--api-url", url, "--timeout", "5")
+    refused = cli("list", "--provider", "pelion", "--api-url", url, "--request-timeout", "5")
     assert refused.exit_code == 5 and "TLS certificate not trusted" in refused.stderr
     assert recorder.seen == []  # nothing, not even the key, went over the unverified link
     allowed = cli("list", "--provider", "pelion", "--api-url", url, "--insecure")

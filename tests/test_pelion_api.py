@@ -265,8 +265,8 @@ def test_insecure_warns_and_ca_bundle_checked(cli, tmp_path) -> None:
                  "--insecure")
     assert warned.exit_code == 3  # no API key: nothing was sent, but the warning came first
     assert "warning: --insecure" in warned.stderr
-    zero = cli("list", "--provider", "pelion", "--timeout", "0")
-    assert zero.exit_code == 2 and "--timeout" in zero.stderr
+    zero = cli("list", "--provider", "pelion", "--request-timeout", "0")
+    assert zero.exit_code == 2 and "--request-timeout" in zero.stderr
 
 
 def test_register_header_from_the_environment(cli, sandbox, monkeypatch) -> None:

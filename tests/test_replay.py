@@ -223,7 +223,7 @@ def test_circle_timeout_counts_as_a_failure(tmp_path, receiver, cli, monkeypatch
     src = capture(tmp_path / "c.jsonl", "circle", [{"n": 1}])
     started = time.monotonic()
     result = cli("replay", str(src), "--provider", "circle", "--sign-key-env", "K",
-                 "--to", server.url, "--timeout", "0.1", "-o", "json")
+                 "--to", server.url, "--request-timeout", "0.1", "-o", "json")
     assert result.exit_code == 6
     assert result.json()["statuses"] == {"timeout": 3}
     assert time.monotonic() - started < 3

@@ -36,8 +36,20 @@ def imported_modules(args: list[str], **env: str) -> set[str]:
               "COMP_CWORD": "2"}),
         ([], {"_NOTIFYCTL_COMPLETE": "complete_bash",
               "COMP_WORDS": "notifyctl profile add x --provider ", "COMP_CWORD": "5"}),
+        ([], {"_NOTIFYCTL_COMPLETE": "complete_bash",
+              "COMP_WORDS": "notifyctl replay --fixture pel", "COMP_CWORD": "3"}),
+        ([], {"_NOTIFYCTL_COMPLETE": "complete_bash",
+              "COMP_WORDS": "notifyctl register x --event-type act", "COMP_CWORD": "4"}),
+        ([], {"_NOTIFYCTL_COMPLETE": "complete_bash",
+              "COMP_WORDS": "notifyctl register x --service Dev", "COMP_CWORD": "4"}),
+        ([], {"_NOTIFYCTL_COMPLETE": "complete_bash",
+              "COMP_WORDS": "notifyctl tail --kind ", "COMP_CWORD": "3"}),
+        ([], {"_NOTIFYCTL_COMPLETE": "complete_bash",
+              "COMP_WORDS": "notifyctl listen --provider ", "COMP_CWORD": "3"}),
     ],
-    ids=["help", "version", "group-help", "complete-profile", "complete-provider"],
+    ids=["help", "version", "group-help", "complete-profile", "complete-provider",
+         "complete-fixture", "complete-event-type", "complete-service", "complete-kind",
+         "complete-listen-provider"],
 )
 def test_no_heavy_imports(args: list[str], env: dict[str, str]) -> None:
     modules = imported_modules(args, **env)

@@ -57,12 +57,15 @@ class Config:
         try:
             return self.profiles[name]
         except KeyError:
-            raise UsageError(f"unknown profile {name!r}", hint=self._profiles_hint()) from None
+            raise UsageError(f"unknown profile {name!r}", hint=self._profiles_hint(name)) from None
 
-    def _profiles_hint(self) -> str:
+    def _profiles_hint(self, name: str) -> str:
+        from notifyctl.suggest import did_you_mean
+
         if not self.profiles:
             return f"no profiles in {self.path}; add one with 'notifyctl profile add NAME'"
-        return f"profiles in {self.path}: {', '.join(sorted(self.profiles))}"
+        return (f"{did_you_mean(name, self.profiles)}profiles in {self.path}: "
+                f"{', '.join(sorted(self.profiles))}")
 
     def to_yaml_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {}
@@ -117,13 +120,17 @@ def _validate(path: Path, data: object) -> Config:
         if provider is None:
             raise ConfigError(f"{where}.provider: missing")
         if not isinstance(provider, str) or not is_known(provider):
+            from notifyctl.suggest import did_you_mean
+
             raise ConfigError(
                 f"{where}.provider: unknown provider {provider!r}",
-                hint=f"valid providers: {', '.join(provider_names())}",
+                hint=f"{did_you_mean(str(provider), provider_names())}valid providers: "
+                f"{', '.join(provider_names())}",
             )
         for key, value in settings.items():
             if not isinstance(key, str) or isinstance(value, (dict, list)):
                 raise ConfigError(f"{where}.{key}: must be a plain value")
+            check_setting(provider, key, value, where=f"{where}.")
     default = data.get("default_profile")
     if default is not None and (not isinstance(default, str) or default not in profiles):
         raise ConfigError(f"{path}: default_profile {default!r} is not a profile")
@@ -170,6 +177,16 @@ def check_profile_name(name: str) -> str:
             hint="use letters, digits, '.', '_' or '-' (at most 64 characters)",
         )
     return name
+
+
+def check_setting(provider: str, key: str, value: object, *, where: str = "") -> None:
+    """Refuse a provider-specific setting the provider does not declare, or a value it does not
+    accept, naming the key and the valid ones (``profile add --set`` and loading the file)."""
+    if key in COMMON_KEYS:
+        return
+    problem = get_info(provider).setting_problem(key, value)
+    if problem:
+        raise ConfigError(f"{where}{key}: {problem}")
 
 
 def parse_assignment(text: str) -> tuple[str, str]:
@@ -235,24 +252,37 @@ def resolve(
 
 
 def profile_names_for_completion(path: Path) -> list[str]:
-    """Profile names read without PyYAML, so TAB completion stays fast.
+    """Profile names read without PyYAML, so TAB completion stays fast."""
+    return list(profiles_for_completion(path)[1])
 
-    It understands the block layout ``save`` writes (``profiles:`` then two-space keys); a
-    hand-written file in another style completes nothing rather than being misread.
+
+def profiles_for_completion(path: Path) -> tuple[str | None, dict[str, dict[str, str]]]:
+    """``(default_profile, {name: {key: value}})`` read without PyYAML, for TAB completion.
+
+    It understands the block layout ``save`` writes (``profiles:`` then two-space names and
+    four-space ``key: value`` lines); a hand-written file in another style completes nothing
+    rather than being misread.
     """
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError):
-        return []
-    names: list[str] = []
+        return None, {}
+    default: str | None = None
+    profiles: dict[str, dict[str, str]] = {}
+    current: dict[str, str] | None = None
     inside = False
     for line in lines:
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         if not line.startswith(" "):
             inside = line.rstrip() == "profiles:"
+            top = re.match(r"^default_profile:\s*['\"]?([^'\"\s]+)", line)
+            default = top.group(1) if top else default
             continue
-        match = re.match(r"^  ([A-Za-z0-9][A-Za-z0-9_.-]*):\s*$", line)
-        if inside and match:
-            names.append(match.group(1))
-    return names
+        name = re.match(r"^  ([A-Za-z0-9][A-Za-z0-9_.-]*):\s*$", line)
+        setting = re.match(r"^    ([a-z][a-z0-9_]*):\s*['\"]?([^'\"#]*?)['\"]?\s*$", line)
+        if inside and name:
+            current = profiles.setdefault(name.group(1), {})
+        elif inside and setting and current is not None:
+            current[setting.group(1)] = setting.group(2)
+    return default, profiles

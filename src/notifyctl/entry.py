@@ -8,10 +8,20 @@ import sys
 def main() -> int:
     argv = sys.argv[1:]
     if argv == ["--version"]:
-        from notifyctl import __version__
-
-        sys.stdout.write(f"notifyctl {__version__}\n")
-        return 0
+        return _version()
     from notifyctl.cli import main as cli_main
 
     return cli_main(argv)
+
+
+def _version() -> int:
+    from notifyctl import __version__, pipes
+
+    try:
+        sys.stdout.write(f"notifyctl {__version__}\n")
+        sys.stdout.flush()
+    except BrokenPipeError as exc:  # `notifyctl --version | true`: quiet, like every command
+        if not pipes.stdout_closed(exc):
+            raise
+        pipes.silence_stdout()
+    return 0

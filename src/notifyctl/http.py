@@ -1,7 +1,7 @@
 """The HTTP clients of every networked management call, and how HTTP outcomes become notifyctl
 errors.
 
-``NetOptions`` holds the network flags every networked command takes (``--timeout``,
+``NetOptions`` holds the network flags every networked command takes (``--request-timeout``,
 ``--insecure``, ``--ca-bundle``); proxies come from ``HTTPS_PROXY``/``NO_PROXY`` through httpx's
 own environment support. ``next_step`` is the one retry policy: it retries what is worth
 retrying (429 after its ``Retry-After``, 5xx and transport failures with exponential back-off,
@@ -75,7 +75,7 @@ def net_options(
 ) -> NetOptions:
     """NetOptions from the command-line flags; warns once about ``--insecure``."""
     if timeout is not None and timeout <= 0:
-        raise UsageError(f"--timeout {timeout:g}: must be greater than 0")
+        raise UsageError(f"--request-timeout {timeout:g}: must be greater than 0")
     if insecure:
         output.current().warn(
             "--insecure: TLS certificates are not verified; anyone on the path can read and"
@@ -138,7 +138,7 @@ def _transport_message(exc: httpx.HTTPError) -> tuple[str, str | None]:
                     "pass --ca-bundle FILE for a private CA (or --insecure to test)")
         cause = cause.__cause__ or cause.__context__
     if isinstance(exc, httpx.TimeoutException):
-        return f"timed out ({type(exc).__name__})", "raise --timeout or check the network"
+        return f"timed out ({type(exc).__name__})", "raise --request-timeout or check the network"
     if isinstance(exc, httpx.ProxyError):
         return f"proxy failed: {exc}", "check HTTPS_PROXY / NO_PROXY"
     return str(exc) or type(exc).__name__, None

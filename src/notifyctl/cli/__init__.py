@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from typer.core import TyperGroup
 
-from notifyctl import __version__
+from notifyctl import __version__, pipes
 from notifyctl.cli.common import GLOBALS, complete_profile
 from notifyctl.cli.completion import COMPLETE_VAR
 
@@ -154,6 +154,28 @@ def root(
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code; the only place errors are printed."""
     args = sys.argv[1:] if argv is None else argv
+    if os.environ.get(COMPLETE_VAR):
+        # Typer registers its shell classes only with add_completion=True; TAB needs them.
+        from typer._completion_classes import completion_init
+
+        completion_init()
+    try:
+        code = _dispatch(args)
+        # What is still buffered goes now: a reader gone meanwhile shows here, not as a
+        # traceback in the interpreter's own flush at exit.
+        sys.stdout.flush()
+        return code
+    except BaseException as exc:
+        # Click and Rich turn a broken pipe into SystemExit(1) before we see it; a closed
+        # stdout (`notifyctl ... | head`) is the reader's choice, not our failure.
+        if not pipes.stdout_closed(exc):
+            raise
+        pipes.silence_stdout()
+        return 0
+
+
+def _dispatch(args: list[str]) -> int:
+    """Run the command; every error it raises becomes its one-line message and exit code."""
     from typer import _click
     from typer.exceptions import Abort, Exit
 
@@ -161,11 +183,6 @@ def main(argv: list[str] | None = None) -> int:
     from notifyctl.errors import Interrupted, NotifyctlError
     from notifyctl.redaction import redact
 
-    if os.environ.get(COMPLETE_VAR):
-        # Typer registers its shell classes only with add_completion=True; TAB needs them.
-        from typer._completion_classes import completion_init
-
-        completion_init()
     command = typer.main.get_command(app)
     try:
         result = command.main(args, prog_name="notifyctl", standalone_mode=False)
@@ -175,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         output.current().info(f"stopped: {exc.message}")
         return exc.exit_code
     except NotifyctlError as exc:
+        if pipes.stdout_closed(exc):
+            raise
         _traceback_if_verbose()
         output.current().error(redact(str(exc)))
         return exc.exit_code
@@ -183,24 +202,12 @@ def main(argv: list[str] | None = None) -> int:
     except (Abort, KeyboardInterrupt):
         sys.stderr.write("\ninterrupted\n")
         return Interrupted().exit_code
-    except _click.exceptions.NoSuchOption as exc:
-        if _SECRET_OPTION.search(exc.option_name):
-            sys.stderr.write(
-                f"error: {exc.option_name}: secrets are never taken as command-line options "
-                "(they would show in shell history and process lists); store them with "
-                "'notifyctl -p NAME auth login' or set NOTIFYCTL_API_KEY and friends\n"
-            )
-            return 2
-        exc.show()
-        return exc.exit_code
     except _click.exceptions.ClickException as exc:
-        exc.show()
+        output.current().error(redact(_usage_message(exc)))
         return exc.exit_code
-    except BrokenPipeError:
-        # The reader went away (`notifyctl ... | head`): not an error of ours.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
     except Exception as exc:
+        if pipes.stdout_closed(exc):
+            raise
         _traceback_if_verbose()
         sys.stderr.write(
             f"error: unexpected {type(exc).__name__}: {redact(str(exc))}\n"
@@ -208,6 +215,31 @@ def main(argv: list[str] | None = None) -> int:
             f"{ISSUES_URL}\n"
         )
         return 1
+
+
+def _usage_message(exc: _click.ClickException) -> str:
+    """Click's usage error as one line like every other error: what is wrong, a "did you
+    mean" where a name was mistyped, and the help to read (Click's own is ``Error:`` plus a
+    usage block)."""
+    from typer import _click
+
+    from notifyctl.suggest import did_you_mean
+
+    message = exc.format_message().replace("\n", " ")
+    if isinstance(exc, _click.exceptions.NoSuchOption) and _SECRET_OPTION.search(
+            exc.option_name):
+        return (f"{exc.option_name}: secrets are never taken as command-line options (they "
+                "would show in shell history and process lists); store them with "
+                "'notifyctl -p NAME auth login' or set NOTIFYCTL_API_KEY and friends")
+    ctx = getattr(exc, "ctx", None)
+    if ctx is None:
+        return f"{message} (see 'notifyctl --help')"
+    # Typer suggests for its own groups but not for the lazy root, whose commands it cannot see.
+    unknown = re.fullmatch(r"No such command '(.+)'\.", message)
+    if unknown and isinstance(ctx.command, LazyRoot):
+        hint = did_you_mean(unknown.group(1), ctx.command.list_commands(ctx))
+        return f"{message[:-1]} ({hint}see '{ctx.command_path} --help')"
+    return f"{message} (see '{ctx.command_path} --help')"
 
 
 def _traceback_if_verbose() -> None:

@@ -7,7 +7,7 @@ secret a line, in the order listed by ``auth status``) otherwise.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -25,7 +25,10 @@ SecretOpt = Annotated[
 ]
 
 
-def _profile_and_secrets(only: list[str] | None) -> tuple[str, ProviderInfo, list[str]]:
+def _profile_and_secrets(only: list[str] | None
+                         ) -> tuple[str, ProviderInfo, list[str], tuple[str, ...]]:
+    """The active profile, its provider, the secrets asked for, and those it cannot work
+    without (thingspace's REST client only with api=rest, say)."""
     from notifyctl.errors import UsageError
     from notifyctl.providers.base import get_info
 
@@ -33,13 +36,14 @@ def _profile_and_secrets(only: list[str] | None) -> tuple[str, ProviderInfo, lis
     name = active_profile(config)
     if not name:
         raise UsageError("no profile chosen", hint="pass -p NAME (see 'notifyctl profile list')")
-    info = get_info(config.profile(name)["provider"])
+    entry = config.profile(name)
+    info = get_info(entry["provider"])
     wanted = list(only or info.secrets)
     unknown = [s for s in wanted if s not in info.secrets]
     if unknown:
         raise UsageError(f"--secret {unknown[0]!r} is not a {info.name} secret",
                          hint=f"{info.name} secrets: {', '.join(info.secrets)}")
-    return name, info, wanted
+    return name, info, wanted, info.required_secrets(entry)
 
 
 @app.command("login")
@@ -47,49 +51,65 @@ def login(only: SecretOpt = None) -> None:
     """Store the profile's secrets in the OS keyring.
 
     On a terminal each secret is asked for with a hidden prompt (empty input keeps the stored
-    value); otherwise standard input gives one secret a line.
+    value); otherwise standard input gives one secret a line, in the order 'auth status'
+    lists them (an empty line skips a secret the profile does not need). Nothing stored, or an
+    empty line for a secret the profile needs, exits 2 and stores nothing.
 
     \b
     Examples:
       notifyctl -p prod auth login
       printf '%s\\n' "$PELION_KEY" | notifyctl -p prod auth login
     """
-    import getpass
-
     from notifyctl import output
     from notifyctl import secrets as sec
+    from notifyctl.errors import UsageError
 
-    name, info, wanted = _profile_and_secrets(only)
-    out = output.current()
+    name, info, wanted, required = _profile_and_secrets(only)
     interactive = sys.stdin.isatty()
-    stored: list[str] = []
-    for secret in wanted:
-        if interactive:
-            value = getpass.getpass(f"{secret} for profile {name} ({info.title}): ",
-                                    stream=sys.stderr)
-        else:
-            value = sys.stdin.readline().rstrip("\r\n")
-        if value:
-            sec.store(name, secret, value)
-            stored.append(secret)
-    if stored:
-        out.success(f"stored {', '.join(stored)} for profile {name!r} in the OS keyring")
-    else:
-        out.warn("nothing stored: no secret was given")
+    values = {secret: _read_secret(secret, name, info, interactive) for secret in wanted}
+    empty = [secret for secret, value in values.items() if not value]
+    # On standard input an empty line is a mistake (`echo "$UNSET" | ... auth login`) unless the
+    # secret is one the profile can do without; at a prompt it means "keep what is stored".
+    needed = [s for s in empty if s in required or only] if not interactive else []
+    if needed or len(empty) == len(wanted):
+        source = "at the prompt" if interactive else "on standard input"
+        names = needed or empty
+        raise UsageError(f"auth login: {', '.join(names)} {'was' if len(names) == 1 else 'were'}"
+                         f" empty {source}; nothing stored",
+                         hint=f"give one secret a line, in this order: {', '.join(wanted)}")
+    stored = [secret for secret, value in values.items() if value]
+    for secret in stored:
+        sec.store(name, secret, values[secret])
+    output.current().success(f"stored {', '.join(stored)} for profile {name!r} in the OS keyring"
+                             + (f" (skipped: {', '.join(empty)})" if empty else ""))
+
+
+def _read_secret(secret: str, profile: str, info: ProviderInfo, interactive: bool) -> str:
+    import getpass
+
+    if interactive:
+        return getpass.getpass(f"{secret} for profile {profile} ({info.title}): ",
+                               stream=sys.stderr)
+    return sys.stdin.readline().rstrip("\r\n")
 
 
 @app.command("status")
 def status(
     fmt: TableJsonOpt = None,
 ) -> None:
-    """Say which secrets are set and where they come from (environment or keyring), masked."""
+    """Say which secrets are set and where they come from (environment or keyring), masked.
+
+    Exits 2 (a configuration error, like any missing secret) when a secret the profile needs
+    is not set, after printing the status.
+    """
     from notifyctl import output
     from notifyctl import secrets as sec
+    from notifyctl.errors import ConfigError
 
-    name, info, wanted = _profile_and_secrets(None)
+    name, info, wanted, required = _profile_and_secrets(None)
     out = output.current()
     chosen = table_format(fmt)
-    rows = []
+    rows: list[dict[str, Any]] = []
     keyring_problem: str | None = None
     for secret in wanted:
         try:
@@ -98,17 +118,25 @@ def status(
             keyring_problem = exc.message
             state = sec.SecretState(secret, None, None)
         rows.append({"name": secret, "set": state.value is not None, "source": state.source,
-                     "masked": state.masked or None, "env": sec.SECRET_ENV.get(secret)})
+                     "masked": state.masked or None, "env": sec.SECRET_ENV.get(secret),
+                     "required": secret in required})
     if keyring_problem:
         out.warn(f"{keyring_problem}; only environment variables were checked")
     if chosen == "json":
         out.json({"profile": name, "provider": info.name, "keyring_error": keyring_problem,
                   "secrets": rows})
-        return
-    out.table(["secret", "source", "value", "environment variable"],
-              [[r["name"], r["source"] or "not set", r["masked"] or "",
-                r["env"] or "(keyring only)"] for r in rows],
-              title=f"profile {name} ({info.title})")
+    else:
+        out.table(["secret", "source", "value", "environment variable"],
+                  [[r["name"] + ("" if r["required"] else " (optional)"),
+                    r["source"] or "not set", r["masked"] or "",
+                    r["env"] or "(keyring only)"] for r in rows],
+                  title=f"profile {name} ({info.title})")
+    missing = [r for r in rows if r["required"] and not r["set"]]
+    if missing:
+        variables = [str(r["env"]) for r in missing if r["env"]]
+        raise ConfigError(f"profile {name!r} lacks {', '.join(r['name'] for r in missing)}",
+                          hint=f"run 'notifyctl -p {name} auth login'"
+                          + (f" or set {', '.join(variables)}" if variables else ""))
 
 
 @app.command("logout")
@@ -117,7 +145,7 @@ def logout(only: SecretOpt = None) -> None:
     from notifyctl import output
     from notifyctl import secrets as sec
 
-    name, _info, wanted = _profile_and_secrets(only)
+    name, _info, wanted, _required = _profile_and_secrets(only)
     removed = [secret for secret in wanted if sec.delete(name, secret)]
     out = output.current()
     if removed:

@@ -28,6 +28,7 @@ from notifyctl.cli.common import (
     connection,
     table_format,
 )
+from notifyctl.cli.completers import complete_event_type, complete_service
 
 if TYPE_CHECKING:
     from notifyctl.config import Connection
@@ -45,7 +46,7 @@ def _api(conn: Connection, net: NetOptions) -> PelionApi:
 ServiceOpt = Annotated[
     str | None,
     typer.Option("--service", help="thingspace: the callback service, e.g. DeviceUsage.",
-                 show_default=False),
+                 autocompletion=complete_service, show_default=False),
 ]
 
 
@@ -112,7 +113,8 @@ def register(
     ] = None,
     event_type: Annotated[
         list[str] | None, typer.Option("--event-type", help="circle: an event type to receive "
-                                       "(repeatable).", show_default=False),
+                                       "(repeatable).", autocompletion=complete_event_type,
+                                       show_default=False),
     ] = None,
     yes_motion: Annotated[
         bool, typer.Option("--yes-motion", help="circle: really register the high-frequency "

@@ -82,9 +82,12 @@ AccountOpt = Annotated[
     typer.Option("--account", help="Account name (env NOTIFYCTL_ACCOUNT).", show_default=False),
 ]
 # Network options (notifyctl.http.net_options builds the client settings from them).
+# --timeout means "stop after S seconds" on every command that takes it (StopTimeoutOpt); the
+# bound on each HTTP request is --request-timeout everywhere.
 NetTimeoutOpt = Annotated[
     float | None,
-    typer.Option("--timeout", help="Seconds per HTTP request (default 30).", show_default=False),
+    typer.Option("--request-timeout", metavar="S", help="Seconds per HTTP request (default 30).",
+                 show_default=False),
 ]
 InsecureOpt = Annotated[
     bool, typer.Option("--insecure", help="Do not verify TLS certificates (testing only).")
@@ -95,7 +98,7 @@ CaBundleOpt = Annotated[
 ]
 
 # Options several commands share with one meaning; a command whose option means something else
-# (replay's per-request --timeout, tail's --count -n) keeps its own.
+# (tail's --count -n) keeps its own.
 TableJsonOpt = Annotated[
     str | None,
     typer.Option("--output", "-o", help="table or json (default: table on a terminal, else json).",
@@ -145,14 +148,22 @@ CallbackPasswordEnvOpt = Annotated[
 
 def table_format(fmt: str | None, machine: str = "json") -> str:
     """``-o``'s value, else a table on a terminal and ``machine`` for a pipe; exit 2 for any
-    other value."""
+    other value.
+
+    A stream (``machine="jsonl"``) takes ``json`` too, since each of its lines is a JSON value;
+    a command printing one document refuses ``jsonl`` with a pointer to ``json``, since its one
+    multi-line document is not JSON lines.
+    """
     from notifyctl import output
     from notifyctl.errors import UsageError
 
-    chosen = output.current().choose_format(fmt, human="table", machine=machine)
-    if chosen not in ("table", machine):
-        raise UsageError(f"--output {chosen!r}: choose table or {machine}")
-    return chosen
+    chosen = output.current().choose_format(fmt and fmt.lower(), human="table", machine=machine)
+    if machine == "jsonl" and chosen == "json":
+        return machine
+    if chosen in ("table", machine):
+        return chosen
+    hint = "this command prints one JSON document, not JSON lines" if chosen == "jsonl" else None
+    raise UsageError(f"--output {fmt!r}: choose table or {machine}", hint=hint)
 
 
 def env_value(option: str, var: str | None, *, allow_empty: bool = True,
@@ -178,3 +189,17 @@ def connection(
 
     flags = ConnectionFlags(GLOBALS.profile, provider, api_url, account)
     return resolve(flags, load_config())
+
+
+def platform_connection(platform: str, provider: str | None, api_url: str | None,
+                        account: str | None) -> Connection:
+    """The connection of a platform's own subcommand (``sigfox enable``, ``iottly exec``): it
+    takes --provider like every networked command, but only naming its own platform."""
+    from notifyctl.errors import UsageError
+    from notifyctl.suggest import did_you_mean
+
+    if provider is not None and provider != platform:
+        raise UsageError(f"--provider {provider!r}: 'notifyctl {platform} ...' works on "
+                         f"{platform} only", hint=did_you_mean(provider, [platform])
+                         + f"pass --provider {platform} or leave it out")
+    return connection(platform, api_url, account)

@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from notifyctl.cli.common import ApiUrlOpt, TableJsonOpt, connection, table_format
+from notifyctl.cli.common import (
+    AccountOpt,
+    ApiUrlOpt,
+    ProviderOpt,
+    TableJsonOpt,
+    platform_connection,
+    table_format,
+)
 
 if TYPE_CHECKING:
     from notifyctl.config import Connection
@@ -54,7 +61,8 @@ def check_webhooks(
                 "webhooks")
 
 
-def _iottly_connection(api_url: str | None) -> Connection:
+def _iottly_connection(provider: str | None, api_url: str | None,
+                       account: str | None) -> Connection:
     from notifyctl.cli.common import active_profile, load_config
     from notifyctl.errors import UsageError
 
@@ -63,7 +71,7 @@ def _iottly_connection(api_url: str | None) -> Connection:
     if profile and config.profile(profile).get("provider") != "iottly" and not api_url:
         raise UsageError(f"profile {profile!r} is not an iottly profile",
                          hint="choose an iottly profile with -p, or pass --api-url")
-    return connection("iottly", api_url)
+    return platform_connection("iottly", provider, api_url, account)
 
 
 @app.command("exec")
@@ -71,7 +79,9 @@ def exec_command(
     device: Annotated[str, typer.Argument(help="Device id.", show_default=False)],
     command: Annotated[list[str], typer.Argument(help="Command line to run (use -- before "
                                                  "options of the command).", show_default=False)],
+    provider: ProviderOpt = None,
     api_url: ApiUrlOpt = None,
+    account: AccountOpt = None,
     timeout: Annotated[
         float | None,
         typer.Option("--timeout", help="Give up after S seconds (exit 5).", show_default=False),
@@ -92,7 +102,7 @@ def exec_command(
     from notifyctl.providers.iottly.stream import run_command
     from notifyctl.providers.iottly.wire import stream_url
 
-    conn = _iottly_connection(api_url)
+    conn = _iottly_connection(provider, api_url, account)
     key = sec.require(conn.profile, "api_key")
     override = conn.settings.get("stream_url")
     url = stream_url(conn.api_url, key, str(override) if override else None)

@@ -11,8 +11,9 @@ from notifyctl.cli.common import (
     CallbackUsernameOpt,
     StopTimeoutOpt,
     TableJsonlOpt,
-    complete_provider,
+    table_format,
 )
+from notifyctl.cli.completers import complete_receiver_provider
 
 if TYPE_CHECKING:
     from notifyctl.listen.view import Seen, Sink
@@ -26,8 +27,8 @@ def listen(
     provider: Annotated[
         str | None,
         typer.Option("--provider", help=f"Whose callbacks: {LISTEN_PROVIDERS} (default: the "
-                     "profile's; env NOTIFYCTL_PROVIDER).", autocompletion=complete_provider,
-                     show_default=False),
+                     "profile's; env NOTIFYCTL_PROVIDER).",
+                     autocompletion=complete_receiver_provider, show_default=False),
     ] = None,
     path: Annotated[
         str | None,
@@ -112,7 +113,7 @@ def listen(
 
         key = stored_auth_key()  # the authKey 'register' generated and stored, if any
     callback_password = env_value("--callback-password-env", callback_password_env)
-    chosen = out.choose_format(fmt, human="table", machine="jsonl")
+    chosen = table_format(fmt, machine="jsonl")
     settings = Settings(
         provider=name, host=host, port=port, path=path, save=save, forward_to=forward_to,
         count=count, timeout=timeout, output=chosen, strict=strict, respond=respond,

@@ -12,13 +12,15 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
+from notifyctl.providers.iottly.kinds import KINDS
+
 if TYPE_CHECKING:
     from notifyctl.config import Connection
     from notifyctl.http import NetOptions
     from notifyctl.tail import Source
 
 STREAMING = ("circle", "iottly")
-IOTTLY_KINDS = ("telemetry", "command-output", "command-done")
+IOTTLY_KINDS = KINDS
 
 
 def opener(conn: Connection, net: NetOptions, *, devices: Sequence[str],

@@ -65,6 +65,7 @@ def add(
         entry["account"] = account
     for assignment in settings or []:
         key, value = cfg.parse_assignment(assignment)
+        cfg.check_setting(info.name, key, value, where="--set ")
         entry[key] = value
     config.profiles[name] = entry
     if make_default or not config.default_profile:

@@ -21,6 +21,7 @@ from notifyctl.cli.common import (
     HeaderOpt,
     InsecureOpt,
 )
+from notifyctl.cli.completers import complete_fixture
 from notifyctl.cli.sigfox_options import (
     BatchOpt,
     BodyTemplateOpt,
@@ -60,7 +61,7 @@ def replay(
     fixture: Annotated[
         str | None,
         typer.Option("--fixture", help="Replay a built-in fixture, e.g. pelion/notifications.",
-                     show_default=False),
+                     autocompletion=complete_fixture, show_default=False),
     ] = None,
     list_fixtures: Annotated[
         bool, typer.Option("--list-fixtures", help="List the built-in fixtures and exit.")
@@ -145,8 +146,9 @@ def replay(
     ] = None,
     timeout: Annotated[
         float | None,
-        typer.Option("--timeout", help="Per-request timeout in seconds (default: the "
-                     "platform's: pelion 20, thingspace 20, circle 5).", show_default=False),
+        typer.Option("--request-timeout", metavar="S", help="Per-request timeout in seconds "
+                     "(default: the platform's: pelion 20, thingspace 20, circle 5).",
+                     show_default=False),
     ] = None,
     insecure: InsecureOpt = False,
     ca_bundle: CaBundleOpt = None,

@@ -9,12 +9,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from notifyctl.cli.common import (
+    AccountOpt,
     ApiUrlOpt,
     CaBundleOpt,
     DeviceTypeOpt,
     InsecureOpt,
     NetTimeoutOpt,
-    connection,
+    ProviderOpt,
+    platform_connection,
 )
 
 if TYPE_CHECKING:
@@ -29,11 +31,13 @@ IdArg = Annotated[str, typer.Argument(help="Callback id (see 'notifyctl list --d
                                       show_default=False)]
 
 
-def _sigfox(api_url: str | None, timeout: float | None, insecure: bool,
-            ca_bundle: str | None) -> tuple[Connection, NetOptions]:
+def _sigfox(provider: str | None, api_url: str | None, account: str | None,
+            timeout: float | None, insecure: bool, ca_bundle: str | None
+            ) -> tuple[Connection, NetOptions]:
     from notifyctl.http import net_options
 
-    return connection("sigfox", api_url), net_options(timeout, insecure, ca_bundle)
+    return (platform_connection("sigfox", provider, api_url, account),
+            net_options(timeout, insecure, ca_bundle))
 
 
 # What a callback command does once connected: (connection, net, device type, callback id).
@@ -43,10 +47,11 @@ Action = Callable[["Connection", "NetOptions", str | None, str], None]
 def _callback_command(name: str, doc: str, action: Action) -> None:
     """Register ``sigfox NAME ID``: enable, disable and downlink take the same options."""
 
-    def command(callback_id: IdArg, device_type: DeviceTypeOpt = None, api_url: ApiUrlOpt = None,
-                timeout: NetTimeoutOpt = None, insecure: InsecureOpt = False,
-                ca_bundle: CaBundleOpt = None) -> None:
-        conn, net = _sigfox(api_url, timeout, insecure, ca_bundle)
+    def command(callback_id: IdArg, device_type: DeviceTypeOpt = None,
+                provider: ProviderOpt = None, api_url: ApiUrlOpt = None,
+                account: AccountOpt = None, timeout: NetTimeoutOpt = None,
+                insecure: InsecureOpt = False, ca_bundle: CaBundleOpt = None) -> None:
+        conn, net = _sigfox(provider, api_url, account, timeout, insecure, ca_bundle)
         action(conn, net, device_type, callback_id)
 
     command.__doc__ = doc
@@ -97,7 +102,9 @@ def undelivered(
     device_type: DeviceTypeOpt = None,
     limit: Annotated[int | None, typer.Option("--limit", help="At most N errors.",
                                               show_default=False)] = None,
+    provider: ProviderOpt = None,
     api_url: ApiUrlOpt = None,
+    account: AccountOpt = None,
     timeout: NetTimeoutOpt = None,
     insecure: InsecureOpt = False,
     ca_bundle: CaBundleOpt = None,
@@ -111,5 +118,5 @@ def undelivered(
     from notifyctl import output
     from notifyctl.providers.sigfox import commands
 
-    conn, net = _sigfox(api_url, timeout, insecure, ca_bundle)
+    conn, net = _sigfox(provider, api_url, account, timeout, insecure, ca_bundle)
     output.current().json(commands.not_delivered(conn, net, device_type, limit))

@@ -21,6 +21,7 @@ from notifyctl.cli.common import (
     TableJsonlOpt,
     table_format,
 )
+from notifyctl.cli.completers import complete_kind
 
 if TYPE_CHECKING:
     from notifyctl.tail import Source, TailRun
@@ -48,7 +49,7 @@ def tail(
     kind: Annotated[
         ListOpt,
         typer.Option("--kind", help="Only these event kinds (repeatable), e.g. notification.",
-                     show_default=False),
+                     autocompletion=complete_kind, show_default=False),
     ] = None,
     save: Annotated[
         str | None,

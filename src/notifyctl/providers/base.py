@@ -10,12 +10,39 @@ point must resolve to a ``ProviderInfo``.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
 
 from notifyctl.errors import UsageError
 
 ENTRY_POINT_GROUP = "notifyctl.providers"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A setting a profile of one platform may hold beyond provider/api_url/account, and the
+    values it accepts, so a mistake is refused when the profile is written or read, not when a
+    command first uses it."""
+
+    meaning: str
+    # Accepted values, compared ignoring case; empty: any text (within ``prefixes``).
+    choices: tuple[str, ...] = ()
+    # The value must start with one of these (a path, a URL scheme); empty: no constraint.
+    prefixes: tuple[str, ...] = ()
+    # The value a profile without the setting gets (its first choice when there are choices).
+    default: str | None = None
+
+    def problem(self, value: object) -> str | None:
+        """Why ``value`` is not acceptable (naming the valid values), or None when it is."""
+        if isinstance(value, (dict, list)) or value is None:
+            return "must be a plain value"
+        text = str(value).strip()
+        if self.choices and text.lower() not in (choice.lower() for choice in self.choices):
+            return f"{text!r} is not one of {', '.join(self.choices)}"
+        if self.prefixes and not text.startswith(self.prefixes):
+            return f"{text!r} must start with {' or '.join(map(repr, self.prefixes))}"
+        return None
 
 
 @dataclass(frozen=True)
@@ -29,9 +56,41 @@ class ProviderInfo:
     secrets: tuple[str, ...]
     # Dotted path of the package implementing api/wire/stream/emulator for this platform.
     module: str
-    # Settings beyond provider/api_url/account that a profile may hold, with their meaning.
-    settings: dict[str, str] = field(default_factory=dict)
+    # Settings beyond provider/api_url/account that a profile may hold; any other is refused.
+    settings: dict[str, Setting] = field(default_factory=dict)
+    # Secrets a profile may store but needs only in some setups (a secret -> (setting, value):
+    # needed only when the setting has that value; a secret -> None: never required).
+    conditional_secrets: dict[str, tuple[str, str] | None] = field(default_factory=dict)
 
+    def required_secrets(self, settings: Mapping[str, object]) -> tuple[str, ...]:
+        """The secrets a profile with ``settings`` cannot work without."""
+
+        def needed(secret: str) -> bool:
+            if secret not in self.conditional_secrets:
+                return True
+            condition = self.conditional_secrets[secret]
+            if condition is None:
+                return False
+            key, wanted = condition
+            value = settings.get(key) or self.settings[key].default
+            return str(value).strip().lower() == wanted
+
+        return tuple(secret for secret in self.secrets if needed(secret))
+
+    def setting_problem(self, key: str, value: object) -> str | None:
+        """Why ``key: value`` cannot be in a profile of this platform, or None when it can."""
+        from notifyctl.suggest import did_you_mean
+
+        setting = self.settings.get(key)
+        if setting is None:
+            valid = ", ".join(("provider", "api_url", "account", *self.settings))
+            return (f"not a {self.name} setting ({did_you_mean(key, self.settings)}"
+                    f"a {self.name} profile holds {valid})")
+        # A plugin may still describe a setting with plain text: any value is its business.
+        return setting.problem(value) if isinstance(setting, Setting) else None
+
+
+_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 BUILTIN: dict[str, ProviderInfo] = {
     info.name: info
@@ -50,7 +109,11 @@ BUILTIN: dict[str, ProviderInfo] = {
             # callback_password: what ThingSpace sends to the callback URL; keyring only.
             ("username", "password", "client_id", "client_secret", "callback_password"),
             "notifyctl.providers.thingspace",
-            {"api": "soap or rest (default rest)"},
+            {"api": Setting("which management API: the REST API or SOAP (UWS)",
+                            choices=("rest", "soap"), default="rest")},
+            # The REST API's OAuth2 client; callback_password only for --callback-username.
+            {"client_id": ("api", "rest"), "client_secret": ("api", "rest"),
+             "callback_password": None},
         ),
         ProviderInfo(
             "sigfox",
@@ -65,6 +128,13 @@ BUILTIN: dict[str, ProviderInfo] = {
             "https://api.circle.logi.com",
             ("api_key", "access_token"),
             "notifyctl.providers.circle",
+            # The server-notification route is an assumption (providers/circle/api.py).
+            {"server_notifications_path": Setting("path of Register/Unregister Server "
+                                                  "Notifications", prefixes=("/",)),
+             "server_notifications_register_method": Setting(
+                 "HTTP method registering a server notification", choices=_METHODS),
+             "server_notifications_unregister_method": Setting(
+                 "HTTP method unregistering a server notification", choices=_METHODS)},
         ),
         ProviderInfo(
             "iottly",
@@ -72,6 +142,8 @@ BUILTIN: dict[str, ProviderInfo] = {
             "https://api.cloud.iottly.com/v1.0",
             ("api_key",),
             "notifyctl.providers.iottly",
+            {"stream_url": Setting("the stream API's URL when it is not derived from api_url",
+                                   prefixes=("wss://", "ws://", "https://", "http://"))},
         ),
     )
 }
@@ -91,10 +163,11 @@ def get_info(name: str) -> ProviderInfo:
     """Look a provider up by name; an unknown name is a usage error listing the valid ones."""
     info = BUILTIN.get(name) or _plugin_infos().get(name)
     if info is None:
-        raise UsageError(
-            f"unknown provider {name!r}",
-            hint=f"valid providers: {', '.join(provider_names())}",
-        )
+        from notifyctl.suggest import did_you_mean
+
+        names = provider_names()
+        raise UsageError(f"unknown provider {name!r}",
+                         hint=f"{did_you_mean(name, names)}valid providers: {', '.join(names)}")
     return info
 
 

@@ -17,17 +17,11 @@ from typing import Any
 
 from notifyctl.errors import UsageError, WireError
 from notifyctl.events import Event
+from notifyctl.providers.circle import kinds
 from notifyctl.providers.jsonwire import loads, optional_object, optional_str, required_str
 
 PROVIDER = "circle"
-EVENT_TYPES: tuple[str, ...] = (
-    "activity_created", "activity_updated", "activity_finished", "activity_deleted",
-    "motion_started", "motion_ended",
-    "accessory_added", "accessory_deleted", "accessory_settings_changed",
-    "service_plan_changed", "summary_created",
-    "firmware_update_started", "firmware_update_progress", "firmware_update_completed",
-    "account_deleted",
-)
+EVENT_TYPES = kinds.EVENT_TYPES  # kept in kinds.py, which TAB completion reads without msgspec
 # High-frequency events: registering them needlessly gets an application shut off (seed 004).
 MOTION_TYPES = frozenset({"motion_started", "motion_ended"})
 ALWAYS_SENT = "account_deleted"

@@ -35,17 +35,11 @@ import msgspec  # noqa: TID253 - only commands that decode frames import this mo
 from notifyctl.errors import UsageError, WireError
 from notifyctl.events import Event
 from notifyctl.providers.pelion import wire_values as values
+from notifyctl.providers.pelion.kinds import ARRAY_KINDS
 from notifyctl.providers.pelion.wire_values import FieldError, Stamp, item_time
 
 PROVIDER = "pelion"
-KINDS: dict[str, str] = {
-    "notifications": "notification",
-    "registrations": "registration",
-    "reg-updates": "reg-update",
-    "de-registrations": "de-registration",
-    "registrations-expired": "registration-expired",
-    "async-responses": "async-response",
-}
+KINDS = ARRAY_KINDS  # kept in kinds.py, which TAB completion reads without msgspec
 Raw = msgspec.Raw
 
 
