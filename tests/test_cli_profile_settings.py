@@ -1,4 +1,4 @@
-"""A profile holds only the settings its provider declares (``providers/base.py``), with
+"""A profile holds only the settings its provider declares (their platform declaration), with
 values it accepts: ``profile add --set`` and reading the config file refuse anything else at
 once, naming the key and the valid keys or values (exit 2), instead of failing at first use."""
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from notifyctl.providers.base import BUILTIN
+from notifyctl.registry import platforms
 
 
 @pytest.mark.parametrize(("provider", "assignment", "message"), [
@@ -61,7 +61,7 @@ def test_every_setting_the_code_reads_is_declared() -> None:
     read = {match for path in source.rglob("*.py")
             for match in re.findall(r"settings\.get\(\s*\"(\w+)\"", path.read_text())}
     declared = {"provider", "api_url", "account"}
-    declared |= {key for info in BUILTIN.values() for key in info.settings}
+    declared |= {key for info in platforms().values() for key in info.settings}
     assert read and read <= declared, read - declared
 
 
@@ -71,9 +71,9 @@ def test_declared_values_are_those_the_platform_code_accepts() -> None:
     from notifyctl.providers.circle.api import ServerNotificationsRoute
     from notifyctl.providers.thingspace import services
 
-    api = BUILTIN["thingspace"].settings["api"]
+    api = platforms()["thingspace"].settings["api"]
     assert sorted(api.choices) == sorted(services.APIS) and api.default == "rest"
-    circle = BUILTIN["circle"].settings
+    circle = platforms()["circle"].settings
     for key in ("server_notifications_register_method", "server_notifications_unregister_method"):
         for method in circle[key].choices:
             ServerNotificationsRoute.from_settings({key: method})

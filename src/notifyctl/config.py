@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from notifyctl import registry
 from notifyctl.errors import ConfigError, UsageError
-from notifyctl.providers.base import get_info, is_known, provider_names
 
 COMMON_KEYS = ("provider", "api_url", "account")
 
@@ -119,14 +119,10 @@ def _validate(path: Path, data: object) -> Config:
         provider = settings.get("provider")
         if provider is None:
             raise ConfigError(f"{where}.provider: missing")
-        if not isinstance(provider, str) or not is_known(provider):
-            from notifyctl.suggest import did_you_mean
-
-            raise ConfigError(
-                f"{where}.provider: unknown provider {provider!r}",
-                hint=f"{did_you_mean(str(provider), provider_names())}valid providers: "
-                f"{', '.join(provider_names())}",
-            )
+        try:
+            registry.for_profile(str(provider))
+        except UsageError as exc:
+            raise ConfigError(f"{where}.provider: {exc.message}", hint=exc.hint) from None
         for key, value in settings.items():
             if not isinstance(key, str) or isinstance(value, (dict, list)):
                 raise ConfigError(f"{where}.{key}: must be a plain value")
@@ -184,7 +180,7 @@ def check_setting(provider: str, key: str, value: object, *, where: str = "") ->
     accept, naming the key and the valid ones (``profile add --set`` and loading the file)."""
     if key in COMMON_KEYS:
         return
-    problem = get_info(provider).setting_problem(key, value)
+    problem = registry.for_profile(provider).setting_problem(key, value)
     if problem:
         raise ConfigError(f"{where}{key}: {problem}")
 
@@ -240,9 +236,9 @@ def resolve(
         raise UsageError(
             "no provider chosen",
             hint="pass --provider P (or --profile NAME), or set NOTIFYCTL_PROVIDER;"
-            f" providers: {', '.join(provider_names())}",
+            f" providers: {', '.join(registry.profile_names())}",
         )
-    info = get_info(str(provider))
+    info = registry.for_profile(str(provider))
     api_url = str(pick("api_url", flags.api_url) or info.default_api_url).rstrip("/")
     account = pick("account", flags.account)
     extra = {k: v for k, v in profile.items() if k not in COMMON_KEYS}

@@ -17,7 +17,6 @@ figures. ``NOTIFYCTL_PLATFORMS=a,b`` limits which platforms load.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import importlib
 import os
@@ -106,17 +105,32 @@ def names(capability: Capability | None = None) -> list[str]:
             if capability is None or platform.has(capability)]
 
 
+def profile_names() -> list[str]:
+    """The platforms a profile can point at: those with an API (``generic`` has none)."""
+    return [name for name, platform in platforms().items() if platform.default_api_url]
+
+
 def get(name: str, capability: Capability | None = None) -> Platform:
-    """The platform called ``name`` (case-insensitively); a usage error naming the valid ones,
-    with a "did you mean" for a near miss. With ``capability``, the platform must have it."""
-    known = platforms()
-    platform = known.get(name) or known.get(name.strip().lower())
+    """The platform called ``name``; a usage error naming the valid ones (with "did you mean"
+    for a near miss). With ``capability``, the platform must have it (else ``Missing``)."""
+    platform = platforms().get(name)
     if platform is None:
-        valid = names(capability)
-        close = difflib.get_close_matches(name.lower(), valid, n=1)
-        hint = (f"did you mean {close[0]!r}? " if close else "") \
-            + f"valid providers: {', '.join(valid)}"
-        raise UsageError(f"unknown provider {name!r}", hint=hint)
+        raise _unknown(name, names(capability))
     if capability is not None and not platform.has(capability):
         platform.load(capability)  # raises Missing with the platform's own hint
     return platform
+
+
+def for_profile(name: str) -> Platform:
+    """The platform a profile names: one with an API."""
+    platform = platforms().get(name)
+    if platform is None or not platform.default_api_url:
+        raise _unknown(name, profile_names())
+    return platform
+
+
+def _unknown(name: str, valid: list[str]) -> UsageError:
+    from notifyctl.suggest import did_you_mean
+
+    return UsageError(f"unknown provider {name!r}",
+                      hint=f"{did_you_mean(name, valid)}valid providers: {', '.join(valid)}")

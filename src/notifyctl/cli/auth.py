@@ -14,7 +14,7 @@ import typer
 from notifyctl.cli.common import TableJsonOpt, active_profile, load_config, table_format
 
 if TYPE_CHECKING:
-    from notifyctl.providers.base import ProviderInfo
+    from notifyctl.contract import Platform
 
 app = typer.Typer(help="Store, inspect and remove a profile's secrets.", no_args_is_help=True)
 
@@ -26,18 +26,18 @@ SecretOpt = Annotated[
 
 
 def _profile_and_secrets(only: list[str] | None
-                         ) -> tuple[str, ProviderInfo, list[str], tuple[str, ...]]:
+                         ) -> tuple[str, Platform, list[str], tuple[str, ...]]:
     """The active profile, its provider, the secrets asked for, and those it cannot work
     without (thingspace's REST client only with api=rest, say)."""
+    from notifyctl import registry
     from notifyctl.errors import UsageError
-    from notifyctl.providers.base import get_info
 
     config = load_config()
     name = active_profile(config)
     if not name:
         raise UsageError("no profile chosen", hint="pass -p NAME (see 'notifyctl profile list')")
     entry = config.profile(name)
-    info = get_info(entry["provider"])
+    info = registry.for_profile(entry["provider"])
     wanted = list(only or info.secrets)
     unknown = [s for s in wanted if s not in info.secrets]
     if unknown:
@@ -84,7 +84,7 @@ def login(only: SecretOpt = None) -> None:
                              + (f" (skipped: {', '.join(empty)})" if empty else ""))
 
 
-def _read_secret(secret: str, profile: str, info: ProviderInfo, interactive: bool) -> str:
+def _read_secret(secret: str, profile: str, info: Platform, interactive: bool) -> str:
     import getpass
 
     if interactive:

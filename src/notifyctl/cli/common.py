@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from notifyctl.providers.base import BUILTIN
-
 if TYPE_CHECKING:
     from notifyctl.config import Config, Connection
 
@@ -39,8 +37,9 @@ def complete_profile(ctx: typer.Context, incomplete: str) -> list[str]:
 
 
 def complete_provider(incomplete: str) -> list[str]:
-    # Built-in names only: scanning installed entry points would slow every TAB down.
-    return [name for name in BUILTIN if name.startswith(incomplete)]
+    from notifyctl import registry
+
+    return [name for name in registry.profile_names() if name.startswith(incomplete)]
 
 
 def load_config() -> Config:

@@ -8,15 +8,11 @@ checks that no network stack, keyring or YAML gets imported.
 
 from __future__ import annotations
 
-import importlib
 import os
 
 import typer
 
-from notifyctl.providers.base import BUILTIN
-
-# What listen and replay speak beside the platforms: Standard Webhooks, any sender.
-GENERIC = "generic"
+from notifyctl import registry
 
 
 def _matching(names: tuple[str, ...] | list[str], incomplete: str) -> list[str]:
@@ -42,22 +38,12 @@ def _provider(ctx: typer.Context) -> str | None:
     return name.lower() if isinstance(name, str) else None
 
 
-def _kinds_of(provider: str) -> tuple[str, ...]:
-    """A platform's event kinds from its ``kinds`` data module; () when it has none."""
-    try:
-        module = importlib.import_module(f"{BUILTIN[provider].module}.kinds")
-    except (KeyError, ModuleNotFoundError):
-        return ()
-    kinds: tuple[str, ...] = module.KINDS
-    return kinds
-
-
 def complete_kind(ctx: typer.Context, incomplete: str) -> list[str]:
     """``tail --kind``: the resolved provider's kinds, else every platform's."""
+    platforms = registry.platforms()
     provider = _provider(ctx)
-    if provider in BUILTIN:
-        return _matching(_kinds_of(provider), incomplete)
-    return _matching([kind for name in BUILTIN for kind in _kinds_of(name)], incomplete)
+    chosen = [platforms[provider]] if provider in platforms else list(platforms.values())
+    return _matching([kind for platform in chosen for kind in platform.kinds], incomplete)
 
 
 def complete_event_type(incomplete: str) -> list[str]:
@@ -88,5 +74,5 @@ def complete_fixture(incomplete: str) -> list[str]:
 
 
 def complete_receiver_provider(incomplete: str) -> list[str]:
-    """``listen --provider``: every platform, and generic (Standard Webhooks)."""
-    return _matching([*BUILTIN, GENERIC], incomplete)
+    """``listen --provider``: every platform with a receiver (generic: Standard Webhooks)."""
+    return _matching(registry.names("receiver"), incomplete)

@@ -49,12 +49,11 @@ def add(
       notifyctl profile add ts --provider thingspace --account 0000123456-00001 --set api=soap
     """
     from notifyctl import config as cfg
-    from notifyctl import output
+    from notifyctl import output, registry
     from notifyctl.errors import UsageError
-    from notifyctl.providers.base import get_info
 
     cfg.check_profile_name(name)
-    info = get_info(provider)
+    info = registry.for_profile(provider)
     config = load_config()
     if name in config.profiles and not force:
         raise UsageError(f"profile {name!r} exists", hint="pass --force to replace it")
@@ -142,9 +141,8 @@ def remove(
 ) -> None:
     """Remove a profile and, unless --keep-secrets, its secrets in the keyring."""
     from notifyctl import config as cfg
-    from notifyctl import output
+    from notifyctl import output, registry
     from notifyctl import secrets as sec
-    from notifyctl.providers.base import get_info
 
     config = load_config()
     entry = config.profile(name)
@@ -157,7 +155,7 @@ def remove(
     if keep_secrets:
         return
     try:
-        for secret in get_info(entry["provider"]).secrets:
+        for secret in registry.for_profile(entry["provider"]).secrets:
             sec.delete(name, secret)
     except sec.KeyringUnavailable as exc:
         out.warn(f"could not clear its secrets from the keyring: {exc.message}")
@@ -177,6 +175,6 @@ def use(name: NameArg) -> None:
 
 
 def _api_url(entry: dict[str, Any]) -> str:
-    from notifyctl.providers.base import get_info
+    from notifyctl import registry
 
-    return str(entry.get("api_url") or get_info(entry["provider"]).default_api_url)
+    return str(entry.get("api_url") or registry.for_profile(entry["provider"]).default_api_url)

@@ -71,6 +71,9 @@ class Platform:
     default_api_url: str | None = None
     secrets: tuple[str, ...] = ()
     settings: Mapping[str, Setting] = field(default_factory=dict)
+    # Secrets a profile may store but needs only in some setups: a secret -> (setting, value),
+    # needed only when the setting has that value; a secret -> None, never required.
+    conditional_secrets: Mapping[str, tuple[str, str] | None] = field(default_factory=dict)
     kinds: tuple[str, ...] = ()
     columns: tuple[Column, ...] = ()
     options: Mapping[str, tuple[Opt, ...]] = field(default_factory=dict)
@@ -89,6 +92,32 @@ class Platform:
     unique_ids: bool = False
     # Listing order (lower first); the built-ins take 10, 20, ... so plugins come after them.
     rank: int = 100
+
+    def required_secrets(self, settings: Mapping[str, object]) -> tuple[str, ...]:
+        """The secrets a profile with ``settings`` cannot work without."""
+
+        def needed(secret: str) -> bool:
+            if secret not in self.conditional_secrets:
+                return True
+            condition = self.conditional_secrets[secret]
+            if condition is None:
+                return False
+            key, wanted = condition
+            value = settings.get(key) or self.settings[key].default
+            return str(value).strip().lower() == wanted
+
+        return tuple(secret for secret in self.secrets if needed(secret))
+
+    def setting_problem(self, key: str, value: object) -> str | None:
+        """Why ``key: value`` cannot be in a profile of this platform, or None when it can."""
+        from notifyctl.suggest import did_you_mean
+
+        setting = self.settings.get(key)
+        if setting is None:
+            valid = ", ".join(("provider", "api_url", "account", *self.settings))
+            return (f"not a {self.name} setting ({did_you_mean(key, self.settings)}"
+                    f"a {self.name} profile holds {valid})")
+        return setting.problem(value)
 
     def has(self, capability: Capability) -> bool:
         return getattr(self, capability) is not None

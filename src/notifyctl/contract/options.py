@@ -41,17 +41,27 @@ class Opt:
 
 @dataclass(frozen=True)
 class Setting:
-    """A profile setting beyond provider/api_url/account: what it means and, where the set is
-    closed, its allowed values (checked when a profile is added or the file is read)."""
+    """A setting a profile of one platform may hold beyond provider/api_url/account, and the
+    values it accepts, so a mistake is refused when the profile is written or read, not when a
+    command first uses it."""
 
-    help: str
+    meaning: str
+    # Accepted values, compared ignoring case; empty: any text (within ``prefixes``).
     choices: tuple[str, ...] = ()
+    # The value must start with one of these (a path, a URL scheme); empty: no constraint.
+    prefixes: tuple[str, ...] = ()
+    # The value a profile without the setting gets.
     default: str | None = None
 
-    def check(self, key: str, value: Any) -> str | None:
-        """Why ``value`` is not allowed for ``key``, or None."""
-        if self.choices and str(value).strip().lower() not in self.choices:
-            return f"{key}={value!r} is not one of {', '.join(self.choices)}"
+    def problem(self, value: object) -> str | None:
+        """Why ``value`` is not acceptable (naming the valid values), or None when it is."""
+        if isinstance(value, (dict, list)) or value is None:
+            return "must be a plain value"
+        text = str(value).strip()
+        if self.choices and text.lower() not in (choice.lower() for choice in self.choices):
+            return f"{text!r} is not one of {', '.join(self.choices)}"
+        if self.prefixes and not text.startswith(self.prefixes):
+            return f"{text!r} must start with {' or '.join(map(repr, self.prefixes))}"
         return None
 
 

@@ -10,15 +10,8 @@ the one assumption about the server-notification route), ``stream`` (client noti
 from __future__ import annotations
 
 from notifyctl.contract import Column, Opt, Platform, Setting
+from notifyctl.providers.circle.kinds import EVENT_TYPES
 
-EVENT_TYPES = (
-    "activity_created", "activity_updated", "activity_finished", "activity_deleted",
-    "motion_started", "motion_ended",
-    "accessory_added", "accessory_deleted", "accessory_settings_changed",
-    "service_plan_changed", "summary_created",
-    "firmware_update_started", "firmware_update_progress", "firmware_update_completed",
-    "account_deleted",
-)
 _METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 PLATFORM = Platform(
@@ -27,11 +20,14 @@ PLATFORM = Platform(
     title="Logitech Circle",
     default_api_url="https://api.circle.logi.com",
     secrets=("api_key", "access_token"),
+    # The server-notification route is an assumption (providers/circle/api.py).
     settings={
-        "server_notifications_path": Setting("the server-notification route (an assumption; "
-                                             "default /api/accounts/self/notifications/server)"),
-        "server_notifications_register_method": Setting("its register method", _METHODS),
-        "server_notifications_unregister_method": Setting("its unregister method", _METHODS),
+        "server_notifications_path": Setting("path of Register/Unregister Server "
+                                             "Notifications", prefixes=("/",)),
+        "server_notifications_register_method": Setting(
+            "HTTP method registering a server notification", choices=_METHODS),
+        "server_notifications_unregister_method": Setting(
+            "HTTP method unregistering a server notification", choices=_METHODS),
     },
     kinds=EVENT_TYPES,
     columns=(Column("time", "time", 12, keep=4), Column("kind", "kind", 26, keep=5),

@@ -10,6 +10,7 @@ execution over one socket), ``emulator`` (sandbox routes).
 from __future__ import annotations
 
 from notifyctl.contract import Column, Opt, Platform, Setting
+from notifyctl.providers.iottly.kinds import KINDS
 
 PLATFORM = Platform(
     name="iottly",
@@ -18,8 +19,9 @@ PLATFORM = Platform(
     default_api_url="https://api.cloud.iottly.com/v1.0",
     sandbox_path="/v1.0",
     secrets=("api_key",),
-    settings={"stream_url": Setting("the stream API's URL when it is not derived from api_url")},
-    kinds=("telemetry", "command-output", "command-done"),
+    settings={"stream_url": Setting("the stream API's URL when it is not derived from api_url",
+                                    prefixes=("wss://", "ws://", "https://", "http://"))},
+    kinds=KINDS,
     columns=(Column("time", "time", 12, keep=4), Column("kind", "kind", 14, keep=5),
              Column("device", "device", 18, keep=3), Column("stream", "stream", 12, keep=2)),
     options={

@@ -9,6 +9,7 @@ timestamps for it), ``tlv`` (OMA LwM2M TLV payloads),
 from __future__ import annotations
 
 from notifyctl.contract import Column, Opt, Platform
+from notifyctl.providers.pelion.kinds import KINDS
 
 PLATFORM = Platform(
     name="pelion",
@@ -17,8 +18,7 @@ PLATFORM = Platform(
     default_api_url="https://api.us-east-1.mbedcloud.com",
     unique_ids=True,
     secrets=("api_key",),
-    kinds=("notification", "registration", "reg-update", "de-registration",
-           "registration-expired", "async-response"),
+    kinds=KINDS,
     columns=(Column("time", "time", 12, keep=4), Column("kind", "kind", 20, keep=5),
              Column("device", "device", 26, keep=3), Column("path", "path", 16, keep=2)),
     options={

@@ -25,7 +25,11 @@ PLATFORM = Platform(
     # callback_password: what ThingSpace sends to the callback URL; keyring only.
     sandbox_path="/api",
     secrets=("username", "password", "client_id", "client_secret", "callback_password"),
-    settings={"api": Setting("the management API: soap or rest", ("soap", "rest"), "rest")},
+    settings={"api": Setting("which management API: the REST API or SOAP (UWS)",
+                             choices=("rest", "soap"), default="rest")},
+    # The REST API's OAuth2 client; callback_password only for --callback-username.
+    conditional_secrets={"client_id": ("api", "rest"), "client_secret": ("api", "rest"),
+                         "callback_password": None},
     options={
         "register": (
             _SERVICE,
