@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -23,6 +24,8 @@ from pathlib import Path
 import pytest
 from pelion_events import message
 from sandbox import SandboxThread
+
+from conftest import Result, subprocess_env
 
 SECRETS_BUS_NAME = "org.freedesktop.secrets"
 KEY = "ak_secretservice_0123456789abcdef"
@@ -189,3 +192,32 @@ def test_the_session_leaves_no_daemon_behind(secret_service: Session, tmp_path: 
         assert live_members(second.pgid)  # bus and daemon run while in use
     assert live_members(second.pgid) == []
     assert live_members(secret_service.pgid)  # stopping one leaves the other alone
+
+
+@pytest.mark.parametrize("bus", ["unset", "stale"])
+def test_secret_service_without_a_bus_names_the_variables(run, isolated: Path, bus: str) -> None:
+    """A Secret Service chosen explicitly (``PYTHON_KEYRING_BACKEND``, or keyring's own config
+    file) where no session bus can be reached: over ssh, or with the address of a session that
+    has ended. keyring then fails with a bare RuntimeError or OSError, not a KeyringError; both
+    are the keyring being unusable, not a bug in notifyctl."""
+    env = {"PYTHON_KEYRING_BACKEND": "keyring.backends.SecretService.Keyring"}
+    if bus == "stale":
+        env["DBUS_SESSION_BUS_ADDRESS"] = f"unix:path={isolated / 'ended-session-bus'}"
+    assert run("profile", "add", "prod", "--provider", "pelion", "--api-url",
+               "http://127.0.0.1:9").exit_code == 0
+
+    def notifyctl(*args: str, input: str = "") -> Result:
+        environ = subprocess_env(**env)
+        if bus == "unset":
+            environ.pop("DBUS_SESSION_BUS_ADDRESS", None)
+        proc = subprocess.run([sys.executable, "-m", "notifyctl", *args], input=input,
+                              capture_output=True, text=True, timeout=DEADLINE, env=environ)
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    login = notifyctl("-p", "prod", "auth", "login", input=KEY + "\n")
+    listing = notifyctl("-p", "prod", "list")
+    assert (login.exit_code, listing.exit_code) == (2, 3)
+    for result in (login, listing):
+        assert "no usable OS keyring" in result.stderr
+        assert "NOTIFYCTL_API_KEY" in result.stderr
+        assert "Traceback" not in result.stderr and "bug in notifyctl" not in result.stderr
