@@ -3,7 +3,8 @@
 ``gnome-keyring-daemon`` runs in a private ``dbus-run-session`` with its login collection created
 and unlocked from a password on stdin; ``notifyctl`` runs as a subprocess on that bus through
 keyring's SecretService backend (SecretStorage over jeepney). HOME and the XDG folders are the
-test's own, so the user's real keyring is never touched. Skipped only where the two programs are
+test's own, so the user's real keyring is never touched. Also: a locked login collection, and a
+Secret Service chosen where no bus can be reached. Skipped only where the two programs are
 missing (``.ci/run`` installs them from apt).
 """
 
@@ -34,7 +35,7 @@ DEADLINE = 60.0  # generous: only reached when something is broken
 # the password still waiting on stdin.
 SESSION_SCRIPT = (
     'printf "%s %s\\n" "$$" "$DBUS_SESSION_BUS_ADDRESS"; '
-    "exec gnome-keyring-daemon --foreground --unlock --components=secrets"
+    'exec gnome-keyring-daemon --foreground "$@" --components=secrets'
 )
 
 
@@ -77,17 +78,21 @@ def live_members(pgid: int) -> list[int]:
     return alive
 
 
-def missing_programs() -> list[str]:
-    return [tool for tool in ("dbus-run-session", "gnome-keyring-daemon")
-            if shutil.which(tool) is None]
+def skip_without_programs() -> None:
+    missing = [tool for tool in ("dbus-run-session", "gnome-keyring-daemon")
+               if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"no {' or '.join(missing)} on PATH: install the Debian packages "
+                    "gnome-keyring and dbus-daemon (.ci/run does) to test the Secret Service")
 
 
 @contextlib.contextmanager
-def secret_service_session(folder: Path) -> Iterator[Session]:
+def secret_service_session(folder: Path, unlock: bool = True) -> Iterator[Session]:
     """gnome-keyring-daemon on a private session bus, ready (its bus name taken, which it does
-    only after unlocking the login collection); stopped, with its whole process group, on exit."""
+    only after unlocking, or creating, the login collection with the password on stdin; without
+    ``unlock`` an existing one stays locked); stopped, with its whole process group, on exit."""
     home = folder / "home"
-    home.mkdir(parents=True)
+    home.mkdir(parents=True, exist_ok=True)
     # Short and private: the daemon puts sockets here, and socket paths are limited to 108 bytes.
     runtime = tempfile.mkdtemp(prefix="nk-run-")
     folders = {"HOME": str(home), "XDG_DATA_HOME": str(folder / "xdg-data"),
@@ -99,7 +104,8 @@ def secret_service_session(folder: Path) -> Iterator[Session]:
     log = folder / "session.log"
     with log.open("w") as stderr:
         session = subprocess.Popen(
-            ["dbus-run-session", "--", "sh", "-c", SESSION_SCRIPT], env=env, text=True,
+            ["dbus-run-session", "--", "sh", "-c", SESSION_SCRIPT, "sh", *(["--unlock"] * unlock)],
+            env=env, text=True,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
             start_new_session=True,
         )
@@ -138,10 +144,7 @@ def stop_session(session: subprocess.Popen[str], daemon_pid: int | None) -> None
 
 @pytest.fixture
 def secret_service(isolated: Path) -> Iterator[Session]:
-    missing = missing_programs()
-    if missing:
-        pytest.skip(f"no {' or '.join(missing)} on PATH: install the Debian packages "
-                    "gnome-keyring and dbus-daemon (.ci/run does) to test the Secret Service")
+    skip_without_programs()
     with secret_service_session(isolated) as session:
         yield session
 
@@ -192,6 +195,21 @@ def test_the_session_leaves_no_daemon_behind(secret_service: Session, tmp_path: 
         assert live_members(second.pgid)  # bus and daemon run while in use
     assert live_members(second.pgid) == []
     assert live_members(secret_service.pgid)  # stopping one leaves the other alone
+
+
+def test_locked_login_collection_is_a_one_line_error(run, isolated: Path) -> None:
+    """A desktop user's keyring that is still locked (say, logged in over ssh): with no display
+    the unlock prompt fails at once, and the CLI says what to do instead."""
+    skip_without_programs()
+    with secret_service_session(isolated):
+        pass  # creates the login collection, protected by a password
+    with secret_service_session(isolated, unlock=False) as locked:
+        env = {**locked.env, "PYTHON_KEYRING_BACKEND": "keyring.backends.SecretService.Keyring"}
+        assert run("profile", "add", "prod", "--provider", "pelion").exit_code == 0
+        login = run("-p", "prod", "auth", "login", input=KEY + "\n", **env)
+    assert login.exit_code == 2
+    assert "Failed to unlock the collection" in login.stderr
+    assert "NOTIFYCTL_API_KEY" in login.stderr and "Traceback" not in login.stderr
 
 
 @pytest.mark.parametrize("bus", ["unset", "stale"])
