@@ -21,7 +21,8 @@ import pytest
 
 SUPPORT = Path(__file__).parent / "support"
 sys.path.insert(0, str(SUPPORT))
-os.environ["PYTHON_KEYRING_BACKEND"] = "file_keyring.FileKeyring"
+KEYRING_BACKEND = "file_keyring.IsolatedKeyring"  # keyrings.alt's file backend, see there
+os.environ["PYTHON_KEYRING_BACKEND"] = KEYRING_BACKEND
 from sandbox import sandbox  # noqa: E402, F401
 
 # Scale for timing-sensitive tests on slow or loaded machines.
@@ -46,8 +47,8 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
             monkeypatch.delenv(name)
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setenv("NOTIFYCTL_TEST_KEYRING_FILE", str(tmp_path / "keyring.json"))
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "file_keyring.FileKeyring")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))  # where the keyring file goes
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", KEYRING_BACKEND)
     yield tmp_path
 
 

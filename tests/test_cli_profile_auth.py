@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from file_keyring import keyring_file
+from keyrings.alt.file import PlaintextKeyring
+
 SECRET = "ak_sentinel_0123456789abcdef"
 
 
@@ -51,7 +54,8 @@ def test_login_status_logout_with_keyring(cli, isolated: Path) -> None:
     cli("profile", "add", "prod", "--provider", "pelion")
     login = cli("-p", "prod", "auth", "login", input=SECRET + "\n")
     assert login.exit_code == 0, login.stderr
-    assert SECRET in (isolated / "keyring.json").read_text()
+    assert keyring_file().is_relative_to(isolated)  # this test's own keyrings.alt file
+    assert PlaintextKeyring().get_password("notifyctl", "prod/api_key") == SECRET
 
     status = cli("-p", "prod", "auth", "status", "-o", "json")
     assert status.exit_code == 0

@@ -78,7 +78,10 @@ def _bounded(call: Callable[[], T], what: str) -> T:
         )
     if failure:
         exc = failure[0]
-        if isinstance(exc, keyring.errors.KeyringError):
+        # Besides its KeyringError, keyring says a backend chosen in PYTHON_KEYRING_BACKEND or
+        # keyringrc.cfg is not usable here with a bare RuntimeError (SecretService with no
+        # session bus), and lets OSError through (the address of a session that has ended).
+        if isinstance(exc, keyring.errors.KeyringError | RuntimeError | OSError):
             raise KeyringUnavailable(
                 f"no usable OS keyring while {what}: {exc}",
                 hint=f"on a headless machine set the environment variables instead ({variables})",

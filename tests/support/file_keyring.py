@@ -1,47 +1,41 @@
-"""A real keyring backend storing secrets in a JSON file, for tests and headless demos.
+"""The tests' keyring: keyrings.alt's plaintext file backend, plus a hang on demand.
 
-Selected through keyring's own mechanism: ``PYTHON_KEYRING_BACKEND=file_keyring.FileKeyring``
-with this folder on ``PYTHONPATH``. The file is named by ``NOTIFYCTL_TEST_KEYRING_FILE`` at each
-call, so every test gets its own. ``NOTIFYCTL_TEST_KEYRING_HANG=1`` makes calls block, to test
-the timeout.
+Selected through keyring's own mechanism: ``PYTHON_KEYRING_BACKEND=file_keyring.IsolatedKeyring``
+with this folder on ``PYTHONPATH``. keyrings.alt keeps its file at
+``$XDG_DATA_HOME/python_keyring/keyring_pass.cfg``, resolved at each call, so conftest's
+per-test ``XDG_DATA_HOME`` gives every test its own. The only thing added here is what
+keyrings.alt lacks: ``NOTIFYCTL_TEST_KEYRING_HANG=1`` makes every call block, like a locked
+keychain waiting on a prompt nobody answers, to test the keyring timeout.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import time
+import threading
 from pathlib import Path
 
-from keyring.backend import KeyringBackend
+from keyring.util import platform_
+from keyrings.alt.file import PlaintextKeyring
 
 
-class FileKeyring(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
+def keyring_file() -> Path:
+    """Where the backend keeps its secrets under the current ``XDG_DATA_HOME``."""
+    return Path(platform_.data_root()) / PlaintextKeyring.filename
 
-    def _path(self) -> Path:
-        return Path(os.environ["NOTIFYCTL_TEST_KEYRING_FILE"])
 
-    def _load(self) -> dict[str, str]:
+class IsolatedKeyring(PlaintextKeyring):
+    def _hang_if_asked(self) -> None:
         if os.environ.get("NOTIFYCTL_TEST_KEYRING_HANG"):
-            time.sleep(3600)
-        try:
-            return dict(json.loads(self._path().read_text()))
-        except FileNotFoundError:
-            return {}
+            threading.Event().wait()  # forever: the caller's deadline must give up first
 
     def get_password(self, service: str, username: str) -> str | None:
-        return self._load().get(f"{service}:{username}")
+        self._hang_if_asked()
+        return super().get_password(service, username)
 
     def set_password(self, service: str, username: str, password: str) -> None:
-        data = self._load()
-        data[f"{service}:{username}"] = password
-        self._path().write_text(json.dumps(data))
+        self._hang_if_asked()
+        super().set_password(service, username, password)
 
     def delete_password(self, service: str, username: str) -> None:
-        from keyring.errors import PasswordDeleteError
-
-        data = self._load()
-        if data.pop(f"{service}:{username}", None) is None:
-            raise PasswordDeleteError("not found")
-        self._path().write_text(json.dumps(data))
+        self._hang_if_asked()
+        super().delete_password(service, username)
