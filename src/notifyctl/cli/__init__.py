@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import functools
 import importlib
+import inspect
 import os
 import re
+import shlex
 import sys
 from typing import TYPE_CHECKING, Annotated
 
@@ -18,18 +20,23 @@ import typer
 from typer.core import TyperGroup
 
 from notifyctl import __version__, pipes
+from notifyctl.cli import platform_options
 from notifyctl.cli.common import GLOBALS, complete_profile
 from notifyctl.cli.completion import COMPLETE_VAR
 
 if TYPE_CHECKING:
     from typer import _click
 
+    from notifyctl.contract import Platform
+
 ISSUES_URL = "https://github.com/notifyctl/notifyctl/issues"
 _SECRET_OPTION = re.compile(r"key|token|secret|passw", re.IGNORECASE)
 
-# Every subcommand, in the order people meet them (the main job first, set-up next, platform
-# extras last): name -> "module:attribute", where a Typer attribute is a command group and a
-# function a command. Only the one being run or completed is imported and built.
+# The shared subcommands, in the order people meet them (the main job first, set-up next):
+# name -> "module:attribute", where a Typer attribute is a command group and a function a
+# command. A platform's own subcommands (``notifyctl sigfox ...``) come from its declaration
+# (``Platform.commands``) and are listed before ``completion``. Only the one being run or
+# completed is imported and built.
 COMMANDS = {
     "tail": "notifyctl.cli.tail:tail",
     "register": "notifyctl.cli.channels:register",
@@ -40,8 +47,6 @@ COMMANDS = {
     "sandbox": "notifyctl.cli.sandbox:sandbox",
     "profile": "notifyctl.cli.profile:app",
     "auth": "notifyctl.cli.auth:app",
-    "sigfox": "notifyctl.cli.sigfox:app",
-    "iottly": "notifyctl.cli.iottly:app",
     "completion": "notifyctl.cli.completion:completion",
 }
 
@@ -55,16 +60,30 @@ class LazyRoot(TyperGroup):
     """
 
     def list_commands(self, ctx: _click.Context) -> list[str]:
-        return list(COMMANDS)
+        *shared, last = COMMANDS
+        return [*shared, *_platform_commands(), last]
 
     def get_command(self, ctx: _click.Context, cmd_name: str) -> _click.Command | None:
-        return _build(cmd_name) if cmd_name in COMMANDS else None
+        if cmd_name in COMMANDS or cmd_name in _platform_commands():
+            return _build(cmd_name)
+        return None
+
+
+def _platform_commands() -> dict[str, str]:
+    """``notifyctl <platform> ...``: every platform that declares commands of its own."""
+    from notifyctl import registry
+
+    return {name: platform.commands for name, platform in registry.platforms().items()
+            if platform.commands is not None}
 
 
 @functools.cache
 def _build(name: str) -> _click.Command:
-    module, _, attribute = COMMANDS[name].partition(":")
+    module, _, attribute = (COMMANDS.get(name) or _platform_commands()[name]).partition(":")
     target = getattr(importlib.import_module(module), attribute)
+    if not isinstance(target, typer.Typer) and platform_options.KEYWORD in inspect.signature(
+            target).parameters:
+        target = platform_options.with_platform_options(name, target, _platforms_in_play())
     # A holder group gives the command the root's settings (plain help, no Rich) through
     # Typer's public API only.
     holder = typer.Typer(rich_markup_mode=None)
@@ -76,6 +95,26 @@ def _build(name: str) -> _click.Command:
     group = typer.main.get_command(holder)
     assert isinstance(group, TyperGroup)
     return group.commands[name]
+
+
+def _platforms_in_play() -> list[Platform]:
+    """The platform this command line resolves to before parsing (its options only), else
+    every platform (each refuses the others' options once the command knows its own)."""
+    from notifyctl import registry
+    from notifyctl.config import config_path, profiles_for_completion
+
+    argv = platform_options.current_argv()
+    if os.environ.get(COMPLETE_VAR):
+        argv = shlex.split(os.environ.get("COMP_WORDS", ""))[1:]
+
+    def profile_provider(profile: str | None) -> str | None:
+        default, profiles = profiles_for_completion(
+            config_path(platform_options.flag_value(argv, ("--config",))))
+        return profiles.get(profile or default or "", {}).get("provider")
+
+    platforms = registry.platforms()
+    wanted = platform_options.requested_provider(argv, os.environ, profile_provider)
+    return [platforms[wanted]] if wanted in platforms else list(platforms.values())
 
 
 app = typer.Typer(
@@ -154,6 +193,7 @@ def root(
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code; the only place errors are printed."""
     args = sys.argv[1:] if argv is None else argv
+    platform_options.ARGV = list(args)
     if os.environ.get(COMPLETE_VAR):
         # Typer registers its shell classes only with add_completion=True; TAB needs them.
         from typer._completion_classes import completion_init
@@ -226,12 +266,15 @@ def _usage_message(exc: _click.ClickException) -> str:
     from notifyctl.suggest import did_you_mean
 
     message = exc.format_message().replace("\n", " ")
-    if isinstance(exc, _click.exceptions.NoSuchOption) and _SECRET_OPTION.search(
-            exc.option_name):
-        return (f"{exc.option_name}: secrets are never taken as command-line options (they "
-                "would show in shell history and process lists); store them with "
-                "'notifyctl -p NAME auth login' or set NOTIFYCTL_API_KEY and friends")
     ctx = getattr(exc, "ctx", None)
+    if isinstance(exc, _click.exceptions.NoSuchOption):
+        foreign = _foreign_option(exc.option_name, ctx)
+        if foreign is not None:
+            return foreign
+        if _SECRET_OPTION.search(exc.option_name):
+            return (f"{exc.option_name}: secrets are never taken as command-line options (they "
+                    "would show in shell history and process lists); store them with "
+                    "'notifyctl -p NAME auth login' or set NOTIFYCTL_API_KEY and friends")
     if ctx is None:
         return f"{message} (see 'notifyctl --help')"
     # Typer suggests for its own groups but not for the lazy root, whose commands it cannot see.
@@ -240,6 +283,22 @@ def _usage_message(exc: _click.ClickException) -> str:
         hint = did_you_mean(unknown.group(1), ctx.command.list_commands(ctx))
         return f"{message[:-1]} ({hint}see '{ctx.command_path} --help')"
     return f"{message} (see '{ctx.command_path} --help')"
+
+
+def _foreign_option(flag: str, ctx: _click.Context | None) -> str | None:
+    """The refusal for another platform's option, when ``flag`` is one (the command was built
+    with only the resolved platform's options)."""
+    from notifyctl import registry
+
+    command = ctx.info_name if ctx is not None else None
+    in_play = _platforms_in_play()
+    if command is None or len(in_play) != 1:
+        return None
+    owners = [name for name, other in registry.platforms().items()
+              if any(flag in (opt.flag, opt.negative) for opt in other.options_for(command))]
+    if not owners:
+        return None
+    return str(platform_options.refusal(command, flag, owners, in_play[0].name))
 
 
 def _traceback_if_verbose() -> None:

@@ -131,17 +131,17 @@ def requested_provider(argv: Sequence[str], env: Mapping[str, str] = os.environ,
     """The provider a command line asks for before any parsing: ``--provider X``, else
     ``NOTIFYCTL_PROVIDER``, else the provider of the profile (``-p NAME``,
     ``NOTIFYCTL_PROFILE`` or the default, through ``profile_provider``). None when unknown."""
-    given = _value(argv, ("--provider",))
+    given = flag_value(argv, ("--provider",))
     if given:
         return given
     if env.get("NOTIFYCTL_PROVIDER"):
         return env["NOTIFYCTL_PROVIDER"]
     if profile_provider is None:
         return None
-    return profile_provider(_value(argv, ("-p", "--profile")) or env.get("NOTIFYCTL_PROFILE"))
+    return profile_provider(flag_value(argv, ("-p", "--profile")) or env.get("NOTIFYCTL_PROFILE"))
 
 
-def _value(argv: Sequence[str], names: Sequence[str]) -> str | None:
+def flag_value(argv: Sequence[str], names: Sequence[str]) -> str | None:
     for index, arg in enumerate(argv):
         if arg == "--":
             return None

@@ -36,6 +36,7 @@ PLATFORM = Platform(
     fixtures="notifyctl.providers.iottly:fixtures",
     receiver="notifyctl.listen.iottly:make",
     rules="notifyctl.replay.rules.iottly:IottlyRules",
+    commands="notifyctl.cli.iottly:app",
     emulator="notifyctl.providers.iottly.emulator:for_sandbox",
     hints={"channels": "Iottly webhooks cannot be managed through an API: they are set in the "
                        "dashboard (Project settings -> Configure webhooks); check a YAML "

@@ -63,6 +63,7 @@ PLATFORM = Platform(
     fixtures="notifyctl.providers.sigfox:fixtures",
     receiver="notifyctl.listen.sigfox:make",
     rules="notifyctl.replay.rules.sigfox:SigfoxRules",
+    commands="notifyctl.cli.sigfox:app",
     emulator="notifyctl.providers.sigfox.emulator_delivery:for_sandbox",
     hints={"stream": "receive its callbacks with 'notifyctl listen --provider sigfox'"},
 )
