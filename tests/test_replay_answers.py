@@ -104,3 +104,13 @@ def test_an_unreadable_bidir_answer_is_a_counted_failure(
     assert report["statuses"] == {"200": 1}
     assert any(why in problem for problem in report["problems"]), report["problems"]
     assert why in result.stderr
+
+
+def test_an_empty_answer_labelled_gzip_is_no_downlink_not_a_failure(cli: Any,
+                                                                     tmp_path: Path) -> None:
+    setup, _ = answering(lambda request: web.Response(
+        status=200, body=b"", headers={"Content-Encoding": "gzip"}))
+    with ServeThread(setup) as server:
+        result = bidir(cli, tmp_path, server.url + "/bidir")
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["accepted"] == 1

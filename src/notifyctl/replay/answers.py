@@ -19,6 +19,8 @@ _RAW_DEFLATE = -zlib.MAX_WBITS
 def decoded(body: bytes, content_encoding: str | None) -> bytes:
     """``body`` with every coding of ``content_encoding`` undone (the last applied first).
     ValueError says what cannot be read."""
+    if not body:
+        return body  # nothing was coded (an empty 2xx labelled gzip is still "no downlink")
     codings = [c.strip().lower() for c in (content_encoding or "").split(",") if c.strip()]
     for coding in reversed(codings):
         if coding == "identity":
