@@ -293,7 +293,7 @@ def test_standard_webhooks_vector_and_stable_ids(tmp_path, receiver, cli, monkey
     assert result.exit_code == 0, result.stderr
     assert len(server.hits) == 4 and set(seen.values()) == {2}  # id stable across the retry
     for hit in server.hits:
-        assert hit.path == "/base/hook"
+        assert hit.path == "/base"  # --to exactly: the captured /hook is not appended
         assert hit.headers["X-Trace"] == "abc"
         assert "Authorization" not in hit.headers  # masked secrets are not replayed
         signed = f"{hit.headers['webhook-id']}.{hit.headers['webhook-timestamp']}.".encode()

@@ -69,7 +69,7 @@ def test_har_entries_are_replayed_as_captured(tmp_path, receiver, cli):
     path = tmp_path / "session.har"
     path.write_text(json.dumps(har))
     result = cli("replay", str(path), "--provider", "generic", "-c", "1", "--to",
-                 server.url + "/base")
+                 server.url + "/base", "--keep-path")  # the captured paths, below --to's
     assert result.exit_code == 0, result.stderr
     first, second = server.hits
     assert (first.method, first.path, first.body) == ("PUT", "/base/hooks/a?x=1", b'{"a": 1}')

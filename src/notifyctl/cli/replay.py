@@ -32,7 +32,7 @@ from notifyctl.cli.sigfox_options import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Coroutine
+    from collections.abc import Callable, Coroutine
 
     from notifyctl.replay.inputs import Item
     from notifyctl.replay.report import Report
@@ -50,7 +50,11 @@ def replay(
         typer.Argument(help="Capture files, bare JSON bodies, JSON arrays of bodies or HAR "
                        "files; globs are expanded.", show_default=False),
     ] = None,
-    to: Annotated[str | None, typer.Option("--to", help="Target URL.", show_default=False)] = None,
+    to: Annotated[
+        str | None,
+        typer.Option("--to", help="Target URL, used exactly as given for every provider "
+                     "(see --keep-path).", show_default=False),
+    ] = None,
     provider: Annotated[
         str | None,
         typer.Option("--provider", help="Delivery rules: pelion, circle, iottly, thingspace, "
@@ -72,6 +76,15 @@ def replay(
     skip_invalid: Annotated[
         bool, typer.Option("--skip-invalid", help="Count malformed input and go on.")
     ] = False,
+    allow_empty: Annotated[
+        bool, typer.Option("--allow-empty", help="Exit 0 when the input holds nothing to "
+                           "replay (default: exit 2).")
+    ] = False,
+    keep_path: Annotated[
+        bool, typer.Option("--keep-path", help="generic: append each captured path and query "
+                           "to --to's path (http://h/base + /hook?x=1 -> "
+                           "http://h/base/hook?x=1).")
+    ] = False,
     header: HeaderOpt = None,
     header_env: HeaderEnvOpt = None,
     sign: Annotated[
@@ -85,8 +98,11 @@ def replay(
                      show_default=False),
     ] = None,
     batch_size: Annotated[
-        int, typer.Option("--batch-size", help="pelion: events per batch (max 10000).")
-    ] = 10_000,
+        int | None,
+        typer.Option("--batch-size", help="pelion: re-chunk the events into batches of N "
+                     "(max 10000); default: each captured batch as captured, one PUT each.",
+                     show_default=False),
+    ] = None,
     handshake: Annotated[
         bool, typer.Option("--handshake", help="pelion: send the verification PUT {} first.")
     ] = False,
@@ -165,8 +181,10 @@ def replay(
 ) -> None:
     """Re-deliver captured deliveries to --to exactly as the platform would.
 
-    Exit 0 only when every delivery was accepted, 6 otherwise, 2 for bad input; Ctrl-C
-    (130) or SIGTERM (143) still writes --report and the summary of what was done.
+    Exit 0 only when every delivery was accepted, 6 otherwise (a target where nothing
+    answers is given up within seconds), 2 for bad input or nothing to replay (unless
+    --allow-empty); Ctrl-C (130) or SIGTERM (143) still writes --report and the summary of
+    what was done. Each file is read as it was when the replay started.
 
     \b
     Examples:
@@ -200,7 +218,8 @@ def replay(
         out.warn("TLS certificates are not verified (--insecure)")
     _run(
         files=files or [], to=to, provider=provider, fixture=fixture, input_format=input_format,
-        skip_invalid=skip_invalid, headers=header or [], header_env=header_env or [],
+        skip_invalid=skip_invalid, allow_empty=allow_empty, keep_path=keep_path,
+        headers=header or [], header_env=header_env or [],
         sign=sign, sign_key_env=sign_key_env,
         batch_size=batch_size, handshake=handshake, max_attempts=max_attempts,
         retry_base=retry_base, payload_only=payload_only, callback_username=callback_username,
@@ -236,9 +255,9 @@ def _run(**args: Any) -> None:
     from notifyctl.replay.report import Report, histogram_lines, summary_rows
 
     out = output.current()
-    paths = inputs.expand(args["files"])
+    paths: list[str | inputs.Source] = list(inputs.expand(args["files"]))
     if args["fixture"]:
-        paths.insert(0, fixtures.path(args["fixture"]))
+        paths.insert(0, fixtures.source(args["fixture"]))
     if not paths:
         raise UsageError("nothing to replay", hint="name capture files, or use --fixture NAME "
                          "(see --list-fixtures)")
@@ -252,6 +271,11 @@ def _run(**args: Any) -> None:
     if not name:
         first = next(source, None)
         name = first.provider if first is not None else None
+        if first is None:
+            if not args["allow_empty"]:
+                raise UsageError(_nothing_message(paths, stats),
+                                 hint="pass --allow-empty where an empty input is expected")
+            name = "generic"  # any rules deliver nothing; the report still says so
         if not name:
             raise UsageError("which platform's rules? pass --provider "
                              f"({', '.join(rules.names())})")
@@ -264,6 +288,7 @@ def _run(**args: Any) -> None:
         target=args["to"], headers=headers, sign=args["sign"],
         sign_key=sign_key or _stored_key(name),
         sign_key_env=args["sign_key_env"], batch_size=args["batch_size"],
+        keep_path=args["keep_path"],
         handshake=args["handshake"], max_attempts=args["max_attempts"],
         retry_base=args["retry_base"], payload_only=args["payload_only"],
         timeout=args["timeout"], skip_invalid=args["skip_invalid"], stats=stats,
@@ -274,11 +299,12 @@ def _run(**args: Any) -> None:
     chosen = rules.load(name, options)
     if args["handshake"] and chosen.name != "pelion":
         raise UsageError("--handshake is a pelion option")
-    progress = _progress if sys.stderr.isatty() and not out.quiet else None
+    progress, every = _progress_for(out)
     opts = engine.Options(
         concurrency=args["concurrency"], rate=args["rate"], speed=args["speed"],
         duplicates=args["duplicates"], shuffle=args["shuffle"], seed=args["seed"],
         insecure=args["insecure"], ca_bundle=args["ca_bundle"], progress=progress,
+        progress_interval=every,
     )
     items = itertools.chain([first] if first is not None else [], source)
     report = Report(chosen.name, args["to"])
@@ -286,7 +312,7 @@ def _run(**args: Any) -> None:
         signum = asyncio.run(_until_signal(
             engine.replay(items, args["to"], chosen, opts, stats=stats, report=report), report))
     finally:
-        if progress is not None:
+        if progress is _progress:
             sys.stderr.write("\r\x1b[K")
     data = report.as_dict()
     if args["report_file"]:
@@ -308,6 +334,17 @@ def _run(**args: Any) -> None:
             f"{bad} of {report.deliveries + report.refused} deliveries were not accepted"
             + (f"; {report.stopped}" if report.stopped else ""),
         )
+    if report.events + report.refused == 0 and not args["allow_empty"]:
+        raise UsageError(_nothing_message(paths, stats),
+                         hint="pass --allow-empty where an empty input is expected")
+
+
+def _nothing_message(paths: list[Any], stats: Any) -> str:
+    """``nothing to replay in FILE``: no delivery came out of the input."""
+    names = [path if isinstance(path, str) else path.name for path in paths]
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    why = f": {stats.invalid} malformed line(s) skipped" if stats.invalid else ""
+    return f"nothing to replay in {shown}{why}"
 
 
 async def _until_signal(run: Coroutine[Any, Any, Report], report: Report) -> int | None:
@@ -340,8 +377,26 @@ async def _until_signal(run: Coroutine[Any, Any, Report], report: Report) -> int
     return received[0] if received else None
 
 
+STATUS_EVERY = 5.0  # seconds between status lines when stderr is not a terminal
+
+
+def _progress_for(out: Any) -> tuple[Callable[[Report], None] | None, float]:
+    """A live line on a terminal; a status line every few seconds otherwise (so a short run
+    prints none); nothing with -q."""
+    if out.quiet:
+        return None, 0.0
+    if sys.stderr.isatty():
+        return _progress, 0.25
+    return _status, STATUS_EVERY
+
+
 def _progress(report: Report) -> None:
     sys.stderr.write("\r\x1b[K" + report.progress_line())
+    sys.stderr.flush()
+
+
+def _status(report: Report) -> None:
+    sys.stderr.write(f"replay: {report.progress_line()}  {report.elapsed:.0f} s\n")
     sys.stderr.flush()
 
 

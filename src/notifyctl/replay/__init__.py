@@ -7,8 +7,9 @@ Public API (imported lazily, so listing fixtures does not load aiohttp)::
     report = await replay(read_inputs(["capture.jsonl"]), rules.options.target, rules, Options())
 
 Modules: ``inputs`` (streaming readers), ``rules`` (one module per provider), ``signed``
-(captured signatures), ``engine`` (pacing, concurrency, attempts, transport), ``report``
-(counters, latency histogram, summary), ``fixtures`` (built-in bodies).
+(captured signatures), ``engine`` (pacing, concurrency, attempts, transport), ``answers``
+(decoding answers the rules read), ``reach`` (giving up on targets that never answered),
+``report`` (counters, latency histogram, summary), ``fixtures`` (built-in bodies).
 """
 
 from __future__ import annotations

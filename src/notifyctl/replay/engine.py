@@ -12,6 +12,11 @@ rules' ``max_attempts=0``: retried until accepted, as the platform does; Sigfox,
 ThingSpace with their own rules), so attempts, back-off, timeouts and redirects have one
 implementation. A cancelled attempt (Ctrl-C, a channel removed)
 is counted as ``interrupted``: the receiver may have seen it.
+
+Answers are read raw, except where the rules read them (``answered``): those are asked for and
+decoded in the codings ``answers`` knows, and one that cannot be read fails the delivery.
+A replay (not the sandbox) gives up within seconds on a target that has never answered
+(``reach``).
 """
 
 from __future__ import annotations
@@ -31,13 +36,16 @@ from typing import Protocol, runtime_checkable
 import aiohttp  # noqa: TID253 - the replay engine only loads when a replay runs
 
 from notifyctl.errors import UsageError
+from notifyctl.replay.answers import ACCEPT_ENCODING, decoded
 from notifyctl.replay.inputs import InputStats, Item
+from notifyctl.replay.reach import Reach
 from notifyctl.replay.report import Report
 from notifyctl.replay.rules.base import Decision, Refused, Request, Rules, Verdict
 from notifyctl.retry import parse_retry_after
 
 DEFAULT_CONCURRENCY = 16
 MAX_RETRY_AFTER = 120.0  # seconds: the longest Retry-After a replay waits for
+CONNECT_TIMEOUT = 10.0  # seconds: a connection not made by then is not coming
 INTERRUPTED = "interrupted"  # the outcome of an attempt cancelled before its answer came
 
 
@@ -46,6 +54,17 @@ class Handshaking(Protocol):
     """Rules whose verification request (``Rules.handshake``) is judged by its own rule."""
 
     def decide_handshake(self, status: int | None, attempt: int) -> Decision: ...
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What one attempt got."""
+
+    status: int | None  # None: no answer (timeout, network error)
+    name: str  # the status code, or why there was none ("timeout", "connect-error" ...)
+    ms: float = 0.0
+    asked_wait: float | None = None  # Retry-After seconds the receiver asked for
+    unreadable: str | None = None  # why an answer the rules read could not be read
 
 
 @dataclass
@@ -121,18 +140,21 @@ class Deliverer:
     Reusable from any running loop (the sandbox keeps one per registered callback).
     ``proxies=False`` sends straight to the URL whatever HTTPS_PROXY says (the sandbox: a
     callback goes exactly where it was registered). ``last`` is the latest attempt's outcome.
+    With ``reach``, an origin that never answered is given up within seconds (``Reach``).
     """
 
     def __init__(self, session: aiohttp.ClientSession, rules: Rules, report: Report, *,
-                 proxies: bool = True) -> None:
+                 proxies: bool = True, reach: Reach | None = None) -> None:
         self.session = session
         self.rules = rules
         self.report = report
-        self.timeout = aiohttp.ClientTimeout(total=rules.timeout)
+        self.timeout = aiohttp.ClientTimeout(total=rules.timeout,
+                                             sock_connect=min(rules.timeout, CONNECT_TIMEOUT))
         self.proxies = proxies
+        self.reach = reach
         self.last: str | None = None
         # Rules that read answers (Sigfox BIDIR downlinks) define answered(request, status,
-        # content_type, body); the others pay nothing for it.
+        # content_type, body) -> None, or why the answer is unusable; the others pay nothing.
         self._answered = getattr(rules, "answered", None)
         self._lock = asyncio.Lock() if rules.sequential else None
 
@@ -161,39 +183,58 @@ class Deliverer:
         attempt = 1
         while True:
             try:
-                status, outcome, ms, asked_wait = await self._attempt(
-                    request, rules.attempt_headers(request, attempt),
-                    rules.attempt_body(request, attempt))
+                outcome = await self._attempt(request, rules.attempt_headers(request, attempt),
+                                              rules.attempt_body(request, attempt))
             except asyncio.CancelledError:
                 self._count(INTERRUPTED)  # sent, maybe received: the count must say so
                 raise
-            self._count(outcome)
-            if status is not None:
-                report.latency.add(ms)
-            decision = decide(status, attempt)
+            self._count(outcome.name)
+            decision = self._judge(request, outcome, decide(outcome.status, attempt))
             if decision.verdict is Verdict.RETRY and attempt == request.max_attempts:
                 decision = Decision(Verdict.FAILED)  # the delivery's own bound
             if decision.verdict is Verdict.RETRY:
                 report.retried += 1
                 # A receiver's Retry-After (429/503) is honoured when it asks for longer.
-                delay = max(decision.delay, asked_wait or 0.0)
+                delay = max(decision.delay, outcome.asked_wait or 0.0)
                 if delay > 0:
                     await asyncio.sleep(delay)
                 attempt += 1
                 continue
-            report.deliveries += 1
-            report.events += request.events
-            if decision.verdict is Verdict.ACCEPTED:
-                report.accepted += 1
-                report.events_accepted += request.events
-            elif decision.verdict is Verdict.GONE:
-                report.gone += 1
-                report.note(f"{request.where}: the target answered 410 Gone: nothing more is sent")
-            else:
-                report.failed += 1
-                report.note(f"{request.where}: not accepted after {attempt} attempt(s) "
-                            f"(last: {outcome})")
+            self._settle(request, decision.verdict, attempt, outcome)
             return decision.verdict
+
+    def _judge(self, request: Request, outcome: Outcome, decision: Decision) -> Decision:
+        """The rules' decision, failed when the answer they read is unusable, shortened
+        when nothing has ever answered at the target (``reach``)."""
+        if outcome.status is not None:
+            self.report.latency.add(outcome.ms)
+            if self.reach is not None:
+                self.reach.answered(request.url)
+            if outcome.unreadable and decision.verdict is Verdict.ACCEPTED:
+                return Decision(Verdict.FAILED)  # accepted, but what it answered is lost
+            return decision
+        if self.reach is not None:
+            return self.reach.judge(request.url, outcome.name, decision)
+        return decision
+
+    def _settle(self, request: Request, verdict: Verdict, attempt: int, outcome: Outcome
+                ) -> None:
+        report = self.report
+        report.deliveries += 1
+        report.events += request.events
+        if verdict is Verdict.ACCEPTED:
+            report.accepted += 1
+            report.events_accepted += request.events
+        elif verdict is Verdict.GONE:
+            report.gone += 1
+            report.note(f"{request.where}: the target answered 410 Gone: nothing more is sent")
+        else:
+            report.failed += 1
+            if outcome.unreadable:
+                report.note(f"{request.where}: answered {outcome.name}, but {outcome.unreadable}")
+            else:
+                report.note(f"{request.where}: not accepted after {attempt} attempt(s) "
+                            f"(last: {outcome.name})")
 
     def _count(self, outcome: str) -> None:
         self.last = outcome
@@ -201,34 +242,50 @@ class Deliverer:
         self.report.statuses[outcome] += 1
 
     async def _attempt(self, request: Request, headers: dict[str, str], body: bytes
-                       ) -> tuple[int | None, str, float, float | None]:
-        """One request: (status, outcome name, latency ms, Retry-After seconds asked for)."""
+                       ) -> Outcome:
+        """One request, and what it got."""
         start = time.perf_counter()
-        asked_wait = None
+        if self._answered is not None:
+            headers = {**headers, "Accept-Encoding": ACCEPT_ENCODING}  # what decoded() reads
         try:
             async with self.session.request(
                 request.method, request.url, data=body, headers=headers,
-                allow_redirects=False, timeout=self.timeout,
+                allow_redirects=False, timeout=self.timeout, auto_decompress=False,
                 proxy=proxy_for(request.url) if self.proxies else None,
             ) as response:
                 answer = await response.read()
-                status = response.status
-                if status in (429, 503):
-                    asked_wait = parse_retry_after(response.headers.get("Retry-After"),
-                                                   MAX_RETRY_AFTER)
+                got = Outcome(response.status, str(response.status))
+                if got.status in (429, 503):
+                    got.asked_wait = parse_retry_after(response.headers.get("Retry-After"),
+                                                       MAX_RETRY_AFTER)
                 if self._answered is not None:
-                    self._answered(request, status, response.headers.get("Content-Type"), answer)
+                    got.unreadable = self._read_answer(request, response, answer)
+        except aiohttp.ConnectionTimeoutError:
+            return Outcome(None, "connect-timeout")  # before TimeoutError: its subclass
         except TimeoutError:
-            return None, "timeout", 0.0, None
+            return Outcome(None, "timeout")
         except aiohttp.ClientConnectorCertificateError:
-            return None, "tls-untrusted", 0.0, None  # a subclass of the next: say why
+            return Outcome(None, "tls-untrusted")  # a subclass of the next: say why
         except aiohttp.ClientConnectorError:
-            return None, "connect-error", 0.0, None
+            return Outcome(None, "connect-error")
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             # OSError: a socket error aiohttp did not wrap; ValueError: a header value aiohttp
             # refuses to send (a newline). Either is this delivery failing, not the run.
-            return None, f"error:{type(exc).__name__}", 0.0, None
-        return status, str(status), (time.perf_counter() - start) * 1000, asked_wait
+            return Outcome(None, f"error:{type(exc).__name__}")
+        got.ms = (time.perf_counter() - start) * 1000
+        return got
+
+    def _read_answer(self, request: Request, response: aiohttp.ClientResponse, answer: bytes
+                     ) -> str | None:
+        """Hand the decoded answer to the rules; why it is unusable, or None."""
+        assert self._answered is not None
+        try:
+            body = decoded(answer, response.headers.get("Content-Encoding"))
+        except ValueError as exc:
+            return f"the answer cannot be read: {exc}"
+        problem: str | None = self._answered(request, response.status,
+                                             response.headers.get("Content-Type"), body)
+        return problem
 
 
 class Pacer:
@@ -325,12 +382,15 @@ async def replay(
     report = report or Report(rules.name, target)
     own = session is None
     session = session or new_session(concurrency, options)
-    deliverer = Deliverer(session, rules, report)
+    reach = Reach()
+    deliverer = Deliverer(session, rules, report, reach=reach)
+    report.settings = rules.settings()
     ticker = asyncio.create_task(_tick(report, options)) if options.progress else None
     try:
         if rules.options.handshake and await deliverer.handshake() not in (
                 None, Verdict.ACCEPTED):
-            report.stopped = "the verification handshake (PUT {}) was not accepted"
+            report.stopped = reach.gave_up or (
+                "the verification handshake (PUT {}) was not accepted")
             return report
         requests = shaped(rules.requests(iter(source)), options, report)
         failure: list[BaseException] = []
@@ -350,7 +410,9 @@ async def replay(
                         if wait > 0.0005:
                             await asyncio.sleep(wait)
                     verdict = await deliverer.deliver(request)
-                    if verdict is Verdict.GONE:
+                    if reach.gave_up is not None:
+                        report.stopped = report.stopped or reach.gave_up
+                    elif verdict is Verdict.GONE:
                         report.stopped = "the target answered 410 Gone"
                     elif verdict is Verdict.FAILED and rules.stop_on_failure:
                         report.stopped = (f"{request.where}: a batch was not accepted; "

@@ -5,6 +5,11 @@ Everything streams: capture lines one at a time, arrays element by element (a mu
 never sits in memory), so replay runs in constant memory. HAR files are JSON documents written
 by browsers and proxies and are read whole. A malformed input stops with ``FILE:LINE: what is
 wrong`` (a ``UsageError``, exit 2); with ``skip_invalid`` it is counted in ``InputStats`` instead.
+
+Each file is read as it was when the replay started (``read_inputs`` notes every regular file's
+size then, and reads no further): a capture still being written, even by the receiver the
+replay delivers to (``listen --save`` of the same file), ends where it ended at the start.
+Following a growing file is ``tail -f``'s job, not replay's.
 """
 
 from __future__ import annotations
@@ -12,8 +17,10 @@ from __future__ import annotations
 import base64
 import codecs
 import glob
+import io
 import json
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +46,15 @@ class Item:
     headers: dict[str, str] | None = None
     at: str | None = None  # ISO capture time
     provider: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """An input file and how messages name it (a built-in fixture by its name, not by a path
+    inside the installation)."""
+
+    path: str
+    name: str
 
 
 @dataclass
@@ -70,40 +86,94 @@ def expand(patterns: Iterable[str]) -> list[str]:
 
 
 def read_inputs(
-    paths: Iterable[str],
+    paths: Iterable[str | Source],
     *,
     fmt: str = "auto",
     skip_invalid: bool = False,
     stats: InputStats | None = None,
     limit: int | None = None,
 ) -> Iterator[Item]:
-    """Stream the deliveries of every file in turn (at most ``limit`` in all)."""
+    """Stream the deliveries of every file in turn (at most ``limit`` in all), each file as it
+    was at this call (its size is noted now, before the first item is asked for)."""
     stats = stats if stats is not None else InputStats()
     if fmt not in FORMATS:
         raise UsageError(f"--input-format {fmt!r} is not one of {', '.join(FORMATS)}")
-    for path in paths:
-        for item in _read_one(path, fmt, skip_invalid, stats):
+    sources = [path if isinstance(path, Source) else Source(path, path) for path in paths]
+    return _stream([(source, _held_size(source.path)) for source in sources], fmt,
+                   skip_invalid, stats, limit)
+
+
+def _stream(sources: list[tuple[Source, int | None]], fmt: str, skip_invalid: bool,
+            stats: InputStats, limit: int | None) -> Iterator[Item]:
+    for source, size in sources:
+        for item in _read_one(_Input(source.path, source.name, size), fmt, skip_invalid, stats):
             if limit is not None and stats.read >= limit:
                 return
             stats.read += 1
             yield item
 
 
-def _open(path: str) -> IO[bytes]:
+def _held_size(path: str) -> int | None:
+    """The size of a regular file now; None for anything else (a pipe has no size to keep)."""
     try:
-        return open(path, "rb")
+        info = os.stat(path)
+    except OSError:
+        return None  # opening it says why, in order
+    return info.st_size if stat.S_ISREG(info.st_mode) else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Input:
+    path: str
+    name: str  # for messages: FILE in FILE:LINE
+    size: int | None  # bytes held when the replay started; None: read to the end
+
+
+class _Held(io.RawIOBase):
+    """The first ``size`` bytes of a file: what it held when the replay started."""
+
+    def __init__(self, raw: io.FileIO, size: int) -> None:
+        super().__init__()
+        self.raw, self.left = raw, size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        wanted = min(len(buffer), self.left)
+        if wanted <= 0:
+            return 0
+        got = self.raw.readinto(memoryview(buffer)[:wanted]) or 0
+        self.left -= got
+        return got
+
+    def grew(self) -> bool:
+        """Bytes were added after the size was noted (a writer is still at work)."""
+        return os.fstat(self.raw.fileno()).st_size > self.raw.tell()
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
+
+
+def _open(source: _Input) -> IO[bytes]:
+    try:
+        raw = open(source.path, "rb", buffering=0)  # noqa: SIM115 - the caller closes it
     except OSError as exc:
-        raise UsageError(f"{path}: cannot open: {exc.strerror}") from exc
+        raise UsageError(f"{source.name}: cannot open: {exc.strerror}") from exc
+    if source.size is None:
+        return io.BufferedReader(raw)
+    return io.BufferedReader(_Held(raw, source.size))
 
 
-def detect(path: str) -> str:
+def detect(source: _Input) -> str:
     """Guess the format from the name and the first line."""
-    suffix = Path(path).suffix.lower()
+    suffix = Path(source.path).suffix.lower()
     if suffix == ".har":
         return "har"
     if suffix in (".jsonl", ".ndjson"):
         return "capture"
-    with _open(path) as handle:
+    with _open(source) as handle:
         first = b""
         for line in handle:
             if line.strip():
@@ -120,49 +190,58 @@ def detect(path: str) -> str:
     return "body"
 
 
-def _read_one(path: str, fmt: str, skip_invalid: bool, stats: InputStats) -> Iterator[Item]:
-    kind = detect(path) if fmt == "auto" else fmt
+def _read_one(source: _Input, fmt: str, skip_invalid: bool, stats: InputStats
+              ) -> Iterator[Item]:
+    kind = detect(source) if fmt == "auto" else fmt
     if kind == "capture":
-        yield from _capture(path, skip_invalid, stats)
+        yield from _capture(source, skip_invalid, stats)
     elif kind == "array":
-        yield from _array(path, skip_invalid, stats)
+        yield from _array(source, skip_invalid, stats)
     elif kind == "har":
-        yield from _har(path, skip_invalid, stats)
+        yield from _har(source, skip_invalid, stats)
     else:
-        yield from _body(path)
+        yield from _body(source)
 
 
-def _capture(path: str, skip_invalid: bool, stats: InputStats) -> Iterator[Item]:
-    with _open(path) as handle:
-        for number, line in capture_lines(handle, path):
+def _capture(source: _Input, skip_invalid: bool, stats: InputStats) -> Iterator[Item]:
+    name = source.name
+    with _open(source) as handle:
+        for number, line in capture_lines(handle, name):
+            if not line.endswith(b"\n") and _being_written(handle):
+                return  # cut where the size was noted: its writer had not finished it
             if not line.strip():
                 continue
             try:
-                d = parse_capture_line(line, f"{path}:{number}")
+                d = parse_capture_line(line, f"{name}:{number}")
             except CaptureError as exc:
                 if not skip_invalid:
                     raise
                 stats.skip(exc.message)
                 continue
-            yield Item(f"{path}:{number}", d.body_bytes(), d.method, d.path, d.headers, d.at,
+            yield Item(f"{name}:{number}", d.body_bytes(), d.method, d.path, d.headers, d.at,
                        d.provider)
 
 
-def _body(path: str) -> Iterator[Item]:
-    with _open(path) as handle:
+def _being_written(handle: IO[bytes]) -> bool:
+    raw = getattr(handle, "raw", None)
+    return isinstance(raw, _Held) and raw.grew()
+
+
+def _body(source: _Input) -> Iterator[Item]:
+    with _open(source) as handle:
         data = handle.read()
     try:
         json.loads(data)
     except UnicodeDecodeError as exc:
-        raise UsageError(f"{path}:1: the body is not UTF-8 JSON") from exc
+        raise UsageError(f"{source.name}:1: the body is not UTF-8 JSON") from exc
     except json.JSONDecodeError as exc:
-        raise UsageError(f"{path}:{exc.lineno}: malformed JSON body: {exc.msg}") from exc
-    yield Item(f"{path}:1", data.strip())
+        raise UsageError(f"{source.name}:{exc.lineno}: malformed JSON body: {exc.msg}") from exc
+    yield Item(f"{source.name}:1", data.strip())
 
 
-def _array(path: str, skip_invalid: bool, stats: InputStats) -> Iterator[Item]:
-    with _open(path) as raw:
-        yield from _ArrayReader(path, raw).items(skip_invalid, stats)
+def _array(source: _Input, skip_invalid: bool, stats: InputStats) -> Iterator[Item]:
+    with _open(source) as raw:
+        yield from _ArrayReader(source.name, raw).items(skip_invalid, stats)
 
 
 class _ArrayReader:
@@ -255,8 +334,9 @@ class _ArrayReader:
             yield Item(where, self.buf[start:end].encode("utf-8"))
 
 
-def _har(path: str, skip_invalid: bool, stats: InputStats) -> Iterator[Item]:
-    with _open(path) as handle:
+def _har(source: _Input, skip_invalid: bool, stats: InputStats) -> Iterator[Item]:
+    path = source.name
+    with _open(source) as handle:
         try:
             doc: Any = json.load(handle)
         except (ValueError, UnicodeDecodeError) as exc:

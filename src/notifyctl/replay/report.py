@@ -86,6 +86,8 @@ class Report:
     latency: Latency = field(default_factory=Latency)
     problems: list[str] = field(default_factory=list)
     stopped: str | None = None  # why delivery stopped early
+    # How the rules shaped the deliveries, e.g. {"batches": "as captured"} (Rules.settings).
+    settings: dict[str, str] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
 
@@ -109,6 +111,7 @@ class Report:
             "ok": self.ok,
             "provider": self.provider,
             "target": self.target,
+            "settings": dict(self.settings),
             "deliveries": self.deliveries,
             "events": self.events,
             "accepted": self.accepted,
@@ -157,8 +160,9 @@ def summary_rows(data: dict[str, Any]) -> list[tuple[str, str]]:
     def ms(value: float | None) -> str:
         return "-" if value is None else f"{value:.2f} ms"
 
-    rows = [(name, str(data[name])) for name in
-            ("deliveries", "events", "accepted", "retried", "failed", "gone", "refused")]
+    rows = list(data["settings"].items())
+    rows += [(name, str(data[name])) for name in
+             ("deliveries", "events", "accepted", "retried", "failed", "gone", "refused")]
     rows += [(name, str(data[name])) for name in ("duplicates", "resigned", "invalid")
              if data[name]]
     rows.append(("status codes", "  ".join(f"{k}: {v}" for k, v in data["statuses"].items())

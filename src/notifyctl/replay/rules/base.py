@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
 
 from notifyctl.errors import UsageError
 from notifyctl.replay.inputs import InputStats, Item
@@ -71,7 +72,8 @@ class RuleOptions:
     sign: str | None = None  # "standard-webhooks" (generic)
     sign_key: str | None = None  # the key itself, read from --sign-key-env VAR by the caller
     sign_key_env: str | None = None  # the variable's name, for messages
-    batch_size: int = 10_000
+    batch_size: int | None = None  # pelion: re-chunk into batches of N; None: as captured
+    keep_path: bool = False  # generic: append each captured path and query to --to
     handshake: bool = False
     max_attempts: int | None = None
     retry_base: float = 1.0
@@ -100,12 +102,26 @@ class Rules:
     timeout = 10.0  # the platform's request timeout, seconds
     sequential = False  # one delivery in flight, the next only after the previous settled
     stop_on_failure = False  # a failed delivery ends the run (nothing after it may be sent)
+    keeps_paths = False  # --keep-path is allowed: requests may go below --to
+    rechunks = False  # --batch-size is allowed: events may be re-grouped into batches
 
     def __init__(self, options: RuleOptions) -> None:
         self.options = options
         self.resigned = 0  # captured signatures that no longer matched and were replaced
         if options.timeout is not None:
             self.timeout = options.timeout
+        if options.keep_path and not self.keeps_paths:
+            raise UsageError(f"--keep-path: {self.name} delivers to --to exactly, as the "
+                             "platform delivers to the one URL registered",
+                             hint="--keep-path is for --provider generic")
+        if options.batch_size is not None and not self.rechunks:
+            raise UsageError(f"--batch-size: {self.name} does not deliver batches of events",
+                             hint="--batch-size is for --provider pelion")
+
+    def settings(self) -> dict[str, str]:
+        """How these rules shape the deliveries, for the summary and the report
+        (e.g. ``{"batches": "as captured"}``)."""
+        return {}
 
     def requests(self, items: Iterator[Item]) -> Iterator[Request | Refused]:
         """The deliveries the platform would make for these captured ones, in order."""
@@ -172,7 +188,11 @@ def length_mismatch(item: Item) -> bool:
 
 
 def join_url(target: str, path: str | None) -> str:
-    """``--to`` plus a captured path (``http://h/base`` + ``/hook?x=1``)."""
+    """``--to`` with a captured path and query appended to its own (``http://h/base?k=1`` +
+    ``/hook?x=1`` is ``http://h/base/hook?k=1&x=1``)."""
     if not path:
         return target
-    return target.rstrip("/") + "/" + path.lstrip("/")
+    base, captured = urlsplit(target), urlsplit(path)
+    joined = base.path.rstrip("/") + "/" + captured.path.lstrip("/")
+    query = "&".join(q for q in (base.query, captured.query) if q)
+    return urlunsplit((base.scheme, base.netloc, joined, query, ""))

@@ -1,5 +1,6 @@
-"""Generic webhooks: each captured request re-sent as it was (method, path appended to ``--to``,
-headers minus hop-by-hop and masked secrets), optionally signed with Standard Webhooks v1.
+"""Generic webhooks: each captured request re-sent as it was (method, headers minus hop-by-hop
+and masked secrets) to ``--to`` exactly, or with ``--keep-path`` to ``--to`` with the captured
+path and query appended (``base.join_url``); optionally signed with Standard Webhooks v1.
 
 ``--sign standard-webhooks --sign-key-env VAR`` adds ``webhook-id`` (the captured one, or one
 made per delivery: stable across retries and duplicates), ``webhook-timestamp`` (of each
@@ -38,6 +39,7 @@ _SW_HEADERS = frozenset({"webhook-id", "webhook-timestamp", "webhook-signature"}
 class GenericRules(Rules):
     name = "generic"
     timeout = 30.0  # Standard Webhooks advises senders 15-30 s
+    keeps_paths = True
 
     def __init__(self, options: RuleOptions) -> None:
         super().__init__(options)
@@ -72,8 +74,13 @@ class GenericRules(Rules):
             headers.update(extra)
             if not any(k.lower() == "content-type" for k in headers):
                 headers["Content-Type"] = "application/json"
-            yield Request(item.method or "POST", join_url(self.options.target, item.path),
-                          headers, item.body, 1, item.where, msg_id, item.at)
+            yield Request(item.method or "POST", self._url(item), headers, item.body, 1,
+                          item.where, msg_id, item.at)
+
+    def _url(self, item: Item) -> str:
+        if self.options.keep_path:
+            return join_url(self.options.target, item.path)
+        return self.options.target
 
     def attempt_headers(self, request: Request, attempt: int) -> dict[str, str]:
         if self.options.sign != STANDARD or self.options.sign_key is None:

@@ -1,9 +1,11 @@
 """Pelion / Izuma callback delivery (protocols/pelion.md section 4): ``PUT`` of NotificationMessage
 batches with the configured headers, strictly one batch in flight, the next only after a 2xx.
 
-Captured items are re-chunked into batches of ``--batch-size`` (at most 10,000, the platform's
-``max_chunk_size``) with the provider's own wire module, so the batches are exactly what the
-platform would build; a captured body that already is one full batch is sent byte for byte.
+Replay means "these requests again": each captured batch is sent as captured, byte for byte,
+one ``PUT`` each, in order. Only ``--batch-size N`` (at most 10,000, the platform's
+``max_chunk_size``) re-chunks the events into batches of N with the provider's own wire module,
+so the batches are exactly what the platform would build; a captured body that already is one
+full batch is then still sent byte for byte. The summary says which (``batches``).
 Failures are retried with back-off 1 s, 2 s, 4 s ... capped at 2 min (``--retry-base``
 scales it); the platform retries for 24 h, so ``--max-attempts`` bounds a replay (default 8;
 0 retries until accepted, as the platform and the sandbox do). A batch that still fails ends
@@ -44,10 +46,11 @@ class PelionRules(Rules):
     timeout = 20.0
     sequential = True
     stop_on_failure = True
+    rechunks = True
 
     def __init__(self, options: RuleOptions) -> None:
         super().__init__(options)
-        if not 1 <= options.batch_size <= MAX_BATCH:
+        if options.batch_size is not None and not 1 <= options.batch_size <= MAX_BATCH:
             raise UsageError(f"--batch-size must be 1..{MAX_BATCH} (the platform's "
                              f"max_chunk_size), got {options.batch_size}")
         attempts = DEFAULT_ATTEMPTS if options.max_attempts is None else options.max_attempts
@@ -56,26 +59,46 @@ class PelionRules(Rules):
         self.attempts = attempts
         self.headers = {"Content-Type": "application/json", **configured_headers(options)}
 
+    def settings(self) -> dict[str, str]:
+        size = self.options.batch_size
+        return {"batches": "as captured" if size is None else f"re-chunked to {size}"}
+
     def requests(self, items: Iterator[Item]) -> Iterator[Request | Refused]:
         from notifyctl.providers.pelion import wire
 
+        captured = ((item, found) for item in items
+                    if (found := self._items(wire, item)) is not None)
         size = self.options.batch_size
+        if size is None:
+            for count, (item, found) in enumerate(captured):
+                yield self.batch(item.body, len(found), item.where, f"pelion-{count}-0", item.at)
+            return
+        yield from self._rechunked(wire, captured, size)
+
+    def _items(self, wire: Any, item: Item) -> list[tuple[str, Any]] | None:
+        """The events of a captured batch; None for a captured handshake or a bad body."""
+        try:
+            if wire.is_verification(item.body):
+                return None  # a captured handshake is not an event (see --handshake)
+            found: list[tuple[str, Any]] = wire.items(item.body, check="types")
+        except (WireError, ValueError) as exc:
+            self.bad_input(item.where, f"not a Pelion NotificationMessage: {exc}")
+            return None
+        return found
+
+    def _rechunked(self, wire: Any, captured: Iterator[tuple[Item, list[tuple[str, Any]]]],
+                   size: int) -> Iterator[Request]:
+        """--batch-size: the events in batches of ``size``, in order."""
         pending: list[tuple[str, Any]] = []
         where, at, count = "", None, 0
-        for item in items:
-            try:
-                if wire.is_verification(item.body):
-                    continue  # a captured handshake is not an event (see --handshake)
-                found = wire.items(item.body, check="types")
-            except (WireError, ValueError) as exc:
-                self.bad_input(item.where, f"not a Pelion NotificationMessage: {exc}")
-                continue
-            if not pending and len(found) == size:
+        for item, events in captured:
+            if not pending and len(events) == size:
                 # Already exactly one full batch: send the captured bytes as they came, which
                 # is both what the platform sent and cheaper than re-encoding 10,000 items.
                 yield self.batch(item.body, size, item.where, f"pelion-{count}-0", item.at)
                 count += 1
                 continue
+            found = events
             while found:
                 if not pending:
                     where, at = item.where, item.at
@@ -83,15 +106,15 @@ class PelionRules(Rules):
                 pending.extend(found[:room])
                 found = found[room:]
                 if len(pending) == size:
-                    yield from self._batches(wire, pending, where, at, count)
+                    yield from self._batches(wire, pending, where, at, count, size)
                     count += 1
                     pending = []
         if pending:
-            yield from self._batches(wire, pending, where, at, count)
+            yield from self._batches(wire, pending, where, at, count, size)
 
     def _batches(self, wire: Any, pending: list[tuple[str, Any]], where: str, at: str | None,
-                 count: int) -> Iterator[Request]:
-        bodies: list[bytes] = list(wire.encode(pending, max_chunk_size=self.options.batch_size))
+                 count: int, size: int) -> Iterator[Request]:
+        bodies: list[bytes] = list(wire.encode(pending, max_chunk_size=size))
         for part, body in enumerate(bodies):
             events = len(pending) if len(bodies) == 1 else len(wire.items(body, check="types"))
             yield self.batch(body, events, where, f"pelion-{count}-{part}", at)

@@ -11,7 +11,8 @@ Every template is checked before anything is sent: an unknown ``{variable}`` is 
 listing the valid ones for ``--callback-type`` (default data/uplink). Captured deliveries are
 decoded with ``providers.sigfox.wire`` (JSON, form, query string, lines) back to each message's
 variables. 10 s timeout; a failed attempt is retried once. With ``--callback-type data/bidir``
-the receiver's answers are parsed and shown (``downlinkData`` must be 16 hex characters).
+the receiver's answers are decoded (gzip, deflate), parsed and shown (``downlinkData`` must be
+16 hex characters); an answer that cannot be read fails its delivery (exit 6).
 
 The sandbox renders its registered callbacks through ``callback_request`` and delivers them
 with these rules, so replay and the sandbox send the same bytes.
@@ -142,24 +143,25 @@ class SigfoxRules(Rules):
         return Decision(Verdict.RETRY if attempt < ATTEMPTS else Verdict.FAILED)
 
     def answered(self, request: Request, status: int, content_type: str | None,
-                 body: bytes) -> None:
-        """A receiver's answer (the engine calls this): BIDIR downlinks are parsed and shown."""
+                 body: bytes) -> str | None:
+        """A receiver's (decoded) answer, which the engine hands over: BIDIR downlinks are
+        parsed and shown. Returns why an answer that should carry them is unusable: the
+        engine counts that delivery as failed, as the downlink is lost."""
         if self.callback_type != BIDIR or not 200 <= status < 300:
-            return
+            return None
         from notifyctl.providers.sigfox import wire
 
-        out = output.current()
         try:
             answers = wire.parse_bidir_answer(status, body, content_type)
         except WireError as exc:
-            if self.show_answers:
-                out.warn(f"{request.where}: {output.inert_str(exc.message)}")
-            return
+            return exc.message
+        out = output.current()
         for device, data in answers.items():
             self.downlinks[device] = data
             if self.show_answers:
                 out.info(f"{request.where}: downlink for {output.inert_str(device)}: "
-                     f"{data if data is not None else 'no data'}")
+                         f"{data if data is not None else 'no data'}")
+        return None
 
 
 def _second(value: object) -> int | None:
