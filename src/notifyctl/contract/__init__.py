@@ -74,6 +74,9 @@ class Platform:
     # Secrets a profile may store but needs only in some setups: a secret -> (setting, value),
     # needed only when the setting has that value; a secret -> None, never required.
     conditional_secrets: Mapping[str, tuple[str, str] | None] = field(default_factory=dict)
+    # The keyring-only secret that signs the platform's callbacks (Circle's authKey): what
+    # listen verifies with and replay signs with when no --...-key-env variable is given.
+    signing_secret: str | None = None
     kinds: tuple[str, ...] = ()
     columns: tuple[Column, ...] = ()
     options: Mapping[str, tuple[Opt, ...]] = field(default_factory=dict)

@@ -20,6 +20,8 @@ PLATFORM = Platform(
     title="Logitech Circle",
     default_api_url="https://api.circle.logi.com",
     secrets=("api_key", "access_token"),
+    # register generates the authKey and keeps it here; listen and replay read it.
+    signing_secret="auth_key",
     # The server-notification route is an assumption (providers/circle/api.py).
     settings={
         "server_notifications_path": Setting("path of Register/Unregister Server "
@@ -44,8 +46,8 @@ PLATFORM = Platform(
         ),
     },
     fixtures="notifyctl.providers.circle:fixtures",
-    receiver="notifyctl.listen.circle:make",
-    rules="notifyctl.replay.rules.circle:CircleRules",
+    receiver="notifyctl.providers.circle.receive:make",
+    rules="notifyctl.providers.circle.rules:CircleRules",
     emulator="notifyctl.providers.circle.emulator_delivery:for_sandbox",
     hints={"channels": "Circle has no API that lists server notifications; 'register' "
                        "overwrites the registration and 'unregister' removes it"},

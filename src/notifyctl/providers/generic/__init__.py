@@ -20,8 +20,8 @@ PLATFORM = Platform(
         ),
     },
     fixtures="notifyctl.providers.generic:fixtures",
-    receiver="notifyctl.listen.generic:make",
-    rules="notifyctl.replay.rules.generic:GenericRules",
+    receiver="notifyctl.providers.generic.receive:make",
+    rules="notifyctl.providers.generic.rules:GenericRules",
     hints={"channels": "generic webhooks are registered with the sender itself",
            "stream": "receive them with 'notifyctl listen --provider generic'"},
 )

@@ -34,8 +34,8 @@ PLATFORM = Platform(
         ),
     },
     fixtures="notifyctl.providers.iottly:fixtures",
-    receiver="notifyctl.listen.iottly:make",
-    rules="notifyctl.replay.rules.iottly:IottlyRules",
+    receiver="notifyctl.providers.iottly.receive:make",
+    rules="notifyctl.providers.iottly.rules:IottlyRules",
     commands="notifyctl.cli.iottly:app",
     emulator="notifyctl.providers.iottly.emulator:for_sandbox",
     hints={"channels": "Iottly webhooks cannot be managed through an API: they are set in the "

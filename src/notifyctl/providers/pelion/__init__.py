@@ -42,7 +42,7 @@ PLATFORM = Platform(
         ),
     },
     fixtures="notifyctl.providers.pelion:fixtures",
-    receiver="notifyctl.listen.pelion:make",
-    rules="notifyctl.replay.rules.pelion:PelionRules",
+    receiver="notifyctl.providers.pelion.receive:make",
+    rules="notifyctl.providers.pelion.rules:PelionRules",
     emulator="notifyctl.providers.pelion.emulator:PelionEmulator",
 )

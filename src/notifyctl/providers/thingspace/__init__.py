@@ -42,8 +42,8 @@ PLATFORM = Platform(
         "listen": (_USERNAME, _PASSWORD_ENV),
         "replay": (_USERNAME, _PASSWORD_ENV),
     },
-    receiver="notifyctl.listen.thingspace:make",
-    rules="notifyctl.replay.rules.thingspace:ThingSpaceRules",
+    receiver="notifyctl.providers.thingspace.receive:make",
+    rules="notifyctl.providers.thingspace.rules:ThingSpaceRules",
     emulator="notifyctl.providers.thingspace.emulator_delivery:for_sandbox",
     hints={"stream": "ThingSpace has no live stream; receive its callbacks with "
                      "'notifyctl listen --provider thingspace'"},
