@@ -180,6 +180,17 @@ def test_generic_standard_webhooks(listening: Any) -> None:
     assert "away from now" in rx.lines[2]["error"]
 
 
+def test_generic_webhook_id_with_dots_verifies(listening: Any) -> None:
+    # Both official Standard Webhooks libraries sign and verify such ids; this was a 500.
+    body = b'{"type":"invoice.paid","data":{}}'
+    with listening(provider="generic", verify_key=WHSEC, strict=True) as rx:
+        assert rx.post(body, **_signed(body, msg_id="evt.2026.11.23")).status_code == 200
+        huge = {**_signed(body), "webhook_timestamp": "9" * 400}
+        assert rx.post(body, **huge).status_code == 401
+    assert rx.lines[0]["id"] == "evt.2026.11.23"
+    assert [line["kind"] for line in rx.lines] == ["invoice.paid", "unverified"]
+
+
 # -- iottly --------------------------------------------------------------------------------------
 
 def test_iottly_envelope_and_bare_payload(listening: Any) -> None:
