@@ -170,5 +170,19 @@ class HeaderKeyed:
         raise NotImplementedError
 
 
+def header_text(value: str) -> str:
+    """A header value safe to print and store as JSON. aiohttp keeps bytes that are not UTF-8
+    as lone surrogates, which no JSON encoder takes: such a value is read byte for byte as
+    ISO-8859-1 (HTTP's historical header charset) instead. Handlers verify signatures on the
+    value as received (``signing`` encodes surrogates back to the sent bytes)."""
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogateescape").decode("latin-1")
+    return value
+
+
 def as_text(value: Any) -> str | None:
     return None if value is None else str(value)

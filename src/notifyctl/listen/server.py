@@ -14,10 +14,11 @@ import contextlib
 from typing import TYPE_CHECKING, cast
 
 from aiohttp import web  # noqa: TID253 - listen runs only inside its command
+from multidict import CIMultiDict
 
 from notifyctl import output
 from notifyctl.events import CaptureWriter, Delivery, now_iso
-from notifyctl.listen.handlers import Handler, Outcome, Request
+from notifyctl.listen.handlers import Handler, Outcome, Request, header_text
 from notifyctl.listen.view import Seen, Sink
 
 if TYPE_CHECKING:
@@ -161,9 +162,10 @@ class Receiver:
         # capture() builds ``cls``, so this is a ListenDelivery with the extra fields unset.
         if outcome.capture_body is not None:
             body = outcome.capture_body  # secrets in the body masked by the handler
+        headers = [(name, header_text(value)) for name, value in request.headers.items()]
         delivery = cast(ListenDelivery, ListenDelivery.capture(
             self.handler.provider, "callback", body, method=request.method,
-            path=request.raw_path, headers=request.headers, at=at,
+            path=request.raw_path, headers=CIMultiDict(headers), at=at,
         ))
         delivery.verified = outcome.verified
         delivery.error = outcome.error
