@@ -211,8 +211,8 @@ class Receiver:
         except (aiohttp.ClientError, TimeoutError) as exc:
             message = f"forward to {self.settings.forward_to} failed: {exc or type(exc).__name__}"
             output.current().warn(message)
-            return 502, (message + "\n").encode(), CIMultiDict({"Content-Type": "text/plain"}), \
-                message
+            plain: CIMultiDict[str] = CIMultiDict({"Content-Type": "text/plain"})
+            return 502, (message + "\n").encode(), plain, message
 
     async def close(self) -> None:
         if self.session is not None:
