@@ -180,6 +180,17 @@ def test_generic_standard_webhooks(listening: Any) -> None:
     assert "away from now" in rx.lines[2]["error"]
 
 
+def test_generic_webhook_id_with_dots_verifies(listening: Any) -> None:
+    # Both official Standard Webhooks libraries sign and verify such ids; this was a 500.
+    body = b'{"type":"invoice.paid","data":{}}'
+    with listening(provider="generic", verify_key=WHSEC, strict=True) as rx:
+        assert rx.post(body, **_signed(body, msg_id="evt.2026.11.23")).status_code == 200
+        huge = {**_signed(body), "webhook_timestamp": "9" * 400}
+        assert rx.post(body, **huge).status_code == 401
+    assert rx.lines[0]["id"] == "evt.2026.11.23"
+    assert [line["kind"] for line in rx.lines] == ["invoice.paid", "unverified"]
+
+
 # -- iottly --------------------------------------------------------------------------------------
 
 def test_iottly_envelope_and_bare_payload(listening: Any) -> None:
@@ -295,6 +306,66 @@ def test_forward_to_passes_the_exact_request(listening: Any, tmp_path: Path) -> 
     assert (line["path"], line["body"]) == ("/app?x=1", body)
     assert line["headers"]["X-Custom"] == "kept"
     assert front.lines[0]["device"] == "ABC"
+
+
+def _target(app: Any) -> None:
+    """A forward target answering compressed bytes, a redirect, and a chunked 429."""
+    import gzip
+
+    from aiohttp import web
+
+    async def compressed(request: web.Request) -> web.Response:
+        body = gzip.compress(b'{"ABC":{"downlinkData":"0102030405060708"}}', mtime=0)
+        return web.Response(body=body, headers={
+            "Content-Type": "application/json", "Content-Encoding": "gzip",
+            "Content-Language": "de", "Vary": "Accept-Encoding", "X-Target": "t"})
+
+    async def moved(request: web.Request) -> web.Response:
+        return web.Response(status=307, headers={"Location": "/elsewhere"})
+
+    async def busy(request: web.Request) -> web.StreamResponse:
+        answer = web.StreamResponse(status=429, headers={"Retry-After": "120",
+                                                         "Content-Type": "text/plain"})
+        await answer.prepare(request)  # no length: sent chunked, a hop-by-hop encoding
+        await answer.write(b"slow down")
+        await answer.write_eof()
+        return answer
+
+    app.router.add_post("/gz", compressed)
+    app.router.add_post("/moved", moved)
+    app.router.add_post("/busy", busy)
+
+
+def test_forward_to_relays_the_answer_byte_for_byte(listening: Any) -> None:
+    import gzip
+
+    from aioserve import ServeThread
+
+    with ServeThread(_target) as target, \
+            listening(provider="sigfox", forward_to=target.url + "/gz") as front:
+        body = b'{"device":"ABC","data":"01"}'
+        with front.client.stream("POST", front.base + "/hook", content=body, headers={
+                "Accept-Encoding": "gzip", "Content-Type": "application/json"}) as answer:
+            raw = b"".join(answer.iter_raw())
+        assert answer.status_code == 200
+        assert raw == gzip.compress(b'{"ABC":{"downlinkData":"0102030405060708"}}', mtime=0)
+        assert answer.headers["Content-Encoding"] == "gzip"
+        assert answer.headers["Content-Type"] == "application/json"
+        assert answer.headers["Content-Language"] == "de"
+        assert answer.headers["X-Target"] == "t"
+        assert answer.headers["Content-Length"] == str(len(raw))
+        assert answer.headers.get_list("Content-Encoding") == ["gzip"]
+    with ServeThread(_target) as target, \
+            listening(provider="iottly", forward_to=target.url + "/moved") as front:
+        moved = front.post("{}")
+        assert (moved.status_code, moved.headers["Location"]) == (307, "/elsewhere")
+    with ServeThread(_target) as target, \
+            listening(provider="iottly", forward_to=target.url + "/busy") as front:
+        busy = front.post("{}")
+        assert (busy.status_code, busy.headers["Retry-After"], busy.content) == (
+            429, "120", b"slow down")
+        assert "Transfer-Encoding" not in busy.headers  # hop-by-hop: this hop sets a length
+        assert busy.headers["Content-Length"] == "9"
 
 
 def test_forward_to_unreachable_is_502(listening: Any) -> None:

@@ -47,3 +47,29 @@ def test_circle_signature_matches_an_independent_hmac() -> None:
     assert circle_verify("k3y", independent, body) is None
     assert circle_verify("k3y", independent, body + b"x")
     assert circle_verify("k3y", None, body)
+
+
+def test_standard_webhooks_id_with_dots_is_signed_verbatim() -> None:
+    # The official libraries sign f"{id}.{timestamp}.{body}" whatever the id holds.
+    msg_id = "evt.2026.11.23"
+    key = base64.b64decode(SECRET.removeprefix("whsec_"))
+    independent = base64.b64encode(hmac.new(key, f"{msg_id}.{TS}.".encode() + BODY,
+                                            hashlib.sha256).digest()).decode()
+    assert standard_sign(SECRET, msg_id, TS, BODY) == "v1," + independent
+    signed = {"webhook-id": msg_id, "webhook-timestamp": str(TS),
+              "webhook-signature": "v1," + independent}
+    assert standard_verify(SECRET, signed, BODY, now=TS) is None
+
+
+@pytest.mark.parametrize("stamp", ["9" * 400, "9" * 5000, "1_614_265_330", " 1614265330",
+                                   "+1614265330", "١٦١٤٢٦٥٣٣٠", "-1", "1e9", "\udcff"])
+def test_standard_webhooks_odd_timestamps_fail_without_raising(stamp: str) -> None:
+    odd = {**headers(), "webhook-timestamp": stamp}
+    assert standard_verify(SECRET, odd, BODY, now=TS)
+
+
+@pytest.mark.parametrize("value", ["v1,\udcff\u00e9", "v1,\u00e9" * 5000, "\x00"])
+def test_odd_signature_values_fail_without_raising(value: str) -> None:
+    assert standard_verify(SECRET, headers(value), BODY, now=TS)
+    assert standard_verify(SECRET, {**headers(), "webhook-id": "\udcff"}, BODY, now=TS)
+    assert circle_verify("k3y", value, BODY)

@@ -43,7 +43,8 @@ def listen(
     forward_to: Annotated[
         str | None,
         typer.Option("--forward-to", help="Pass each request on to URL and answer what it "
-                     "answers.", show_default=False),
+                     "answers, byte for byte, with its headers (compressed bodies stay "
+                     "compressed).", show_default=False),
     ] = None,
     count: Annotated[
         int | None,

@@ -8,7 +8,15 @@ from typing import Any
 
 from notifyctl.errors import UsageError, WireError
 from notifyctl.events import Event
-from notifyctl.listen.handlers import Outcome, Request, invalid, iso_time, json_body, unverified
+from notifyctl.listen.handlers import (
+    Outcome,
+    Request,
+    header_text,
+    invalid,
+    iso_time,
+    json_body,
+    unverified,
+)
 from notifyctl.listen.settings import Settings
 from notifyctl.signing import STANDARD_TOLERANCE_S, standard_secret, standard_verify
 
@@ -37,7 +45,7 @@ class GenericHandler:
         event = Event(
             provider="generic",
             kind=kind if isinstance(kind, str) and kind else "webhook",
-            id=headers["webhook-id"],
+            id=header_text(headers["webhook-id"]),
             time=iso_time(details.get("timestamp")) or iso_time(headers["webhook-timestamp"]),
             payload=details.get("data", obj),
             raw=obj,

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, cast
 
 from aiohttp import web  # noqa: TID253 - listen runs only inside its command
+from multidict import CIMultiDict
 
 from notifyctl import output
 from notifyctl.events import CaptureWriter, Delivery, now_iso
-from notifyctl.listen.handlers import Handler, Outcome, Request
+from notifyctl.listen.handlers import Handler, Outcome, Request, header_text
 from notifyctl.listen.view import Seen, Sink
 
 if TYPE_CHECKING:
@@ -25,11 +27,14 @@ if TYPE_CHECKING:
 
     from notifyctl.listen.settings import Settings
 
-# Not passed on by --forward-to: they describe this hop, not the request.
+# Not passed on by --forward-to, either way: they describe this hop, not the message.
 HOP_HEADERS = frozenset({
-    "host", "content-length", "transfer-encoding", "connection", "keep-alive", "te",
-    "trailer", "upgrade", "proxy-connection", "proxy-authorization", "expect",
+    "connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
+    "proxy-connection", "proxy-authenticate", "proxy-authorization",
 })
+# Also not passed on: the request's Host and Expect are this hop's, and a Content-Length is
+# recomputed from the same bytes.
+REQUEST_ONLY = frozenset({"host", "expect", "content-length"})
 FORWARD_TIMEOUT_S = 30.0
 
 
@@ -117,20 +122,23 @@ class Receiver:
             output.current().warn(f"{self.handler.provider} handler failed on a request: {exc!r}")
             outcome = Outcome(status=500, kind="error", error=f"handler failed: {exc!r}")
         status, answer, ctype, error = self._answer(outcome)
+        headers: CIMultiDict[str] = CIMultiDict({"Content-Type": ctype} if ctype else {})
         if self.writer is not None:
             try:
                 self._capture(request, body, at, outcome)
             except (OSError, ValueError) as exc:  # disk full, file closed: never answer 2xx
                 message = f"capture to {self.settings.save} failed: {exc}"
                 output.current().warn(message)
-                status, answer, ctype, error = 503, b"capture failed\n", "text/plain", message
+                status, answer, error = 503, b"capture failed\n", message
+                headers = CIMultiDict({"Content-Type": "text/plain"})
         if status == 0:  # forward: after the capture, so the capture never misses it
-            status, answer, ctype, error = await self._forward(request, query, body)
+            status, answer, headers, error = await self._forward(request, query, body)
         self.sink.show(Seen(self.handler.provider, outcome.kind, request.method, path,
                             status, at, outcome.verified, error or outcome.error,
                             outcome.events))
-        return web.Response(status=status, body=answer,
-                            headers={"Content-Type": ctype} if ctype else None)
+        # Bytes as given: aiohttp compresses only when asked to, so a relayed body leaves as
+        # the target sent it, under the target's Content-Encoding.
+        return web.Response(status=status, body=answer, headers=headers)
 
     def _answer(self, outcome: Outcome) -> tuple[int, bytes, str | None, str | None]:
         """(status, body, content type, error); status 0 means "forward it"."""
@@ -161,9 +169,10 @@ class Receiver:
         # capture() builds ``cls``, so this is a ListenDelivery with the extra fields unset.
         if outcome.capture_body is not None:
             body = outcome.capture_body  # secrets in the body masked by the handler
+        headers = [(name, header_text(value)) for name, value in request.headers.items()]
         delivery = cast(ListenDelivery, ListenDelivery.capture(
             self.handler.provider, "callback", body, method=request.method,
-            path=request.raw_path, headers=request.headers, at=at,
+            path=request.raw_path, headers=CIMultiDict(headers), at=at,
         ))
         delivery.verified = outcome.verified
         delivery.error = outcome.error
@@ -179,7 +188,9 @@ class Receiver:
         return web.Response(status=413, text=message + "\n", headers={"Connection": "close"})
 
     async def _forward(self, request: web.BaseRequest, query: str,
-                       body: bytes) -> tuple[int, bytes, str | None, str | None]:
+                       body: bytes) -> tuple[int, bytes, CIMultiDict[str], str | None]:
+        """Relay the exact request and return the target's exact answer: status, body bytes
+        (never decompressed) and its end-to-end headers."""
         import aiohttp
 
         target = self.settings.forward_to
@@ -191,21 +202,34 @@ class Receiver:
                 timeout=aiohttp.ClientTimeout(total=FORWARD_TIMEOUT_S), auto_decompress=False,
                 skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
             )
-        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_HEADERS]
+        headers = end_to_end(request.headers, REQUEST_ONLY)
         try:
             async with self.session.request(request.method, target, headers=headers, data=body,
                                             allow_redirects=False) as answer:
                 content = await answer.read()
-                ctype = answer.headers.get("Content-Type")
-                return answer.status, content, ctype, None
+                return answer.status, content, end_to_end(answer.headers, {"content-length"}), None
         except (aiohttp.ClientError, TimeoutError) as exc:
             message = f"forward to {self.settings.forward_to} failed: {exc or type(exc).__name__}"
             output.current().warn(message)
-            return 502, (message + "\n").encode(), "text/plain", message
+            plain: CIMultiDict[str] = CIMultiDict({"Content-Type": "text/plain"})
+            return 502, (message + "\n").encode(), plain, message
 
     async def close(self) -> None:
         if self.session is not None:
             await self.session.close()
+
+
+def end_to_end(headers: Mapping[str, str], also: Collection[str]) -> CIMultiDict[str]:
+    """The headers a relay passes on: all but the hop-by-hop ones (standard, and any the
+    Connection header names) and ``also``. Repeated headers (Set-Cookie, Link) stay repeated.
+    Kept on the way back are those describing the body (Content-Type, Content-Encoding,
+    Content-Language) and those telling the sender what next (Location, Retry-After,
+    WWW-Authenticate)."""
+    named = {token.strip().lower() for name, value in headers.items()
+             if name.lower() == "connection" for token in value.split(",")}
+    return CIMultiDict((name, value) for name, value in headers.items()
+                       if name.lower() not in HOP_HEADERS and name.lower() not in also
+                       and name.lower() not in named)
 
 
 def build_app(receiver: Receiver) -> web.Application:

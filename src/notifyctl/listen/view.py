@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import sys
 import time
 from collections import deque
@@ -150,6 +151,75 @@ def _brief(payload: Any) -> str:
         return str(payload)[:200]
 
 
+_CLOCK = re.compile(r"\d{4}-\d\d-\d\dT(\d\d:\d\d:\d\d)(\.\d{1,3})?")
+
+
+def _clock(time_text: str | None, received_at: str) -> str:
+    """``HH:MM:SS.mmm`` of an ISO time; the request's arrival for anything else (an event time
+    as the sender wrote it stays in the JSON lines, not cut into a fixed column)."""
+    for text in (time_text, received_at):
+        match = _CLOCK.match(text or "")
+        if match:
+            return match.group(1) + (match.group(2) or ".").ljust(4, "0")
+    return ""
+
+
+@dataclass(slots=True)
+class Row:
+    """One table row: an event, or a request without events (its ``detail`` is the request
+    line: method, HTTP path and what went wrong)."""
+
+    time: str
+    kind: str
+    device: str
+    check: str
+    http: str
+    path: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    field: str
+    width: int | None  # fixed; None: as wide as the widest value, up to ``cap``
+    cap: int = 0
+
+
+# In the order shown. Kind is never cut (it folds if it has to); the rest yield first.
+COLUMNS = (
+    Column("time", "time", 12), Column("kind", "kind", None, 40),
+    Column("device", "device", None, 36), Column("check", "check", 6),
+    Column("http", "http", 4), Column("path", "path", None, 24),
+)
+# Which columns go, in this order, when the terminal is too narrow for all of them; the payload
+# (the request line, for requests without events) goes next, before time, kind or http.
+DROP_ORDER = ("path", "check", "device")
+MIN_DETAIL = 16
+CELL_PADDING = 2  # the SIMPLE box pads each cell by one column on either side
+
+
+def _layout(rows: list[Row], width: int) -> tuple[list[tuple[Column, int]], bool]:
+    """The columns to show with their widths, and whether the payload fits after them:
+    columns no row fills are left out (a provider's events without paths, say), and on a
+    narrow terminal whole columns are dropped rather than every cell cut to an ellipsis."""
+    shown: list[tuple[Column, int]] = []
+    for column in COLUMNS:
+        values = [getattr(row, column.field) for row in rows]
+        if column.width is None and not any(values):
+            continue
+        size = column.width or min(max(len(v) for v in values), column.cap)
+        shown.append((column, max(size, len(column.name))))
+    def room() -> int:
+        return width - CELL_PADDING - sum(size + CELL_PADDING for _column, size in shown)
+
+    for name in DROP_ORDER:
+        if room() >= MIN_DETAIL + CELL_PADDING:
+            break
+        shown = [(column, size) for column, size in shown if column.name != name]
+    return shown, room() >= MIN_DETAIL + CELL_PADDING
+
+
 class TableSink:
     """A live table of the latest requests and events with a status line."""
 
@@ -158,7 +228,7 @@ class TableSink:
 
         self.console = console
         self.provider = provider
-        self.rows: deque[tuple[str, ...]] = deque(maxlen=max(5, console.height - 8))
+        self.rows: deque[Row] = deque(maxlen=max(5, console.height - 8))
         self.requests = self.events = self.failed = self.invalid = 0
         self.started = time.monotonic()
         self._dirty = False
@@ -173,13 +243,15 @@ class TableSink:
         self.failed += seen.verified is False
         self.invalid += seen.kind == "invalid"
         check = {True: "ok", False: "FAILED", None: "-"}[seen.verified]
-        for line in lines_of(seen):
-            self.events += bool(seen.events)
-            payload = line.error if isinstance(line, RequestLine) else line.payload
-            self.rows.append((
-                (line.time or seen.at)[11:23], line.kind, line.device or "", check,
-                str(seen.status), seen.path, _brief(payload),
-            ))
+        self.events += len(seen.events)
+        for event in seen.events:
+            self.rows.append(Row(_clock(event.time, seen.at), event.kind, event.device or "",
+                                 check, str(seen.status), event.path or "",
+                                 _brief(event.payload)))
+        if not seen.events:
+            line = f"{seen.method} {seen.path}" + (f": {seen.error}" if seen.error else "")
+            self.rows.append(Row(_clock(None, seen.at), seen.kind, "", check,
+                                 str(seen.status), "", line[:300]))
         self._schedule()
 
     def _schedule(self) -> None:
@@ -202,23 +274,26 @@ class TableSink:
 
         from notifyctl.output import inert
 
+        rows = list(self.rows)
+        layout, with_payload = _layout(rows, self.console.width)
         elapsed = max(time.monotonic() - self.started, 1e-6)
         table = Table(
-            title=f"listen {self.provider}", title_justify="left", expand=True, box=SIMPLE,
+            title=f"listen {self.provider}", title_justify="left", expand=with_payload,
+            box=SIMPLE,
             caption=f"{self.requests} requests · {self.events} events · {self.failed} failed "
             f"checks · {self.invalid} invalid · {self.requests / elapsed:.1f} req/s",
             caption_justify="left",
         )
-        # Fixed widths keep redraws cheap; the path column only where there is room for it.
-        columns = [("time", 12), ("kind", 14), ("device", 18), ("check", 6), ("http", 4)]
-        wide = self.console.width >= 110
-        if wide:
-            columns.append(("path", 16))
-        for name, width in columns:
-            table.add_column(name, width=width, no_wrap=True, overflow="ellipsis")
-        table.add_column("payload", no_wrap=True, overflow="ellipsis", ratio=1)
-        for row in self.rows:
-            cells = row if wide else row[:5] + row[6:]
+        for column, size in layout:
+            kind = column.name == "kind"
+            table.add_column(column.name, width=size, min_width=size if kind else None,
+                             no_wrap=not kind, overflow="fold" if kind else "ellipsis")
+        fields = [column.field for column, _size in layout]
+        if with_payload:
+            table.add_column("payload", no_wrap=True, overflow="ellipsis", ratio=1)
+            fields.append("detail")
+        for row in rows:
+            cells = [getattr(row, field) for field in fields]
             table.add_row(*(inert(cell) for cell in cells))
         return table
 
