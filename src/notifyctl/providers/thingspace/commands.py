@@ -16,7 +16,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from notifyctl import output, secrets
 from notifyctl.errors import UsageError
@@ -71,6 +71,7 @@ def _run(conn: Connection, net: NetOptions,
          call: Callable[[CallbackApi], Awaitable[T]]) -> T:
     import httpx
 
+    from notifyctl.http import client_options
     from notifyctl.providers.thingspace.api import open_api
 
     kind = api_setting(conn)
