@@ -116,3 +116,23 @@ def test_json_body_empty_is_none_and_garbage_is_not_the_platforms_answer() -> No
     garbled = httpx.Response(200, content=b"{nope", headers={"Content-Type": "application/json"})
     with pytest.raises(UnexpectedAnswer, match="a body that does not parse"):
         JSON.json(garbled, "GET /x")
+
+
+def test_policy_never_takes_an_answer_that_is_not_the_platforms_for_success() -> None:
+    html = {"Content-Type": "text/html; charset=utf-8"}
+    page = "<!doctype html><title>Proxy login</title>"
+    for status in (200, 404, 501):
+        with pytest.raises(UnexpectedAnswer, match=f"HTTP {status} \\(text/html\\).*Proxy login"):
+            next_step("GET /x", NET, 0, _response(status, page, **html), answers=JSON)
+    with pytest.raises(UnexpectedAnswer, match="text/plain"):  # a success must be the right type
+        next_step("GET /x", NET, 0, _response(200, "OK", **{"Content-Type": "text/plain"}),
+                  answers=JSON)
+    # Platform errors may be plain text; gateways are retried whatever their page; an expected
+    # redirect is read for its headers only.
+    with pytest.raises(NotFoundError):
+        next_step("GET /x", NET, 0, _response(404, "no channel"), answers=JSON)
+    assert isinstance(next_step("GET /x", NET, 0, _response(503, page, **html), answers=JSON),
+                      Retry)
+    moved = _response(302, page, **html, Location="wss://x/")
+    assert next_step("GET /x", NET, 0, moved, ok=(302,), answers=JSON) is moved
+    assert next_step("GET /x", NET, 0, _response(204), answers=JSON).status_code == 204

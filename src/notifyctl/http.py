@@ -326,9 +326,10 @@ def next_step(
             raise NetworkError(f"{what}: {message}", hint=hint) from outcome
         return Retry(backoff, f"{what}: {message}; retrying in {backoff:.1f} s")
     status = outcome.status_code
-    # A gateway speaking for the platform (429, 502-504) is retried whatever its body.
-    if answers is not None and status not in (429, 502, 503, 504) and not answers.theirs(
-            outcome, success=status in ok):
+    # A gateway speaking for the platform (429, 502-504) is retried whatever its body, and an
+    # expected redirect is read for its headers only (its body may be any page).
+    judged = status not in (429, 502, 503, 504) and not (outcome.is_redirect and status in ok)
+    if answers is not None and judged and not answers.theirs(outcome, success=status in ok):
         raise answers.unexpected(outcome, what)
     if status in ok:
         return outcome
