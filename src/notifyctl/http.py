@@ -26,6 +26,7 @@ import errno
 import fnmatch
 import json
 import random
+import re
 import socket
 import ssl
 import time
@@ -54,7 +55,10 @@ CONNECT_TIMEOUT = 10.0
 _MESSAGE_LIMIT = 300
 _SNIPPET_LIMIT = 80
 JSON_TYPES = ("application/json", "application/*+json")
-_API_URL_HINT = "check --api-url (or NOTIFYCTL_API_URL, or the profile's api_url)"
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
+_SCRIPT = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]*>|<!--.*?-->", re.DOTALL)
+_API_URL_HINT = "check --api-url, NOTIFYCTL_API_URL or the profile's api_url"
 
 
 @dataclass(frozen=True)
@@ -151,8 +155,13 @@ def _media_type(response: httpx.Response) -> str:
 
 
 def _snippet(response: httpx.Response) -> str:
-    """The start of a body, on one line and inert: enough to recognise a portal page."""
-    text = " ".join(response.content[:2000].decode("utf-8", "replace").split())
+    """The start of a body, on one line and inert: enough to recognise a portal page (an HTML
+    page by its title, else its text without tags)."""
+    text = response.content[:4000].decode("utf-8", "replace")
+    if _looks_html(response):
+        title = _TITLE.search(text)
+        text = title.group(1) if title else _TAG.sub(" ", _SCRIPT.sub(" ", text))
+    text = " ".join(text.split())
     if len(text) > _SNIPPET_LIMIT:
         text = text[: _SNIPPET_LIMIT - 1] + "…"
     return output.inert_str(text)
