@@ -122,3 +122,35 @@ def test_register_refuses_another_platforms_options(run) -> None:
     circle = run("register", "https://hooks.example/h", "--provider", "circle",
                  "--service", "DeviceUsage")
     assert circle.exit_code == 2 and "--service is a thingspace option" in circle.stderr
+
+
+def _readme_codes() -> dict[int, str]:
+    """The exit-code table of README.md: code -> meaning (130 / 143 is two rows)."""
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    table = text.split("### Exit codes", 1)[1].split("\n\n", 2)[1]
+    rows: dict[int, str] = {}
+    for line in table.splitlines()[2:]:
+        code, meaning = (cell.strip() for cell in line.strip("|").split("|", 1))
+        for number in code.split("/"):
+            rows[int(number)] = meaning
+    return rows
+
+
+def test_readme_table_errors_exit_codes_and_classes_agree() -> None:
+    """One rule per error kind: every class's code is a row of errors.EXIT_CODES, which is the
+    README's table, code for code."""
+    from notifyctl import errors
+
+    assert set(_readme_codes()) == set(errors.EXIT_CODES)
+    kinds = [errors.NotifyctlError]
+    while kinds:
+        kind = kinds.pop()
+        kinds.extend(kind.__subclasses__())
+        if kind is not errors.Interrupted:  # 128 + the signal, both rows listed
+            assert kind.exit_code in errors.EXIT_CODES, kind
+    assert {errors.Interrupted().exit_code, errors.Interrupted(15).exit_code} <= set(
+        errors.EXIT_CODES)
+    # The README's rows name what errors.EXIT_CODES says each code covers.
+    assert "missing setting or secret" in _readme_codes()[2]
+    assert "missing setting or secret" in errors.EXIT_CODES[2]
+    assert "not the platform's" in _readme_codes()[2] and "401/403" in _readme_codes()[3]

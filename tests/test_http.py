@@ -11,11 +11,18 @@ import httpx
 import pytest
 from aiohttp import web
 
-from notifyctl.errors import AuthError, InvalidRequest, NetworkError, NotFoundError
-from notifyctl.http import AsyncHttp, NetOptions, Retry, json_body, next_step
+from notifyctl.errors import (
+    AuthError,
+    InvalidRequest,
+    NetworkError,
+    NotFoundError,
+    UnexpectedAnswer,
+)
+from notifyctl.http import Answers, AsyncHttp, NetOptions, Retry, next_step
 from support.aioserve import serve
 
 NET = NetOptions(retries=2, retry_base=0.01, max_retry_after=5)
+JSON = Answers("the test API's JSON")
 
 
 def _response(status: int, text: str = "", **headers: str) -> httpx.Response:
@@ -67,12 +74,12 @@ def test_async_client_retries_then_returns_and_sends_params_and_auth() -> None:
 
     async def job() -> object:
         async with serve(lambda app: app.router.add_get("/v", handler)) as url:
-            client = AsyncHttp(url + "/", NET, auth=("u", "p"))
+            client = AsyncHttp(url + "/", NET, answers=JSON, auth=("u", "p"))
             try:
                 started = time.monotonic()
                 response = await client.request("GET", "/v", params={"a": "1"})
                 assert time.monotonic() - started >= 0.05  # Retry-After honoured
-                return json_body(response, "GET /v")
+                return JSON.json(response, "GET /v")
             finally:
                 await client.aclose()
 
@@ -91,7 +98,7 @@ def test_async_client_gives_up_with_the_mapped_error() -> None:
 
     async def job() -> None:
         async with serve(lambda app: app.router.add_post("/v", handler)) as url:
-            client = AsyncHttp(url, NET)
+            client = AsyncHttp(url, NET, answers=JSON)
             try:
                 await client.request("POST", "/v", json_body={"x": 1})
             finally:
@@ -102,7 +109,30 @@ def test_async_client_gives_up_with_the_mapped_error() -> None:
     assert calls == NET.retries + 1
 
 
-def test_json_body_empty_is_none_and_garbage_is_network_error() -> None:
-    assert json_body(_response(200, "  "), "GET /x") is None
-    with pytest.raises(NetworkError, match="not JSON"):
-        json_body(_response(200, "<html>"), "GET /x")
+def test_json_body_empty_is_none_and_garbage_is_not_the_platforms_answer() -> None:
+    assert JSON.json(_response(200, "  "), "GET /x") is None
+    with pytest.raises(UnexpectedAnswer, match="not the test API's JSON"):
+        JSON.json(_response(200, "<html>"), "GET /x")
+    garbled = httpx.Response(200, content=b"{nope", headers={"Content-Type": "application/json"})
+    with pytest.raises(UnexpectedAnswer, match="a body that does not parse"):
+        JSON.json(garbled, "GET /x")
+
+
+def test_policy_never_takes_an_answer_that_is_not_the_platforms_for_success() -> None:
+    html = {"Content-Type": "text/html; charset=utf-8"}
+    page = "<!doctype html><title>Proxy login</title>"
+    for status in (200, 404, 501):
+        with pytest.raises(UnexpectedAnswer, match=f"HTTP {status} \\(text/html\\).*Proxy login"):
+            next_step("GET /x", NET, 0, _response(status, page, **html), answers=JSON)
+    with pytest.raises(UnexpectedAnswer, match="text/plain"):  # a success must be the right type
+        next_step("GET /x", NET, 0, _response(200, "OK", **{"Content-Type": "text/plain"}),
+                  answers=JSON)
+    # Platform errors may be plain text; gateways are retried whatever their page; an expected
+    # redirect is read for its headers only.
+    with pytest.raises(NotFoundError):
+        next_step("GET /x", NET, 0, _response(404, "no channel"), answers=JSON)
+    assert isinstance(next_step("GET /x", NET, 0, _response(503, page, **html), answers=JSON),
+                      Retry)
+    moved = _response(302, page, **html, Location="wss://x/")
+    assert next_step("GET /x", NET, 0, moved, ok=(302,), answers=JSON) is moved
+    assert next_step("GET /x", NET, 0, _response(204), answers=JSON).status_code == 204

@@ -28,7 +28,7 @@ from thingspace_platform import (
 )
 
 from notifyctl import xmlsafe
-from notifyctl.errors import AuthError, InvalidRequest, NetworkError, NotFoundError
+from notifyctl.errors import AuthError, ConfigError, InvalidRequest, NetworkError, NotFoundError
 from notifyctl.providers.thingspace import api, soap
 from notifyctl.providers.thingspace.soap import NS_ENV, NS_V2
 
@@ -323,7 +323,7 @@ def test_open_api_picks_the_client() -> None:
     rest = api.open_api("rest", None, ACCOUNT, username="u", password="p", client_id="i",
                         client_secret="s")
     assert isinstance(rest, api.RestApi) and rest.base_url == api.REST_URL
-    with pytest.raises(AuthError, match="client credentials"):
+    with pytest.raises(ConfigError, match="client credentials"):
         api.open_api("rest", None, ACCOUNT, username="u", password="p")
     with pytest.raises(Exception, match="unknown ThingSpace api"):
         api.open_api("grpc", None, ACCOUNT, username="u", password="p")

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 from thingspace_platform import ACCOUNT, client, new_state, platform, rest_api, run, serve, soap_api
 
-from notifyctl.errors import WireError
+from notifyctl.errors import UnexpectedAnswer, WireError
 from notifyctl.providers.thingspace import emulator, emulator_delivery, soap, wire
 from notifyctl.providers.thingspace.emulator_delivery import ThingSpaceEmulator, sample_body
 
@@ -36,21 +36,25 @@ XXE = (b'<?xml version="1.0"?><!DOCTYPE e [<!ENTITY x SYSTEM "file:///etc/passwd
        b"</s:Body></s:Envelope>")
 
 
-@pytest.mark.parametrize(("body", "status", "message"), [
-    (b"hello, not XML", 200, "malformed XML"),
-    (b"<html><body>proxy error</body></html>", 500, "not a SOAP 1.1"),
+@pytest.mark.parametrize(("body", "status", "message", "kind"), [
+    (b"hello, not XML", 200, "malformed XML", soap.SoapMalformed),
+    # An HTML page is not ThingSpace's answer at all: said with the URL and a snippet.
+    (b"<html><body>proxy error</body></html>", 500, "HTTP 500 .*not ThingSpace's SOAP.*proxy",
+     UnexpectedAnswer),
     (b'<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope"><e:Body/></e:Envelope>',
-     200, "not a SOAP 1.1"),
+     200, "not a SOAP 1.1", soap.SoapMalformed),
     (b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>'
-     b'<LogInResponse xmlns="urn:wrong"/></s:Body></s:Envelope>', 200, "expected"),
-    (BOMB, 200, "refused"),
-    (XXE, 200, "refused"),
+     b'<LogInResponse xmlns="urn:wrong"/></s:Body></s:Envelope>', 200, "expected",
+     soap.SoapMalformed),
+    (BOMB, 200, "refused", soap.SoapMalformed),
+    (XXE, 200, "refused", soap.SoapMalformed),
 ])
-def test_malformed_soap_answers_are_typed_errors(body: bytes, status: int, message: str) -> None:
+def test_malformed_soap_answers_are_typed_errors(body: bytes, status: int, message: str,
+                                                 kind: type[WireError]) -> None:
     async def scenario() -> None:
         async with serve(malformed_app(body, status)) as base, soap_api(base) as ts:
             started = time.monotonic()
-            with pytest.raises(soap.SoapMalformed, match=message) as info:
+            with pytest.raises(kind, match=message) as info:
                 await ts.list()
             assert time.monotonic() - started < 2
             assert isinstance(info.value, WireError) and info.value.exit_code == 2

@@ -4,8 +4,10 @@
     ├── UsageError (2)            bad flag, bad input file, bad config
     │   ├── ConfigError (2)       config file missing, malformed or inconsistent
     │   ├── WireError (2)         a body, frame or capture line that is not the platform's format
-    │   └── InvalidRequest (2)    the platform rejected the request (HTTP 400/409/422)
-    ├── AuthError (3)             HTTP 401/403, WebSocket close 1008, missing secret
+    │   │   └── UnexpectedAnswer (2)  an HTTP answer that is not the platform's (HTML, wrong URL)
+    │   └── InvalidRequest (2)    the platform rejected the request (HTTP 400/409/415/422)
+    ├── AuthError (3)             HTTP 401/403, WebSocket close 1008 (a missing secret is a
+    │                             ConfigError: 2)
     ├── NotFoundError (4)         HTTP 404, no channel, close 1011 after re-creating
     ├── NetworkError (5)          connect, DNS, TLS or timeout failures after retries
     ├── DeliveryFailed (6)        replay: some deliveries were not accepted
@@ -14,7 +16,10 @@
     └── Interrupted (130 / 143)   SIGINT / SIGTERM
 
 Lower layers translate library errors into these at their boundary (``raise ... from exc``);
-only ``notifyctl.cli.main`` prints them and turns them into exit codes.
+only ``notifyctl.cli.main`` prints them and turns them into exit codes (``exc.exit_code``).
+``EXIT_CODES`` is the table README.md shows (tests/test_exit_codes.py keeps the two and the
+classes in agreement); ``for_status`` is the one rule turning a platform's final HTTP status into
+an error kind.
 """
 
 from __future__ import annotations
@@ -52,6 +57,11 @@ class WireError(UsageError):
     """Malformed platform data; the message names what is wrong and where."""
 
 
+class UnexpectedAnswer(WireError):
+    """An HTTP answer that is not the platform's: an HTML page (a portal, a proxy's login, a
+    wrong ``--api-url``) or a body of the wrong type or shape. Never taken for success."""
+
+
 class AuthError(NotifyctlError):
     exit_code = 3
 
@@ -85,13 +95,27 @@ class Interrupted(NotifyctlError):
         self.exit_code = 128 + signum
 
 
+def for_status(status: int) -> type[NotifyctlError]:
+    """The error kind of a final HTTP error status answered by the platform itself (an answer
+    that is not the platform's is ``UnexpectedAnswer`` whatever its status)."""
+    if status in (400, 409, 415, 422):
+        return InvalidRequest
+    if status in (401, 403):
+        return AuthError
+    if status == 404:
+        return NotFoundError
+    return NetworkError
+
+
 EXIT_CODES: dict[int, str] = {
     0: "success",
     1: "unexpected error (a bug)",
-    2: "usage or configuration error, or a request the platform rejected as invalid",
-    3: "authentication or permission refused",
-    4: "not found",
-    5: "network failure after retries",
+    2: "usage or configuration error (bad option, bad URL, missing setting or secret), a request"
+       " the platform rejected as invalid (HTTP 400/409/422), or an answer that is not the"
+       " platform's",
+    3: "authentication or permission refused by the platform (HTTP 401/403)",
+    4: "not found (HTTP 404: channel, registration, resource)",
+    5: "network failure after retries (connection refused, DNS, TLS, timeout, HTTP 5xx)",
     6: "replay: some deliveries were not accepted",
     7: "listen --strict: a request failed verification",
     8: "--timeout ran out before --count events",

@@ -8,7 +8,8 @@ its state, how it takes injected events and socket faults). Control endpoints, s
   ``Authorization: Bearer KEY`` targets one key, without it every channel gets the events.
 - ``POST /_sandbox/faults``: ``{"action": "http_status", "path": "/v2/...", "status": 429,
   "retry_after": 1, "times": 2, "method": "PUT"}`` answers matching requests with that status
-  (``times`` -1 = until cleared, ``path`` may be a glob); ``{"action": "clear"}`` removes them.
+  (``times`` -1 = until cleared, ``path`` may be a glob; a ``body`` starting with ``{``/``[`` is
+  served as JSON, any other as text); ``{"action": "clear"}`` removes them.
   Any other action (``close`` with ``code``, ``drop``, ``stall``) goes to the provider named by
   ``"provider"`` (or every provider), optionally narrowed by ``"api_key"``.
 - ``POST /_sandbox/generator``: ``{"rate": R}`` changes the synthetic event rate.
@@ -274,7 +275,11 @@ class Sandbox:
                     if fault.retry_after is not None:
                         headers["Retry-After"] = f"{fault.retry_after:g}"
                     text = fault.body if fault.body is not None else "sandbox fault"
-                    return web.Response(status=fault.status, text=text, headers=headers)
+                    # A JSON body stands for the platform's own answer: label it as the
+                    # platform would (clients refuse a success body of the wrong type).
+                    kind = "application/json" if text.lstrip()[:1] in ("{", "[") else "text/plain"
+                    return web.Response(status=fault.status, text=text, headers=headers,
+                                        content_type=kind)
         response: web.StreamResponse = await handler(request)
         return response
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from notifyctl.errors import AuthError, ConfigError
+from notifyctl.errors import ConfigError
 
 SERVICE = "notifyctl"
 SECRET_ENV: dict[str, str] = {
@@ -111,16 +111,17 @@ def lookup(
 
 
 def require(profile: str | None, name: str, env: Mapping[str, str] = os.environ) -> str:
-    """The secret's value, or an AuthError saying how to provide it."""
+    """The secret's value, or a ConfigError (exit 2: a missing setting, not the platform
+    refusing) saying how to provide it."""
     variable = SECRET_ENV.get(name)
     try:
         state = lookup(profile, name, env)
     except KeyringUnavailable as exc:
-        raise AuthError(exc.message, hint=f"set {variable}" if variable else None) from exc
+        raise ConfigError(exc.message, hint=f"set {variable}" if variable else None) from exc
     if state.value:
         return state.value
     login = f"notifyctl -p {profile} auth login" if profile else "notifyctl -p NAME auth login"
-    raise AuthError(f"no {name} is set",
+    raise ConfigError(f"no {name} is set",
                     hint=f"run '{login}'" + (f" or set {variable}" if variable else ""))
 
 

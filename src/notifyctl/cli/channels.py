@@ -4,6 +4,11 @@ Thin commands: resolve the connection once, then hand over by platform: Pelion t
 ``providers.pelion.api`` here, ThingSpace (one listener per service) to
 ``providers.thingspace.commands``, Sigfox (callbacks per device type), Circle (server
 notifications) and Iottly (dashboard only: exit 2) to ``cli.platform_channels``.
+
+``register`` and ``unregister`` get back what was registered or removed (a dict without any
+secret) and print it as JSON with ``-o json``; otherwise the one-line message on stderr stays
+the whole output. ``unregister --ignore-not-found`` turns "nothing to remove" (any platform's
+not-found, exit 4) into exit 0 with a note, for teardown scripts.
 """
 
 from __future__ import annotations
@@ -41,6 +46,30 @@ def _api(conn: Connection, net: NetOptions) -> PelionApi:
     from notifyctl.providers.pelion.api import PelionApi
 
     return PelionApi(conn.api_url, secrets.require(conn.profile, "api_key"), net)
+
+
+ResultOpt = Annotated[
+    str | None,
+    typer.Option("--output", "-o", help="text (default: a message on stderr) or json (what was "
+                 "registered or removed, on stdout).", show_default=False),
+]
+
+
+def _result_format(fmt: str | None) -> str:
+    """``-o``'s value: text (today's message only) unless json is asked for explicitly."""
+    from notifyctl.errors import UsageError
+
+    chosen = (fmt or "text").lower()
+    if chosen not in ("text", "json"):
+        raise UsageError(f"--output {fmt!r}: choose text or json")
+    return chosen
+
+
+def _print_result(result: dict[str, Any], fmt: str) -> None:
+    from notifyctl import output
+
+    if fmt == "json":
+        output.current().json(result)
 
 
 ServiceOpt = Annotated[
@@ -129,6 +158,7 @@ def register(
                                  "holding the authKey (default: generate one, store it in the "
                                  "keyring, show it once).", show_default=False),
     ] = None,
+    fmt: ResultOpt = None,
     provider: ProviderOpt = None,
     api_url: ApiUrlOpt = None,
     account: AccountOpt = None,
@@ -156,6 +186,7 @@ def register(
     from notifyctl.headers import from_options
     from notifyctl.http import net_options
 
+    chosen = _result_format(fmt)
     # One resolution picks who serves the command: Sigfox/Circle/Iottly, ThingSpace or Pelion.
     conn = connection(provider, api_url, account)
     _refuse_foreign_options(conn.provider, {
@@ -181,19 +212,20 @@ def register(
     })
     headers = from_options(header, header_env)
     if conn.provider in platforms.PLATFORMS:
-        platforms.register(conn, net_options(timeout, insecure, ca_bundle), url,
-                           platforms.RegisterOptions(
-            headers, device_type, callback_type, channel, method, body_template,
-            content_type, line_pattern, send_duplicate, sni, payload_config, event_type or [],
-            yes_motion, user_data, auth_key_env))
+        _print_result(platforms.register(
+            conn, net_options(timeout, insecure, ca_bundle), url, platforms.RegisterOptions(
+                headers, device_type, callback_type, channel, method, body_template,
+                content_type, line_pattern, send_duplicate, sni, payload_config,
+                event_type or [], yes_motion, user_data, auth_key_env, echo_id=chosen == "text")),
+            chosen)
         return
     if conn.provider == "thingspace":
         from notifyctl.providers.thingspace import commands
 
-        commands.register(conn, net_options(timeout, insecure, ca_bundle), url, service,
-                          allow_unknown=allow_unknown_service,
-                          callback_username=callback_username,
-                          callback_password_env=callback_password_env)
+        _print_result(commands.register(
+            conn, net_options(timeout, insecure, ca_bundle), url, service,
+            allow_unknown=allow_unknown_service, callback_username=callback_username,
+            callback_password_env=callback_password_env), chosen)
         return
     from notifyctl.providers.pelion.api import Serialization, validate_webhook
 
@@ -209,6 +241,15 @@ def register(
             output.current().warn(warning)
         api.put_callback(url, headers, serialization)
     output.current().success(f"registered callback {output.inert_str(url)}")
+    _print_result(_pelion_registered(url, headers, serialization), chosen)
+
+
+def _pelion_registered(url: str, headers: dict[str, str], serialization: Any) -> dict[str, Any]:
+    """What ``register -o json`` shows for Pelion: header values masked, query tokens too."""
+    from notifyctl.redaction import mask_headers, mask_query
+
+    return {"provider": "pelion", "type": "callback", "url": mask_query(url),
+            "headers": mask_headers(headers), "serialization": serialization.body()}
 
 
 def _refuse_foreign_options(provider: str, given: dict[tuple[str, ...], dict[str, bool]]) -> None:
@@ -231,6 +272,11 @@ def unregister(
         bool, typer.Option("--websocket", help="Delete the WebSocket channel instead.")
     ] = False,
     service: ServiceOpt = None,
+    ignore_not_found: Annotated[
+        bool, typer.Option("--ignore-not-found", help="Exit 0 (with a note) when there is "
+                           "nothing to remove, for teardown scripts.")
+    ] = False,
+    fmt: ResultOpt = None,
     provider: ProviderOpt = None,
     api_url: ApiUrlOpt = None,
     account: AccountOpt = None,
@@ -245,31 +291,47 @@ def unregister(
     \b
     Examples:
       notifyctl -p prod unregister
-      notifyctl -p prod unregister --websocket
+      notifyctl -p prod unregister --websocket --ignore-not-found -o json
       notifyctl -p ts unregister --service DeviceUsage
       notifyctl -p sfx unregister CALLBACK_ID --device-type DT
     """
     from notifyctl import output
+    from notifyctl.errors import NotFoundError
     from notifyctl.http import net_options
 
+    chosen = _result_format(fmt)
     net = net_options(timeout, insecure, ca_bundle)
+    conn = connection(provider, api_url, account)
+    try:
+        result = _unregister(conn, net, callback_id, device_type, websocket, service)
+    except NotFoundError as exc:
+        if not ignore_not_found:
+            raise
+        output.current().info(f"nothing to remove ({exc}); --ignore-not-found: exit 0")
+        result = {"provider": conn.provider, "removed": False, "reason": exc.message}
+    _print_result(result, chosen)
+
+
+def _unregister(conn: Connection, net: NetOptions, callback_id: str | None,
+                device_type: str | None, websocket: bool, service: str | None) -> dict[str, Any]:
+    """Remove what ``unregister`` names on the connection's platform; what was removed."""
+    from notifyctl import output
     from notifyctl.cli import platform_channels as platforms
 
-    conn = connection(provider, api_url, account)
     if conn.provider in platforms.PLATFORMS:
-        platforms.unregister(conn, net, callback_id, device_type)
-        return
+        return platforms.unregister(conn, net, callback_id, device_type)
     if conn.provider == "thingspace":
         from notifyctl.providers.thingspace import commands
 
-        commands.unregister(conn, net, service)
-        return
+        return commands.unregister(conn, net, service)
     with _api(conn, net) as api:
         if websocket:
             api.delete_websocket_channel()
         else:
             api.delete_callback()
     output.current().success(f"deleted the {'WebSocket' if websocket else 'callback'} channel")
+    return {"provider": "pelion", "type": "websocket" if websocket else "callback",
+            "removed": True}
 
 
 def list_channels(

@@ -9,7 +9,7 @@ say where to do it, pointing at ``notifyctl iottly check-webhooks``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from notifyctl.config import Connection
@@ -37,6 +37,7 @@ class RegisterOptions:
     yes_motion: bool = False
     user_data: str | None = None
     auth_key_env: str | None = None
+    echo_id: bool = True  # sigfox: the new id alone on stdout (the text output's data)
 
 
 def _iottly(command: str) -> None:
@@ -50,15 +51,16 @@ def _iottly(command: str) -> None:
     )
 
 
-def register(conn: Connection, net: NetOptions, url: str, opts: RegisterOptions) -> None:
+def register(conn: Connection, net: NetOptions, url: str,
+             opts: RegisterOptions) -> dict[str, Any]:
+    """Register on Sigfox or Circle; what was registered (no secret)."""
     if conn.provider == "iottly":
         _iottly("register")
     if conn.provider == "circle":
         from notifyctl.providers.circle import commands as circle
 
-        circle.register(conn, net, url, opts.event_types, yes_motion=opts.yes_motion,
-                        user_data=opts.user_data, auth_key_env=opts.auth_key_env)
-        return
+        return circle.register(conn, net, url, opts.event_types, yes_motion=opts.yes_motion,
+                               user_data=opts.user_data, auth_key_env=opts.auth_key_env)
     from notifyctl.providers.sigfox import commands as sigfox
     from notifyctl.providers.sigfox.spec import CallbackSpec
 
@@ -69,11 +71,12 @@ def register(conn: Connection, net: NetOptions, url: str, opts: RegisterOptions)
         send_duplicate=opts.send_duplicate, send_sni=opts.sni,
         payload_config=opts.payload_config,
     )
-    sigfox.register(conn, net, opts.device_type, spec)
+    return sigfox.register(conn, net, opts.device_type, spec, echo_id=opts.echo_id)
 
 
 def unregister(conn: Connection, net: NetOptions, callback_id: str | None,
-               device_type: str | None) -> None:
+               device_type: str | None) -> dict[str, Any]:
+    """Unregister on Sigfox or Circle; what was removed."""
     from notifyctl.errors import UsageError
 
     if conn.provider == "iottly":
@@ -81,14 +84,13 @@ def unregister(conn: Connection, net: NetOptions, callback_id: str | None,
     if conn.provider == "circle":
         from notifyctl.providers.circle import commands as circle
 
-        circle.unregister(conn, net)
-        return
+        return circle.unregister(conn, net)
     from notifyctl.providers.sigfox import commands as sigfox
 
     if not callback_id:
         raise UsageError("sigfox: which callback? 'notifyctl unregister ID --device-type DT'",
                          hint="'notifyctl list --device-type DT' shows the ids")
-    sigfox.unregister(conn, net, device_type, callback_id)
+    return sigfox.unregister(conn, net, device_type, callback_id)
 
 
 def list_channels(conn: Connection, net: NetOptions, device_type: str | None, fmt: str) -> None:

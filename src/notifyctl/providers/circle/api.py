@@ -19,12 +19,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from notifyctl.errors import ConfigError, NetworkError, UsageError
-from notifyctl.http import AsyncHttp, AsyncHttpClient, NetOptions, json_body
+from notifyctl.errors import ConfigError, UsageError
+from notifyctl.http import Answers, AsyncHttp, AsyncHttpClient, NetOptions
 from notifyctl.providers.circle.wire import check_event_types
 
 CLIENT_NOTIFICATIONS_PATH = "/api/accounts/self/notifications"
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
+# Circle answers JSON (or nothing); anything else is not the Circle API.
+ANSWERS = Answers("the Circle API's JSON")
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,7 @@ class CircleClient(AsyncHttpClient):
     ) -> None:
         self.route = route or ServerNotificationsRoute()
         self._http = AsyncHttp(
-            api_url, net,
+            api_url, net, answers=ANSWERS,
             headers={"X-API-Key": api_key, "Authorization": f"Bearer {access_token}",
                      "Accept": "application/json"},
         )
@@ -110,7 +112,7 @@ class CircleClient(AsyncHttpClient):
         JSON (None when empty). Build ``body`` with ``registration_body``."""
         response = await self._http.request(self.route.register_method, self.route.path,
                                             json_body=dict(body))
-        return json_body(response, "register server notifications")
+        return ANSWERS.json(response, "register server notifications")
 
     async def unregister(self) -> None:
         await self._http.request(self.route.unregister_method, self.route.path)
@@ -132,6 +134,6 @@ class CircleClient(AsyncHttpClient):
         if not url and response.is_redirect:
             url = response.headers.get("Location")  # a server ignoring X-Logi-NoRedirect
         if not url or urlsplit(url).scheme not in ("ws", "wss"):
-            raise NetworkError("ask for a client-notification URL: the answer has no "
-                               "X-Logi-WebSocket-Url with a ws(s) URL")
+            raise ANSWERS.unexpected(response, "ask for a client-notification URL",
+                                     "no X-Logi-WebSocket-Url with a ws(s) URL")
         return url

@@ -61,9 +61,11 @@ def _run(conn: Connection, net: NetOptions, call: Callable[[CircleClient], Await
 
 def register(conn: Connection, net: NetOptions, url: str, event_types: Sequence[str], *,
              yes_motion: bool = False, user_data: str | None = None,
-             auth_key_env: str | None = None) -> Any:
-    """Register (or overwrite) the server notifications; returns the platform's answer."""
+             auth_key_env: str | None = None) -> dict[str, Any]:
+    """Register (or overwrite) the server notifications; what was registered (never the
+    authKey: it is shown once on stderr when generated)."""
     from notifyctl.providers.circle.api import generate_auth_key, registration_body
+    from notifyctl.redaction import mask_query
 
     generated = auth_key_env is None
     if auth_key_env is not None:
@@ -74,8 +76,9 @@ def register(conn: Connection, net: NetOptions, url: str, event_types: Sequence[
     else:
         key = generate_auth_key()
     body = registration_body(url, event_types, key, user_data=user_data, yes_motion=yes_motion)
-    answer = _run(conn, net, lambda api: api.register(body))
+    _run(conn, net, lambda api: api.register(body))
     out = output.current()
+    key_source = f"environment variable {auth_key_env}"
     if generated:
         stored = False
         if conn.profile is not None:
@@ -89,13 +92,16 @@ def register(conn: Connection, net: NetOptions, url: str, event_types: Sequence[
                  if stored else "NOT stored: keep it now")
         out.err.write(f"authKey (shown once; {where}): {key}\n")
         out.err.flush()
+        key_source = f"keyring {conn.profile}/{AUTH_KEY}" if stored else "shown once on stderr"
     out.success(f"registered {output.inert_str(url)} for {', '.join(body['eventTypes'])}")
-    return answer
+    return {"provider": "circle", "url": mask_query(url), "event_types": body["eventTypes"],
+            "auth_key": key_source}
 
 
-def unregister(conn: Connection, net: NetOptions) -> None:
+def unregister(conn: Connection, net: NetOptions) -> dict[str, Any]:
     _run(conn, net, lambda api: api.unregister())
     output.current().success("removed the Circle server notifications")
+    return {"provider": "circle", "type": "server notifications", "removed": True}
 
 
 def stream(conn: Connection, net: NetOptions, *, event_types: Sequence[str] = (),

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from notifyctl.errors import InvalidRequest, NotFoundError, UsageError, WireError
-from notifyctl.http import Http, NetOptions
+from notifyctl.errors import InvalidRequest, NotFoundError, UsageError
+from notifyctl.http import Answers, Http, NetOptions
 
 CALLBACK = "/v2/notification/callback"
 WEBSOCKET = "/v2/notification/websocket"
@@ -24,6 +24,8 @@ WEBSOCKET_CONNECT = "/v2/notification/websocket-connect"
 
 WEBHOOK_LIMIT = 400
 CHUNK_MIN, CHUNK_MAX = 100, 10_000
+# Pelion answers JSON (errors may be plain text); anything else came from somewhere else.
+ANSWERS = Answers("Pelion's JSON")
 
 # delivery_mechanism -> the name people use, and the command that removes it.
 CHANNEL_TYPES = {"CALLBACK": "callback", "WEB_SOCKET": "websocket", "LONG_POLLING": "pull"}
@@ -94,7 +96,7 @@ class PelionApi:
     def __init__(self, api_url: str, api_key: str, net: NetOptions | None = None) -> None:
         self.api_url = api_url.rstrip("/")
         self.net = net or NetOptions()
-        self.http = Http(self.api_url, self.net, {"Authorization": f"Bearer {api_key}"})
+        self.http = Http(self.api_url, self.net, ANSWERS, {"Authorization": f"Bearer {api_key}"})
 
     def close(self) -> None:
         self.http.close()
@@ -112,9 +114,17 @@ class PelionApi:
             response = self.http.request("GET", CHANNEL, ok=(200,))
         except NotFoundError:
             return None
-        data = _json(response.json, CHANNEL)
-        mechanism = data.get("delivery_mechanism") if isinstance(data, dict) else None
+        data = self._object(response, f"GET {CHANNEL}")
+        mechanism = data.get("delivery_mechanism")
         return str(mechanism) if mechanism else None
+
+    @staticmethod
+    def _object(response: Any, what: str) -> dict[str, Any]:
+        """A JSON object answer; anything else (even ``[]``) is not Pelion's."""
+        data = ANSWERS.json(response, what)
+        if not isinstance(data, dict):
+            raise ANSWERS.unexpected(response, what, "not a JSON object")
+        return data
 
     def _explain_conflict(self, exc: InvalidRequest, wanted: str) -> InvalidRequest:
         """A 400 on PUT usually means another channel type exists: say how to remove it."""
@@ -151,8 +161,7 @@ class PelionApi:
 
     def get_callback(self) -> dict[str, Any]:
         response = self.http.request("GET", CALLBACK, ok=(200,))
-        data = _json(response.json, CALLBACK)
-        return data if isinstance(data, dict) else {}
+        return self._object(response, f"GET {CALLBACK}")
 
     def delete_callback(self) -> None:
         try:
@@ -176,8 +185,7 @@ class PelionApi:
 
     def get_websocket_channel(self) -> dict[str, Any]:
         response = self.http.request("GET", WEBSOCKET, ok=(200,))
-        data = _json(response.json, WEBSOCKET)
-        return data if isinstance(data, dict) else {}
+        return self._object(response, f"GET {WEBSOCKET}")
 
     def delete_websocket_channel(self) -> None:
         """Delete the WebSocket channel (its queue is lost; an open socket is closed)."""
@@ -233,9 +241,3 @@ def websocket_url(api_url: str) -> str:
         base = "ws://" + base[len("http://"):]
     return base + WEBSOCKET_CONNECT
 
-
-def _json(load: Any, where: str) -> Any:
-    try:
-        return load()
-    except ValueError as exc:
-        raise WireError(f"GET {where}: the response is not JSON") from exc

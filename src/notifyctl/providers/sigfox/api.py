@@ -9,12 +9,17 @@ update, DELETE), ``.../callbacks/{cb}/enable?enabled=true|false`` (PUT),
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from notifyctl.errors import NetworkError
-from notifyctl.http import AsyncHttp, AsyncHttpClient, NetOptions, json_body
+from notifyctl.http import Answers, AsyncHttp, AsyncHttpClient, NetOptions
 from notifyctl.providers.sigfox.spec import CallbackSpec, describe
+
+if TYPE_CHECKING:
+    import httpx
+
+# Sigfox answers JSON (``{"message": ...}`` on errors); anything else is not the backend API.
+ANSWERS = Answers("the Sigfox API's JSON")
 
 
 class SigfoxClient(AsyncHttpClient):
@@ -27,7 +32,7 @@ class SigfoxClient(AsyncHttpClient):
         password: str,
         net: NetOptions | None = None,
     ) -> None:
-        self._http = AsyncHttp(api_url, net, auth=(username, password),
+        self._http = AsyncHttp(api_url, net, answers=ANSWERS, auth=(username, password),
                                headers={"Accept": "application/json"})
 
     @staticmethod
@@ -41,10 +46,10 @@ class SigfoxClient(AsyncHttpClient):
         """Create a callback (the spec is checked first); return its id."""
         body = spec.body() if isinstance(spec, CallbackSpec) else spec
         response = await self._http.request("POST", self._base(device_type), json_body=body)
-        doc = json_body(response, "create callback")
+        doc = ANSWERS.json(response, "create callback")
         callback_id = doc.get("id") if isinstance(doc, dict) else None
         if not isinstance(callback_id, str):
-            raise NetworkError("create callback: the answer holds no callback id")
+            raise ANSWERS.unexpected(response, "create callback", "no callback id")
         return callback_id
 
     async def list_callbacks(self, device_type: str) -> list[dict[str, Any]]:
@@ -54,11 +59,7 @@ class SigfoxClient(AsyncHttpClient):
 
     async def raw_callbacks(self, device_type: str) -> list[dict[str, Any]]:
         response = await self._http.request("GET", self._base(device_type))
-        doc = json_body(response, "list callbacks")
-        items = doc.get("data") if isinstance(doc, dict) else None
-        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-            raise NetworkError("list callbacks: the answer is not {\"data\": [...]}")
-        return items
+        return _items(response, "list callbacks")
 
     async def update(self, device_type: str, callback_id: str, changes: dict[str, Any]) -> None:
         await self._http.request("PUT", self._one(device_type, callback_id), json_body=changes)
@@ -92,8 +93,13 @@ class SigfoxClient(AsyncHttpClient):
                   if v is not None}
         path = f"/device-types/{quote(device_type, safe='')}/callbacks-not-delivered"
         response = await self._http.request("GET", path, params=params)
-        doc = json_body(response, "list undelivered callbacks")
-        items = doc.get("data") if isinstance(doc, dict) else None
-        if not isinstance(items, list):
-            raise NetworkError("list undelivered callbacks: the answer is not {\"data\": [...]}")
-        return items
+        return _items(response, "list undelivered callbacks")
+
+
+def _items(response: httpx.Response, what: str) -> list[dict[str, Any]]:
+    """The ``data`` objects of a ``{"data": [...]}`` answer; any other shape is not Sigfox's."""
+    doc = ANSWERS.json(response, what)
+    items = doc.get("data") if isinstance(doc, dict) else None
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise ANSWERS.unexpected(response, what, 'not {"data": [...]}')
+    return items

@@ -39,23 +39,32 @@ def _run(conn: Connection, net: NetOptions, call: Callable[[SigfoxClient], Await
     return api.run(call)
 
 
-def register(conn: Connection, net: NetOptions, kind: str | None, spec: CallbackSpec) -> str:
-    """Create the callback; returns its id (printed on stdout for scripts)."""
+def register(conn: Connection, net: NetOptions, kind: str | None, spec: CallbackSpec, *,
+             echo_id: bool = True) -> dict[str, Any]:
+    """Create the callback; what was created (its id is also printed alone on stdout for
+    scripts when ``echo_id``)."""
+    from notifyctl.redaction import mask_headers, mask_query
+
     spec.body()  # a bad option is exit 2 before the credentials are even read
     dt = device_type(kind)
     callback_id = _run(conn, net, lambda api: api.create(dt, spec))
     out = output.current()
-    out.out.write(callback_id + "\n")
-    out.out.flush()
+    if echo_id:
+        out.out.write(callback_id + "\n")
+        out.out.flush()
     out.success(f"created {spec.type} callback {callback_id} on device type "
                 f"{output.inert_str(dt)}")
-    return callback_id
+    return {"provider": "sigfox", "id": callback_id, "device_type": dt, "type": spec.type,
+            "channel": spec.channel, "url": mask_query(spec.url or ""), "method": spec.method,
+            "headers": mask_headers(spec.headers)}
 
 
-def unregister(conn: Connection, net: NetOptions, kind: str | None, callback_id: str) -> None:
+def unregister(conn: Connection, net: NetOptions, kind: str | None,
+               callback_id: str) -> dict[str, Any]:
     dt = device_type(kind)
     _run(conn, net, lambda api: api.delete(dt, callback_id))
     output.current().success(f"deleted callback {output.inert_str(callback_id)}")
+    return {"provider": "sigfox", "id": callback_id, "device_type": dt, "removed": True}
 
 
 def set_enabled(conn: Connection, net: NetOptions, kind: str | None, callback_id: str,

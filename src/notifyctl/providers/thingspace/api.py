@@ -9,7 +9,9 @@ by the same client: five failed logins lock the account.
 
 Errors: bad credentials and locks are ``AuthError`` (exit 3), REST ``{errorCode, errorMessage}``
 bodies and SOAP faults are shown as the platform wrote them, network failures are
-``NetworkError`` (exit 5). ``list`` never returns a callback password: only ``****`` or "".
+``NetworkError`` (exit 5) naming host and port, and an answer that is not ThingSpace's (HTML, a
+wrong content type or shape) is ``UnexpectedAnswer`` (exit 2) through ``http.Answers``.
+``list`` never returns a callback password: only ``****`` or "".
 """
 
 from __future__ import annotations
@@ -27,13 +29,13 @@ import httpx  # noqa: TID253 - imported by commands that talk to ThingSpace, nev
 
 from notifyctl.errors import (
     AuthError,
-    InvalidRequest,
-    NetworkError,
+    ConfigError,
     NotFoundError,
     NotifyctlError,
     UsageError,
-    WireError,
+    for_status,
 )
+from notifyctl.http import Answers, base_url, transport_error
 from notifyctl.providers.thingspace import soap
 from notifyctl.providers.thingspace.soap import AccountLocked, BadCredentials, SessionExpired
 
@@ -44,6 +46,9 @@ PASSWORD_MASK = "****"
 MAX_MESSAGE = 300
 # Renew the OAuth2 token this long before the platform says it expires.
 OAUTH_MARGIN = 60.0
+# What ThingSpace's answers look like: REST is JSON, SOAP is XML (faults included).
+REST_ANSWERS = Answers("ThingSpace's JSON")
+SOAP_ANSWERS = Answers("ThingSpace's SOAP", ("text/xml", "application/soap+xml"))
 
 T = TypeVar("T")
 
@@ -87,9 +92,10 @@ class CallbackApi(Protocol):
 class _Base:
     """Client ownership, account checks and the async context manager."""
 
-    def __init__(self, base_url: str, account: str | None, client: httpx.AsyncClient | None,
+    def __init__(self, url: str, account: str | None, client: httpx.AsyncClient | None,
                  timeout: float) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.base_url = base_url(url)
         self.account = account or ""
         self._own_client = client is None
         self.client = client or httpx.AsyncClient(timeout=timeout)
@@ -110,10 +116,9 @@ class _Base:
     async def _send(self, what: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
         try:
             return await self.client.request(method, url, **kwargs)
-        except httpx.TimeoutException as exc:
-            raise NetworkError(f"ThingSpace {what}: timed out ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:
-            raise NetworkError(f"ThingSpace {what}: {type(exc).__name__}: {exc}") from exc
+            # Not retried: a login must never be repeated blindly (five failures lock).
+            raise transport_error(exc, f"ThingSpace {what}", self.timeout) from exc
 
     async def _close_client(self) -> None:
         if self._own_client:
@@ -144,15 +149,14 @@ class SoapApi(_Base):
         url = soap.endpoint(self.base_url, operation)
         response = await self._send(operation, "POST", url, content=body,
                                     headers=soap.headers(operation))
+        SOAP_ANSWERS.check(response, f"ThingSpace {operation}")
         status = response.status_code
-        if status in (401, 403):
-            raise AuthError(f"ThingSpace {operation}: HTTP {status} from {url}")
-        if status == 404:
+        if status == 200 or (status == 500 and response.content.lstrip().startswith(b"<")):
+            return response.content  # faults come back as HTTP 500 with an envelope
+        kind = for_status(status)
+        if kind is NotFoundError:
             raise NotFoundError(f"ThingSpace {operation}: no SOAP endpoint at {url} (HTTP 404)")
-        if status >= 501 or (status != 200 and not response.content.lstrip().startswith(b"<")):
-            # Faults come back as HTTP 500 with an envelope; anything else is the path failing.
-            raise NetworkError(f"ThingSpace {operation}: HTTP {status} from {url}")
-        return response.content
+        raise kind(f"ThingSpace {operation}: HTTP {status} from {url}")
 
     async def login(self) -> str:
         """LogIn once; a refusal is final for this client (never retried)."""
@@ -233,6 +237,7 @@ class RestApi(_Base):
         response = await self._send("OAuth2 token", "POST", url,
                                     data={"grant_type": "client_credentials"},
                                     auth=(self._client_id, self._client_secret))
+        REST_ANSWERS.check(response, "ThingSpace OAuth2 token")
         if response.status_code in (400, 401, 403):
             self._login_failed = True
             raise AuthError(f"ThingSpace refused the OAuth2 client credentials "
@@ -241,7 +246,8 @@ class RestApi(_Base):
         doc = _json_object(_checked(response, "OAuth2 token"), "OAuth2 token")
         token, lifetime = doc.get("access_token"), doc.get("expires_in", 3600)
         if not isinstance(token, str) or not token or not isinstance(lifetime, int | float):
-            raise WireError("ThingSpace OAuth2 answer has no access_token/expires_in")
+            raise REST_ANSWERS.unexpected(response, "ThingSpace OAuth2 token",
+                                          "no access_token/expires_in")
         self._access = token
         self._access_expiry = self._clock() + max(float(lifetime) - OAUTH_MARGIN, 0.0)
         return token
@@ -254,6 +260,7 @@ class RestApi(_Base):
         response = await self._send("session login", "POST", url,
                                     json={"username": self._username, "password": self._password},
                                     headers={"Authorization": f"Bearer {access}"})
+        REST_ANSWERS.check(response, "ThingSpace session login")
         if response.status_code in (400, 401, 403):
             self._login_failed = True
             code, message = _error_parts(response)
@@ -266,7 +273,8 @@ class RestApi(_Base):
         doc = _json_object(_checked(response, "session login"), "session login")
         token = doc.get("sessionToken")
         if not isinstance(token, str) or not token:
-            raise WireError("ThingSpace session login answer has no sessionToken")
+            raise REST_ANSWERS.unexpected(response, "ThingSpace session login",
+                                          "no sessionToken")
         self._session = token
         return token
 
@@ -308,7 +316,8 @@ class RestApi(_Base):
             return []  # the platform answers an empty body when nothing is registered
         doc = _json(response, "list callbacks")
         if not isinstance(doc, list) or not all(isinstance(item, dict) for item in doc):
-            raise WireError("ThingSpace list callbacks: expected a JSON array of objects")
+            raise REST_ANSWERS.unexpected(response, "ThingSpace list callbacks",
+                                          "not a JSON array of objects")
         return [Registration(str(item.get("accountName") or self.account),
                              str(item.get("serviceName", "")), str(item.get("url", "")),
                              str(item.get("username") or ""), mask(item.get("password")))
@@ -337,7 +346,7 @@ def open_api(api: str, base_url: str | None, account: str | None, *, username: s
     if api != "rest":
         raise UsageError(f"unknown ThingSpace api {api!r}", hint="set api to soap or rest")
     if not client_id or not client_secret:
-        raise AuthError("ThingSpace REST needs OAuth2 client credentials",
+        raise ConfigError("ThingSpace REST needs OAuth2 client credentials",
                         hint="set NOTIFYCTL_CLIENT_ID and NOTIFYCTL_CLIENT_SECRET, or "
                         "'notifyctl auth login'")
     return RestApi(base_url or REST_URL, account, username, password, client_id=client_id,
@@ -347,16 +356,13 @@ def open_api(api: str, base_url: str | None, account: str | None, *, username: s
 # ---- REST answers -------------------------------------------------------------------------------
 
 def _json(response: httpx.Response, what: str) -> Any:
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise WireError(f"ThingSpace {what}: the answer is not JSON") from exc
+    return REST_ANSWERS.json(response, f"ThingSpace {what}")
 
 
 def _json_object(response: httpx.Response, what: str) -> dict[str, Any]:
     doc = _json(response, what)
     if not isinstance(doc, dict):
-        raise WireError(f"ThingSpace {what}: expected a JSON object")
+        raise REST_ANSWERS.unexpected(response, f"ThingSpace {what}", "not a JSON object")
     return doc
 
 
@@ -379,17 +385,12 @@ def _error_text(response: httpx.Response) -> str:
 
 
 def _checked(response: httpx.Response, what: str) -> httpx.Response:
+    """A 2xx answer that can be ThingSpace's; any other is its error kind (``for_status``)."""
+    REST_ANSWERS.check(response, f"ThingSpace {what}")
     status = response.status_code
     if 200 <= status < 300:
         return response
-    text = f"ThingSpace {what}: {_error_text(response)} (HTTP {status})"
-    if status in (400, 409, 422):
-        raise InvalidRequest(text)
-    if status in (401, 403):
-        raise AuthError(text)
-    if status == 404:
-        raise NotFoundError(text)
-    raise NetworkError(text)
+    raise for_status(status)(f"ThingSpace {what}: {_error_text(response)} (HTTP {status})")
 
 
 def _cut(text: str) -> str:

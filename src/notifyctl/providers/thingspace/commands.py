@@ -16,7 +16,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from notifyctl import output, secrets
 from notifyctl.errors import UsageError
@@ -71,6 +71,7 @@ def _run(conn: Connection, net: NetOptions,
          call: Callable[[CallbackApi], Awaitable[T]]) -> T:
     import httpx
 
+    from notifyctl.http import client_options
     from notifyctl.providers.thingspace.api import open_api
 
     kind = api_setting(conn)
@@ -80,8 +81,7 @@ def _run(conn: Connection, net: NetOptions,
     client_secret = secrets.require(conn.profile, "client_secret") if kind == "rest" else None
 
     async def main() -> T:
-        async with httpx.AsyncClient(timeout=net.timeout, verify=net.ssl_context(),
-                                     follow_redirects=False, trust_env=True) as http:
+        async with httpx.AsyncClient(**client_options(net)) as http:
             api = open_api(kind, conn.api_url, conn.account, username=username,
                            password=password, client_id=client_id,
                            client_secret=client_secret, client=http, timeout=net.timeout)
@@ -100,8 +100,9 @@ def _service(service: str | None, kind: str) -> str:
 
 def register(conn: Connection, net: NetOptions, url: str, service: str | None, *,
              allow_unknown: bool = False, callback_username: str | None = None,
-             callback_password_env: str | None = None) -> Registration:
-    """Register (or replace) the account's listener for ``service``; warns about the port."""
+             callback_password_env: str | None = None) -> dict[str, str]:
+    """Register (or replace) the account's listener for ``service``; warns about the port.
+    Returns what was registered (the callback password only as ``****``)."""
     kind = api_setting(conn)
     name = services.validate_service(_service(service, kind), kind, allow_unknown=allow_unknown)
     warning = services.port_warning(url)  # also refuses a URL that is not http(s)
@@ -113,15 +114,20 @@ def register(conn: Connection, net: NetOptions, url: str, service: str | None, *
     registration = _run(conn, net, lambda api: api.register(
         name, url, callback_username or "", secret or ""))
     out.success(f"registered {output.inert_str(url)} for {name} ({kind})")
-    return registration
+    from notifyctl.redaction import mask_query
+
+    record = registration.as_dict()
+    return {"provider": "thingspace", "api": kind, **record, "url": mask_query(record["url"])}
 
 
-def unregister(conn: Connection, net: NetOptions, service: str | None) -> None:
+def unregister(conn: Connection, net: NetOptions, service: str | None) -> dict[str, Any]:
     kind = api_setting(conn)
     # Any name may be removed (an unlisted one may have been registered), but it must be sane.
     name = services.validate_service(_service(service, kind), kind, allow_unknown=True)
     _run(conn, net, lambda api: api.unregister(name))
     output.current().success(f"removed the {name} callback listener")
+    return {"provider": "thingspace", "api": kind, "account": conn.account or "",
+            "service": name, "removed": True}
 
 
 def list_registrations(conn: Connection, net: NetOptions) -> list[dict[str, str]]:
