@@ -281,7 +281,8 @@ def transport_message(exc: httpx.HTTPError, timeout: float | None = None) -> tup
         return (f"cannot connect to {where} (timed out{within})",
                 "check the host and port, or the network")
     if isinstance(exc, httpx.TimeoutException):
-        return f"{where} timed out (no answer{within})", "raise --request-timeout or check the network"
+        return (f"{where} timed out (no answer{within})",
+                "raise --request-timeout or check the network")
     if isinstance(exc, httpx.ProxyError):
         return f"proxy failed on the way to {where}: {exc}", "check HTTPS_PROXY / NO_PROXY"
     if isinstance(exc, httpx.ConnectError):
