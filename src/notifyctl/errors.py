@@ -16,21 +16,60 @@
     └── Interrupted (130 / 143)   SIGINT / SIGTERM
 
 Lower layers translate library errors into these at their boundary (``raise ... from exc``);
-only ``notifyctl.cli.main`` prints them and turns them into exit codes (``exc.exit_code``).
-``EXIT_CODES`` is the table README.md shows (tests/test_exit_codes.py keeps the two and the
-classes in agreement); ``for_status`` is the one rule turning a platform's final HTTP status into
-an error kind.
+only ``notifyctl.cli.main`` prints them and turns them into exit codes (``exc.exit_code``, an
+``ExitStatus``). ``ExitStatus`` is the table README.md shows, code and meaning
+(tests/test_exit_codes.py keeps the two and the classes in agreement); ``for_status`` is the one
+rule turning a platform's final HTTP status into an error kind.
 """
 
 from __future__ import annotations
 
+import enum
 import signal
+
+
+class ExitStatus(enum.IntEnum):
+    """Every exit code notifyctl uses; ``meaning`` is README's row for it."""
+
+    OK = 0
+    BUG = 1
+    USAGE = 2
+    AUTH = 3
+    NOT_FOUND = 4
+    NETWORK = 5
+    DELIVERY_FAILED = 6
+    VERIFICATION_FAILED = 7
+    COUNT_NOT_REACHED = 8
+    SIGINT = 128 + signal.SIGINT
+    SIGTERM = 128 + signal.SIGTERM
+
+    @property
+    def meaning(self) -> str:
+        return _MEANINGS[self]
+
+
+_MEANINGS: dict[ExitStatus, str] = {
+    ExitStatus.OK: "success",
+    ExitStatus.BUG: "unexpected error (a bug)",
+    ExitStatus.USAGE: "usage or configuration error (bad option, bad URL, missing setting or "
+    "secret), a request the platform rejected as invalid (HTTP 400/409/422), or an answer that "
+    "is not the platform's",
+    ExitStatus.AUTH: "authentication or permission refused by the platform (HTTP 401/403)",
+    ExitStatus.NOT_FOUND: "not found (HTTP 404: channel, registration, resource)",
+    ExitStatus.NETWORK: "network failure after retries (connection refused, DNS, TLS, timeout, "
+    "HTTP 5xx)",
+    ExitStatus.DELIVERY_FAILED: "replay: some deliveries were not accepted",
+    ExitStatus.VERIFICATION_FAILED: "listen --strict: a request failed verification",
+    ExitStatus.COUNT_NOT_REACHED: "--timeout ran out before --count events",
+    ExitStatus.SIGINT: "interrupted by SIGINT",
+    ExitStatus.SIGTERM: "interrupted by SIGTERM",
+}
 
 
 class NotifyctlError(Exception):
     """Base of every error notifyctl reports; ``hint`` says what to do about it."""
 
-    exit_code = 1
+    exit_code: ExitStatus = ExitStatus.BUG
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -42,7 +81,7 @@ class NotifyctlError(Exception):
 
 
 class UsageError(NotifyctlError):
-    exit_code = 2
+    exit_code: ExitStatus = ExitStatus.USAGE
 
 
 class ConfigError(UsageError):
@@ -63,27 +102,27 @@ class UnexpectedAnswer(WireError):
 
 
 class AuthError(NotifyctlError):
-    exit_code = 3
+    exit_code: ExitStatus = ExitStatus.AUTH
 
 
 class NotFoundError(NotifyctlError):
-    exit_code = 4
+    exit_code: ExitStatus = ExitStatus.NOT_FOUND
 
 
 class NetworkError(NotifyctlError):
-    exit_code = 5
+    exit_code: ExitStatus = ExitStatus.NETWORK
 
 
 class DeliveryFailed(NotifyctlError):
-    exit_code = 6
+    exit_code: ExitStatus = ExitStatus.DELIVERY_FAILED
 
 
 class VerificationFailed(NotifyctlError):
-    exit_code = 7
+    exit_code: ExitStatus = ExitStatus.VERIFICATION_FAILED
 
 
 class CountNotReached(NotifyctlError):
-    exit_code = 8
+    exit_code: ExitStatus = ExitStatus.COUNT_NOT_REACHED
 
 
 class Interrupted(NotifyctlError):
@@ -92,7 +131,7 @@ class Interrupted(NotifyctlError):
     def __init__(self, signum: int = signal.SIGINT) -> None:
         name = signal.Signals(signum).name
         super().__init__(f"interrupted by {name}")
-        self.exit_code = 128 + signum
+        self.exit_code = ExitStatus(128 + signum)
 
 
 def for_status(status: int) -> type[NotifyctlError]:
@@ -107,18 +146,5 @@ def for_status(status: int) -> type[NotifyctlError]:
     return NetworkError
 
 
-EXIT_CODES: dict[int, str] = {
-    0: "success",
-    1: "unexpected error (a bug)",
-    2: "usage or configuration error (bad option, bad URL, missing setting or secret), a request"
-       " the platform rejected as invalid (HTTP 400/409/422), or an answer that is not the"
-       " platform's",
-    3: "authentication or permission refused by the platform (HTTP 401/403)",
-    4: "not found (HTTP 404: channel, registration, resource)",
-    5: "network failure after retries (connection refused, DNS, TLS, timeout, HTTP 5xx)",
-    6: "replay: some deliveries were not accepted",
-    7: "listen --strict: a request failed verification",
-    8: "--timeout ran out before --count events",
-    130: "interrupted by SIGINT",
-    143: "interrupted by SIGTERM",
-}
+# README's table, code for code.
+EXIT_CODES: dict[int, str] = {int(status): status.meaning for status in ExitStatus}

@@ -199,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         from typer._completion_classes import completion_init
 
         completion_init()
+    from notifyctl.errors import ExitStatus
+
     try:
         code = _dispatch(args)
         # What is still buffered goes now: a reader gone meanwhile shows here, not as a
@@ -211,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         if not pipes.stdout_closed(exc):
             raise
         pipes.silence_stdout()
-        return 0
+        return ExitStatus.OK
 
 
 def _dispatch(args: list[str]) -> int:
@@ -220,13 +222,13 @@ def _dispatch(args: list[str]) -> int:
     from typer.exceptions import Abort, Exit
 
     from notifyctl import output
-    from notifyctl.errors import Interrupted, NotifyctlError
+    from notifyctl.errors import ExitStatus, Interrupted, NotifyctlError
     from notifyctl.redaction import redact
 
     command = typer.main.get_command(app)
     try:
         result = command.main(args, prog_name="notifyctl", standalone_mode=False)
-        return result if isinstance(result, int) else 0
+        return result if isinstance(result, int) else ExitStatus.OK
     except Interrupted as exc:
         # The user (or a supervisor) asked us to stop: not an error worth the word.
         output.current().info(f"stopped: {exc.message}")
@@ -241,7 +243,7 @@ def _dispatch(args: list[str]) -> int:
         return exc.exit_code
     except (Abort, KeyboardInterrupt):
         sys.stderr.write("\ninterrupted\n")
-        return Interrupted().exit_code
+        return ExitStatus.SIGINT
     except _click.exceptions.ClickException as exc:
         output.current().error(redact(_usage_message(exc)))
         return exc.exit_code
@@ -254,7 +256,7 @@ def _dispatch(args: list[str]) -> int:
             f"This is a bug in notifyctl {__version__}; run again with -v and report it at "
             f"{ISSUES_URL}\n"
         )
-        return 1
+        return ExitStatus.BUG
 
 
 def _usage_message(exc: _click.ClickException) -> str:
