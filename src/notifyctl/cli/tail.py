@@ -84,6 +84,8 @@ def tail(
     """Follow live events: a live table on a terminal, JSON lines otherwise.
 
     Reconnects by itself after network drops and service restarts (the channel's queue is kept).
+    Ending (--count, --timeout, Ctrl-C) closes the socket normally, which on Pelion also closes
+    the WebSocket channel and drops its queue: the next 'register' finds nothing in the way.
     Exit codes: 0 --count reached or --timeout without --count; 3 key refused; 4 channel gone or
     taken over by another client; 5 network down for --retry-for seconds; 8 --timeout before
     --count; 130/143 interrupted (the --save capture is complete).

@@ -1,9 +1,9 @@
 """The Pelion WebSocket channel as a ``tail`` source: create the channel, connect, reconnect.
 
 Connection facts (protocols/pelion.md, section 5): the channel is created with
-``PUT /v2/notification/websocket`` (never deleted here: deleting drops the server's queue), then
-``/v2/notification/websocket-connect`` is opened offering the subprotocols ``wss`` and
-``pelion_<key>``. A 10,000-item message can be several MB, so the size limit is raised
+``PUT /v2/notification/websocket`` (never deleted to reconnect: deleting drops the server's
+queue), then ``/v2/notification/websocket-connect`` is opened offering the subprotocols ``wss``
+and ``pelion_<key>``. A 10,000-item message can be several MB, so the size limit is raised
 (64 MiB; ``NOTIFYCTL_MAX_FRAME`` sets another).
 
 The close-code policy:
@@ -17,6 +17,11 @@ The close-code policy:
 - connection refused, DNS, TLS, handshake timeouts: retry with back-off for up to
   ``retry_for`` seconds of consecutive failure, then NetworkError.
 
+Leaving (``--count``, ``--timeout``, SIGINT/SIGTERM) closes the socket normally (1000), which on
+the platform closes the channel too (seed: "Closing the socket from client closes the channel,
+too"): nothing is left behind for the next ``register``. A drop (1006) keeps the channel and
+its queue.
+
 Keep-alive pings every ``ping_interval`` s with ``ping_timeout`` s to answer notice a dead
 connection (sleep, NAT drop) in under 30 s.
 """
@@ -24,6 +29,7 @@ connection (sleep, NAT drop) in under 30 s.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import ssl
@@ -220,17 +226,21 @@ class PelionStream:
             opened, got_frame = time.monotonic(), False
             code, reason = 1006, ""
             try:
-                async with ws:
-                    recv = ws.recv
-                    while True:
-                        frame = await recv(decode=False)
-                        got_frame = True
-                        yield frame
+                recv = ws.recv
+                while True:
+                    frame = await recv(decode=False)
+                    got_frame = True
+                    yield frame
             except ConnectionClosed as exc:
                 code = exc.rcvd.code if exc.rcvd is not None else 1006
                 reason = exc.rcvd.reason if exc.rcvd is not None else ""
                 if exc.sent is not None and exc.sent.code == 1009:  # we refused a frame
                     code, reason = TOO_BIG, ""
+            finally:
+                # Leaving for any reason of our own (--count, --timeout, a signal) is a normal
+                # close, 1000, which also closes the channel on the platform (seed), so the next
+                # `register` finds none. websockets' own exit would send 1011 on cancellation.
+                await _close_normally(ws)
             if got_frame or time.monotonic() - opened >= self.healthy_after:
                 delays = self.reconnect_delays()
                 closes_1011 = 0
@@ -255,6 +265,12 @@ class PelionStream:
             self.stats.reconnects += 1
             self._state("reconnecting", f"{message}; reconnecting in {wait:.1f} s")
             await asyncio.sleep(wait)
+
+
+async def _close_normally(ws: ClientConnection) -> None:
+    """Close with 1000 unless already closed; never raises (the peer may be gone)."""
+    with contextlib.suppress(ConnectionClosed, OSError, TimeoutError):
+        await ws.close(1000)
 
 
 @asynccontextmanager
