@@ -37,8 +37,6 @@ def opener(conn: Connection, net: NetOptions, *, devices: Sequence[str],
         raise UsageError(f"{conn.provider} --device takes ids, not globs (the platform is asked "
                          "for exactly those)")
     if conn.provider == "circle":
-        if streams:
-            raise UsageError("--stream is an iottly option")
         from notifyctl.providers.circle import commands as circle
 
         circle_source = circle.stream(conn, net, event_types=kinds, accessories=devices,

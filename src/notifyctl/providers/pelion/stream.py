@@ -38,6 +38,7 @@ from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
     Callable,
+    Iterable,
     Iterator,
     Mapping,
     Sequence,
@@ -89,6 +90,15 @@ def max_frame(env: Mapping[str, str] = os.environ) -> int:
     from notifyctl.config import byte_limit
 
     return byte_limit(MAX_FRAME_ENV, MAX_MESSAGE, env)
+
+
+def check_paths(patterns: Iterable[str]) -> None:
+    """``--path`` globs must be able to match a resource path, and those start with '/'
+    (``3303/*`` would match nothing, silently): a UsageError suggests the fix."""
+    for pattern in patterns:
+        if not pattern.startswith(("/", "*", "?", "[")):
+            raise UsageError(f"--path {pattern!r}: Pelion resource paths start with '/'",
+                             hint=f"did you mean --path '/{pattern}'?")
 
 
 class _Retry(Exception):
