@@ -41,6 +41,7 @@ from notifyctl.providers.streaming import (
     ReconnectingStream,
     doubling,
     drop_error,
+    endpoint,
     quiet_logger,
     translate,
 )
@@ -104,9 +105,10 @@ class IottlyStream(ReconnectingStream):
                         await self._unsubscribe(ws)
             except (ConnectionClosed, InvalidHandshake, OSError, TimeoutError) as exc:
                 last = drop_error(exc, "iottly stream")
+                cause: BaseException | None = exc
             else:
-                last = NetworkError("iottly stream: closed by the server")
-            await self._back_off(last, "reconnecting")
+                last, cause = NetworkError("iottly stream: closed by the server"), None
+            await self._back_off(last, "reconnecting", endpoint(self.url), cause)
 
     async def _session(self, ws: ClientConnection) -> AsyncIterator[bytes]:
         self.subscription_ids = []

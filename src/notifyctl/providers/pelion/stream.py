@@ -61,7 +61,14 @@ from notifyctl.events import Event
 from notifyctl.http import NetOptions
 from notifyctl.providers.pelion import wire
 from notifyctl.providers.pelion.api import WEBSOCKET_CONNECT, PelionApi, websocket_url
-from notifyctl.providers.streaming import quiet_logger
+from notifyctl.providers.streaming import (
+    FIRST_CONTACT_ATTEMPTS,
+    endpoint,
+    naming,
+    nothing_answered,
+    quiet_logger,
+    unreachable,
+)
 from notifyctl.retry import parse_retry_after
 from notifyctl.tail import StreamStats, backoff_delays
 
@@ -133,6 +140,7 @@ class PelionStream:
         # One HTTP attempt per transport failure: the reconnect loop owns retrying (--retry-for).
         self.api = PelionApi(api_url, api_key, dataclasses.replace(self.net, retries=1))
         self.url = websocket_url(api_url)
+        self.api_url = api_url
         self._key = api_key
         self.retry_for = retry_for
         self.reconnect_delays = reconnect_delays
@@ -141,6 +149,7 @@ class PelionStream:
         self.healthy_after = healthy_after
         self.max_frame = max_frame()
         self.stats = StreamStats()
+        self.answered = False  # whether anything has answered in this run
         self._on_state = on_state or (lambda message: output.current().info(message))
 
     decode = staticmethod(wire.decode)
@@ -162,7 +171,8 @@ class PelionStream:
         try:
             created = await asyncio.to_thread(self.api.ensure_websocket_channel)
         except NetworkError as exc:
-            raise _Retry(exc.message) from exc
+            raise _Retry(naming(exc.message, endpoint(self.api_url))) from exc
+        self.answered = True
         if created:
             self._state(self.stats.state, "created the WebSocket channel")
 
@@ -206,10 +216,23 @@ class PelionStream:
         except (OSError, TimeoutError, InvalidHandshake, EOFError) as exc:
             raise _Retry(f"cannot connect to {self.url}: {exc or type(exc).__name__}") from exc
 
+    def _give_up_if_hopeless(self, exc: _Retry, failures: int, failing: float,
+                             wait: float) -> None:
+        """NetworkError when retrying is pointless: after ``FIRST_CONTACT_ATTEMPTS`` while
+        nothing has ever answered in this run (a wrong --api-url, a service not running), or
+        once ``retry_for`` seconds of consecutive failure would be exceeded."""
+        self.answered = self.answered or not nothing_answered(exc.__cause__)
+        if not self.answered and failures >= FIRST_CONTACT_ATTEMPTS:
+            raise unreachable(endpoint(self.api_url), failures, exc.message)
+        if failing + wait > self.retry_for:
+            raise NetworkError(f"{exc.message}; gave up after {failing:.0f} s",
+                               hint="check the URL and network, or raise --retry-for")
+
     # -- the reconnecting frame stream ----------------------------------------------------
     async def frames(self) -> AsyncGenerator[bytes, None]:
         delays = self.reconnect_delays()
         failing_since: float | None = None
+        failures = 0
         need_channel = True
         closes_1011 = 0
         self._state("connecting", f"connecting to {self.url}", say=False)
@@ -222,15 +245,15 @@ class PelionStream:
             except _Retry as exc:
                 now = time.monotonic()
                 failing_since = failing_since or now
+                failures += 1
                 wait = exc.wait if exc.wait is not None else next(delays)
-                if now - failing_since + wait > self.retry_for:
-                    raise NetworkError(
-                        f"{exc.message}; gave up after {now - failing_since:.0f} s",
-                        hint="check the URL and network, or raise --retry-for") from None
-                self._state("reconnecting", f"{exc.message}; retrying in {wait:.1f} s")
+                self._give_up_if_hopeless(exc, failures, now - failing_since, wait)
+                self._state("reconnecting", f"{exc.message}; retrying in {wait:.1f} s "
+                            f"(attempt {failures + 1})")
                 await asyncio.sleep(wait)
                 continue
-            failing_since = None
+            failing_since, failures = None, 0
+            self.answered = True
             self.stats.connections += 1
             self._state("connected", "connected", say=self.stats.connections == 1)
             opened, got_frame = time.monotonic(), False
