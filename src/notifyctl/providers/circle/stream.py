@@ -29,6 +29,7 @@ from notifyctl.providers.streaming import (
     endpoint,
     quiet_logger,
 )
+from notifyctl.tail import KIND, TIME, column
 
 PING_INTERVAL = 600.0
 
@@ -38,6 +39,9 @@ class CircleStream(ReconnectingStream):
 
     provider = wire.PROVIDER
     capture_path = CLIENT_NOTIFICATIONS_PATH
+    # No resource paths; accessory ids are UUIDs, event types up to 26 characters.
+    columns = (TIME, KIND, column("accessory", "device", width=12, most=36, keep=60),
+               column("eventData", "content", width=8, keep=80))
 
     def __init__(
         self,

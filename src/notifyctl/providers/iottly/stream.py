@@ -46,6 +46,7 @@ from notifyctl.providers.streaming import (
     translate,
 )
 from notifyctl.redaction import redact
+from notifyctl.tail import DEVICE, KIND, TIME, column
 
 Subscription = tuple[str, Sequence[str]]  # (device id, stream names; empty = all)
 _LOGGER = "notifyctl.iottly.ws"
@@ -73,6 +74,9 @@ class IottlyStream(ReconnectingStream):
 
     provider = wire.PROVIDER
     capture_path = wire.STREAM_PATH
+    # A value means nothing without its stream; there are no resource paths.
+    columns = (TIME, KIND, DEVICE, column("stream", fit=True, keep=70),
+               column("value", "content", width=8, keep=80))
 
     def __init__(
         self,

@@ -70,7 +70,15 @@ from notifyctl.providers.streaming import (
     unreachable,
 )
 from notifyctl.retry import parse_retry_after
-from notifyctl.tail import StreamStats, backoff_delays
+from notifyctl.tail import (
+    CONTENT,
+    DEVICE,
+    KIND,
+    TIME,
+    StreamStats,
+    backoff_delays,
+    column,
+)
 
 MAX_MESSAGE = 64 * 1024 * 1024  # 10,000 items with large payloads; the 1 MiB default is too small
 # Frames buffered ahead of the consumer: at ~1.5 MB a frame, websockets' default of 16 would
@@ -122,6 +130,8 @@ class PelionStream:
 
     provider = wire.PROVIDER
     capture_path = WEBSOCKET_CONNECT
+    # Endpoint ids are 32 hex digits; the resource path says what the payload is.
+    columns = (TIME, KIND, DEVICE, column("path", width=10, most=16, keep=50), CONTENT)
 
     def __init__(
         self,
