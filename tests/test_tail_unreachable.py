@@ -163,3 +163,7 @@ def test_pelion_stream_once_up_keeps_retrying_for_retry_for() -> None:
         stream.close()
     assert "gave up after" in str(error) and "nothing answered" not in str(error)
     assert sum("retrying in" in m for m in messages) > FIRST_CONTACT_ATTEMPTS
+    host_port = server.url.split("://", 1)[1]  # every network message names scheme://host:port
+    said = [m for m in messages if "retrying in" in m or "reconnecting in" in m]
+    assert said and all(f"://{host_port}" in m for m in said), said
+    assert f"://{host_port}" in str(error)

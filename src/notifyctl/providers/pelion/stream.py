@@ -224,7 +224,8 @@ class PelionStream:
             raise NetworkError(f"{self.url}: TLS certificate not trusted: {exc.verify_message}",
                                hint="pass --ca-bundle FILE for a private CA") from exc
         except (OSError, TimeoutError, InvalidHandshake, EOFError) as exc:
-            raise _Retry(f"cannot connect to {self.url}: {exc or type(exc).__name__}") from exc
+            raise _Retry(f"{endpoint(self.url)}: cannot open {WEBSOCKET_CONNECT}: "
+                         f"{exc or type(exc).__name__}") from exc
 
     def _give_up_if_hopeless(self, exc: _Retry, failures: int, failing: float,
                              wait: float) -> None:
@@ -306,7 +307,8 @@ class PelionStream:
                 need_channel = True
             wait = next(delays)
             self.stats.reconnects += 1
-            self._state("reconnecting", f"{message}; reconnecting in {wait:.1f} s")
+            self._state("reconnecting", f"{endpoint(self.url)}: {message}; reconnecting in "
+                        f"{wait:.1f} s")
             await asyncio.sleep(wait)
 
 
