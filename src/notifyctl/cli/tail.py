@@ -57,7 +57,8 @@ def tail(
     ] = None,
     retry_for: Annotated[
         float,
-        typer.Option("--retry-for", help="Seconds to keep retrying a failing connection."),
+        typer.Option("--retry-for", help="Seconds to keep retrying a connection that was up"
+                     " (where nothing ever answered, tail gives up after 3 attempts)."),
     ] = 60.0,
     sandbox: Annotated[
         bool,
@@ -91,7 +92,8 @@ def tail(
     Ending (--count, --timeout, Ctrl-C) closes the socket normally, which on Pelion also closes
     the WebSocket channel and drops its queue: the next 'register' finds nothing in the way.
     Exit codes: 0 --count reached or --timeout without --count; 3 key refused; 4 channel gone or
-    taken over by another client; 5 network down for --retry-for seconds; 8 --timeout before
+    taken over by another client; 5 nothing answered in 3 attempts, or the network down for
+    --retry-for seconds; 8 --timeout before
     --count; 130/143 interrupted (the --save capture is complete).
 
     \b
