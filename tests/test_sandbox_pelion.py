@@ -392,6 +392,9 @@ def test_server_pings_and_stall_fault() -> None:
                     with pytest.raises(TimeoutError):
                         await ws.receive(timeout=0.3)  # no pong, no ping, no frame
                     assert sb.key_state()["queue_size"] == 1
+                    # As a client's keep-alive does: give up on it with 1011, not a normal
+                    # close (a normal close from the client would close the channel too).
+                    await ws.close(code=aiohttp.WSCloseCode.INTERNAL_ERROR)
                 # A new connection is healthy again and gets the queued event.
                 async with open_ws(sb) as fresh:
                     assert await frame(fresh) == {"notifications": [note(1)]}

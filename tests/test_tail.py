@@ -104,14 +104,17 @@ def test_reconnect_loses_and_repeats_nothing(sandbox: SandboxThread, fault: dict
         await call(sandbox.inject, message(range(50)))
         await until(lambda: len(sink.events) >= 50)
         await call(sandbox.fault, **fault)
-        await call(sandbox.inject, message(range(50, 120)))  # queued while disconnected
+        await call(sandbox.inject, message(range(50, 110)))  # queued while disconnected
+        await until(lambda: len(sink.events) >= 110)
+        state = await call(sandbox.key_state)
+        assert state["channel"] == "websocket"  # never deleted to reconnect
+        await call(sandbox.inject, message(range(110, 120)))
 
     stream = make_stream(sandbox, delay=0.2)
     sink, result = drive(stream, TailOptions(count=120, timeout=10, dedup_window=0), script)
     assert isinstance(result, TailRun), result
     assert [e.id for e in sink.events] == [f"u{i}" for i in range(120)]
     assert stream.stats.reconnects == 1 and stream.stats.connections == 2
-    assert sandbox.key_state()["channel"] == "websocket"  # never deleted to reconnect
 
 
 def test_dead_connection_noticed_by_keepalive(sandbox: SandboxThread) -> None:

@@ -49,10 +49,49 @@ class StreamStats:
     connections: int = 0
 
 
+@dataclass(frozen=True)
+class Column:
+    """One column of ``tail``'s live table, as a platform declares it (``Source.columns``): the
+    platform knows which of its events' fields matter.
+
+    ``field`` is an ``Event`` attribute, or ``"content"`` (payload, value or output chunk, the
+    column that takes the remaining width). ``width`` is the least useful width; ``most`` the
+    widest the column grows to before the content column gets the rest. On a narrow terminal
+    the column with the lowest ``keep`` is dropped first. ``fit`` columns (kind, time) are as
+    wide as their widest value so far and never cut: a cut kind is ambiguous.
+    """
+
+    title: str
+    field: str
+    width: int = 0
+    keep: int = 0
+    most: int = 0
+    fit: bool = False
+
+
+def column(title: str, field: str | None = None, *, width: int = 0, keep: int = 0,
+           most: int = 0, fit: bool = False) -> Column:
+    """A ``Column`` whose field defaults to its title."""
+    return Column(title, field or title, width, keep, max(most, width), fit)
+
+
+# What every platform's events have; a platform's own columns go between device and content.
+TIME = column("time", fit=True, keep=90)
+KIND = column("kind", fit=True, keep=100)
+DEVICE = column("device", width=12, most=36, keep=60)
+CONTENT = column("payload", "content", width=8, keep=80)
+DEFAULT_COLUMNS: tuple[Column, ...] = (TIME, KIND, DEVICE, CONTENT)
+
+
 class Source(Protocol):
     provider: str
     capture_path: str
     stats: StreamStats
+
+    @property
+    def columns(self) -> Sequence[Column]:
+        """The live table's columns (``DEFAULT_COLUMNS`` when a source declares none)."""
+        ...
 
     def frames(self) -> AsyncGenerator[bytes, None]:
         """Raw frames as received; reconnects inside; raises NotifyctlError when it gives up."""

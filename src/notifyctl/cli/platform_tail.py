@@ -8,6 +8,7 @@ Iottly's API key travels in the stream URL's query string: the URL is built here
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
@@ -39,12 +40,12 @@ def opener(conn: Connection, net: NetOptions, *, devices: Sequence[str],
         raise UsageError(f"{conn.provider} --device takes ids, not globs (the platform is asked "
                          "for exactly those)")
     if conn.provider == "circle":
-        if streams:
-            raise UsageError("--stream is an iottly option")
         from notifyctl.providers.circle import commands as circle
 
-        circle_source = circle.stream(conn, net, event_types=kinds, accessories=devices,
-                                      **options)
+        # One retry per HTTP request: the stream's reconnect loop owns retrying (and gives up
+        # fast when nothing answers at all).
+        circle_source = circle.stream(conn, dataclasses.replace(net, retries=1),
+                                      event_types=kinds, accessories=devices, **options)
 
         @contextlib.asynccontextmanager
         async def open_circle() -> AsyncIterator[Source]:

@@ -67,18 +67,25 @@ def sandbox(
     """Serve a local emulator of the platforms' notification channels until Ctrl-C.
 
     \b
-    Examples:
-      notifyctl sandbox --port 8099 --rate 20
+    Examples (each one runs against the sandbox as written; tests run them):
+      notifyctl sandbox --port 8099 --rate 20 &
       notifyctl profile add sandbox --provider pelion --api-url http://127.0.0.1:8099
-      NOTIFYCTL_API_KEY=ak_... notifyctl -p sandbox tail
+      NOTIFYCTL_API_KEY=ak_demo notifyctl -p sandbox tail --count 20 -o jsonl
+      curl -fsS http://127.0.0.1:8099/_sandbox/pelion/events -H 'Authorization: Bearer ak_demo' \\
+        -d '{"notifications": [{"ep": "dev-1", "path": "/3303/0/5700", "payload": "MjEuNQ=="}]}'
+      curl -fsS http://127.0.0.1:8099/_sandbox/thingspace/events \\
+        -d '{"service": "DeviceUsage", "deviceIds": [{"kind": "IMEI", "id": "990000862471854"}]}'
+      curl -fsS http://127.0.0.1:8099/_sandbox/iottly/events \\
+        -d '{"device": "dev_01", "stream": "temp", "value": 21.5}'
+      curl -fsS http://127.0.0.1:8099/_sandbox/faults -d '{"action": "close", "code": 1001}'
 
-    Control endpoints for tests and CI: POST /_sandbox/pelion/events (inject a
-    NotificationMessage), POST /_sandbox/thingspace/events ({"service": "DeviceUsage",
-    "deviceIds": [...]}), POST /_sandbox/sigfox/events ({"device", "time", "data",
-    "seqNumber", "deviceTypeId"}), POST /_sandbox/circle/events ({"eventType",
-    "eventData"}), POST /_sandbox/iottly/events ({"device", "stream", "value"}),
-    POST /_sandbox/faults ({"action": "close", "code": 1001, "provider": "iottly"}
-    restarts Iottly's stream), GET /_sandbox/state.
+    Control endpoints for tests and CI (POST a JSON body): /_sandbox/pelion/events (a
+    NotificationMessage; 'Authorization: Bearer KEY' for one key, else every channel),
+    /_sandbox/thingspace/events ({"service", "deviceIds": [{"kind", "id"}]}),
+    /_sandbox/sigfox/events ({"device", "time", "data", "seqNumber", "deviceTypeId"}),
+    /_sandbox/circle/events ({"eventType", "eventData"}), /_sandbox/iottly/events ({"device",
+    "stream", "value"}), /_sandbox/faults ({"action": "close", "code": 1001, "provider":
+    "iottly"} restarts Iottly's stream; "drop", "stall", "http_status"); GET /_sandbox/state.
     """
     from notifyctl.errors import UsageError
     from notifyctl.sandbox import Sandbox, serve

@@ -58,7 +58,8 @@ def tail(
     ] = None,
     retry_for: Annotated[
         float,
-        typer.Option("--retry-for", help="Seconds to keep retrying a failing connection."),
+        typer.Option("--retry-for", help="Seconds to keep retrying a connection that was up"
+                     " (where nothing ever answered, tail gives up after 3 attempts)."),
     ] = 60.0,
     sandbox: Annotated[
         bool,
@@ -66,11 +67,15 @@ def tail(
                      " (no account needed)."),
     ] = False,
     rate: Annotated[
-        float, typer.Option("--rate", help="--sandbox: synthetic events per second.")
-    ] = 20.0,
+        float | None,
+        typer.Option("--rate", help="--sandbox: synthetic events per second (default 20).",
+                     show_default=False),
+    ] = None,
     devices: Annotated[
-        int, typer.Option("--devices", help="--sandbox: number of synthetic devices.")
-    ] = 5,
+        int | None,
+        typer.Option("--devices", help="--sandbox: number of synthetic devices (default 5).",
+                     show_default=False),
+    ] = None,
     stream_name: Annotated[
         ListOpt,
         typer.Option("--stream", help="iottly: subscribe each --device to this stream only "
@@ -85,8 +90,11 @@ def tail(
     """Follow live events: a live table on a terminal, JSON lines otherwise.
 
     Reconnects by itself after network drops and service restarts (the channel's queue is kept).
+    Ending (--count, --timeout, Ctrl-C) closes the socket normally, which on Pelion also closes
+    the WebSocket channel and drops its queue: the next 'register' finds nothing in the way.
     Exit codes: 0 --count reached or --timeout without --count; 3 key refused; 4 channel gone or
-    taken over by another client; 5 network down for --retry-for seconds; 8 --timeout before
+    taken over by another client; 5 nothing answered in 3 attempts, or the network down for
+    --retry-for seconds; 8 --timeout before
     --count; 130/143 interrupted (the --save capture is complete).
 
     \b
@@ -104,14 +112,7 @@ def tail(
     from notifyctl.providers.pelion import stream, wire
 
     chosen = table_format(fmt, machine="jsonl")
-    if count is not None and count < 1:
-        raise UsageError(f"--count {count}: must be at least 1")
-    if timeout is not None and timeout <= 0:
-        raise UsageError(f"--timeout {timeout:g}: must be greater than 0")
-    if retry_for < 0:
-        raise UsageError(f"--retry-for {retry_for:g}: must be 0 or more")
-    if sandbox and (rate < 0 or devices < 1):
-        raise UsageError("--rate must be 0 or more and --devices at least 1")
+    _check_numbers(count, timeout, retry_for, rate, devices)
     platform = conn = None
     if not sandbox:
         from notifyctl.cli.common import connection
@@ -125,11 +126,20 @@ def tail(
                 f"{conn.provider} has no live stream to tail",
                 hint=f"receive its callbacks with 'notifyctl listen --provider {conn.provider}'",
             )
-    known = set(wire.KINDS.values())
-    for name in kind or [] if platform is None else []:
-        if name not in known:
-            raise UsageError(f"--kind {name!r}: not a pelion event kind",
-                             hint=f"kinds: {', '.join(sorted(known))}")
+    _refuse_foreign_options("pelion" if conn is None else conn.provider, {
+        ("iottly",): {"--stream": bool(stream_name)},
+        ("pelion",): {"--path": bool(path)},  # only Pelion events have resource paths
+    })
+    if not sandbox and (rate is not None or devices is not None):
+        raise UsageError(f"{'--rate' if rate is not None else '--devices'} is a --sandbox option",
+                         hint="add --sandbox to tail an embedded emulator")
+    if platform is None:
+        stream.check_paths(path or ())
+        known = set(wire.KINDS.values())
+        for name in kind or []:
+            if name not in known:
+                raise UsageError(f"--kind {name!r}: not a pelion event kind",
+                                 hint=f"kinds: {', '.join(sorted(known))}")
 
     sink: engine.Sink
     options: dict[str, Any] = {"retry_for": retry_for}
@@ -160,7 +170,8 @@ def tail(
         if platform is not None:
             return platform_source()
         if conn is None:  # --sandbox
-            return stream.open_sandbox_stream(rate, devices, **options)
+            return stream.open_sandbox_stream(20.0 if rate is None else rate,
+                                              5 if devices is None else devices, **options)
         return stream.open_stream(conn.api_url, key, net, **options)
 
     tail_options = engine.TailOptions(
@@ -173,6 +184,32 @@ def tail(
         dedup_window=engine.DEDUP_WINDOW if platform is None else 0,
     )
     engine.run(open_source, sink, tail_options, on_finish=_summary)
+
+
+def _check_numbers(count: int | None, timeout: float | None, retry_for: float,
+                   rate: float | None, devices: int | None) -> None:
+    from notifyctl.errors import UsageError
+
+    if count is not None and count < 1:
+        raise UsageError(f"--count {count}: must be at least 1")
+    if timeout is not None and timeout <= 0:
+        raise UsageError(f"--timeout {timeout:g}: must be greater than 0")
+    if retry_for < 0:
+        raise UsageError(f"--retry-for {retry_for:g}: must be 0 or more")
+    if (rate is not None and rate < 0) or (devices is not None and devices < 1):
+        raise UsageError("--rate must be 0 or more and --devices at least 1")
+
+
+def _refuse_foreign_options(provider: str, given: dict[tuple[str, ...], dict[str, bool]]) -> None:
+    """Another platform's option is an error, as in ``register``: the user meant something."""
+    from notifyctl.errors import UsageError
+
+    for owners, options in given.items():
+        used = [name for name, present in options.items() if present]
+        if used and provider not in owners:
+            article = "an" if owners[0][0] in "aeiou" else "a"
+            raise UsageError(f"{used[0]} is {article} {' and '.join(owners)} option, not for "
+                             f"{provider}", hint="see 'notifyctl tail --help'")
 
 
 def _summary(run: TailRun, source: Source) -> None:

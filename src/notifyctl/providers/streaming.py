@@ -15,6 +15,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import TypedDict
+from urllib.parse import urlsplit
 
 import msgspec  # noqa: TID253 - imported only by stream modules
 from websockets.exceptions import (  # noqa: TID253 - imported only by stream modules
@@ -29,6 +30,52 @@ from notifyctl.errors import AuthError, NetworkError, NotifyctlError
 from notifyctl.events import Event
 from notifyctl.redaction import redact
 from notifyctl.tail import StreamStats
+
+# Before anything has answered in this run (a wrong --api-url, a service that is not running),
+# retrying for minutes helps nobody: give up after this many attempts and name the endpoint.
+# Once something has answered, the long reconnect policy applies (drops are worth riding out).
+FIRST_CONTACT_ATTEMPTS = 3
+_DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
+
+
+def endpoint(url: str) -> str:
+    """``scheme://host:port`` of ``url``, the port made explicit; never a path or query (a
+    one-time URL or a key must not reach a message)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
+    except ValueError:
+        return "(an invalid URL)"
+    host = parts.hostname or "?"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}:{port}" if port else f"{parts.scheme}://{host}"
+
+
+def nothing_answered(exc: BaseException | None) -> bool:
+    """Whether a failed attempt never reached a server: connection refused, DNS, a timeout
+    (an OS or timeout error anywhere in its chain). An HTTP status or a close frame is an
+    answer."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, OSError | TimeoutError):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def naming(message: str, where: str) -> str:
+    """``message`` with the endpoint in front unless it already names it."""
+    return message if where in message else f"{where}: {message}"
+
+
+def unreachable(where: str, attempts: int, message: str) -> NetworkError:
+    """The error that ends a run in which nothing ever answered at ``where``."""
+    return NetworkError(
+        f"cannot reach {where}: gave up after {attempts} attempts, nothing answered (last: "
+        f"{message.removeprefix(where + ': ')})",
+        hint="check --api-url and that the service is running")
 
 
 def doubling(base: float = 1.0, cap: float = 30.0) -> Iterator[float]:
@@ -140,6 +187,7 @@ class ReconnectingStream:
         self._on_state = on_state or (lambda message: output.current().info(message))
         self._failures = 0
         self._delays: Iterator[float] = iter(())
+        self.answered = False  # whether anything has answered in this run (see _back_off)
 
     @staticmethod
     def encode_jsonl(events: Sequence[Event]) -> bytes:
@@ -156,17 +204,27 @@ class ReconnectingStream:
 
     def _connected(self, detail: str) -> None:
         self.stats.connections += 1
+        self.answered = True
         self._reset()
         self._state("connected", detail)
 
-    async def _back_off(self, last: NotifyctlError, again: str) -> None:
-        """After a drop: give up after ``max_failures`` in a row, else wait the next delay
-        (``again`` says what follows, e.g. "reconnecting")."""
+    async def _back_off(self, last: NotifyctlError, again: str, where: str,
+                        cause: BaseException | None = None) -> None:
+        """After a drop or a failed attempt at ``where`` (``scheme://host:port``): give up after
+        ``max_failures`` in a row, or after ``FIRST_CONTACT_ATTEMPTS`` while nothing has
+        answered in this run; else say so and wait the next delay (``again`` says what
+        follows, e.g. "reconnecting")."""
         self._failures += 1
+        message = naming(last.message, where)
+        self.answered = self.answered or not nothing_answered(cause)
+        if not self.answered and self._failures >= min(FIRST_CONTACT_ATTEMPTS,
+                                                       self.max_failures):
+            raise unreachable(where, self._failures, message)
         if self._failures >= self.max_failures:
-            raise NetworkError(f"{last.message} (gave up after {self._failures} attempts)")
+            raise NetworkError(f"{message} (gave up after {self._failures} attempts)")
         delay = next(self._delays)
         self.waits.append(delay)
         self.stats.reconnects += 1
-        self._state("reconnecting", f"{last.message}; {again} in {delay:g} s")
+        self._state("reconnecting", f"{message}; {again} in {delay:g} s "
+                    f"(attempt {self._failures + 1})")
         await self.sleep(delay)

@@ -114,5 +114,5 @@ def stream(conn: Connection, net: NetOptions, *, event_types: Sequence[str] = ()
         if name not in EVENT_TYPES:
             raise UsageError(f"--kind {name!r} is not a Circle event type",
                              hint=f"types: {', '.join(EVENT_TYPES)}")
-    return CircleStream(client(conn, net), event_types=event_types, accessories=accessories,
-                        **options)
+    return CircleStream(client(conn, net), api_url=conn.api_url, event_types=event_types,
+                        accessories=accessories, **options)

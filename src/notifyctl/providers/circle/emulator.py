@@ -13,15 +13,17 @@ rules) is the replay engine's job.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import secrets
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiohttp import WSCloseCode, web  # noqa: TID253 - the sandbox imports emulators on use
 
 from notifyctl import signing
+from notifyctl.events import now_iso
 from notifyctl.providers.circle import wire
 from notifyctl.providers.circle.api import CLIENT_NOTIFICATIONS_PATH, ServerNotificationsRoute
 from notifyctl.sandbox import spawn
@@ -37,6 +39,9 @@ class _Socket:
     ws: web.WebSocketResponse
     accessories: list[str]
     event_types: list[str]
+
+
+GENERATED_ACCESSORIES = 5
 
 
 @dataclass
@@ -61,6 +66,7 @@ class CircleEmulator:
     tickets: dict[str, _Ticket] = field(default_factory=dict)
     refused: list[str] = field(default_factory=list)  # why handshakes were refused
     _tasks: set[asyncio.Task[int]] = field(default_factory=set)
+    _turns: Iterator[int] = field(default_factory=itertools.count)
 
     def install(self, app: web.Application, prefix: str = "") -> None:
         self.prefix = prefix
@@ -101,9 +107,15 @@ class CircleEmulator:
         return hit
 
     def generate(self, count: int) -> None:
-        for index in range(count):
-            self._spawn(self.publish("activity_created", {
-                "accessoryId": f"acc-{index % 5}", "activityId": secrets.token_hex(8)}))
+        for _ in range(count):
+            self._spawn(self.publish("activity_created", self.generated()))
+
+    def generated(self) -> dict[str, Any]:
+        """The next synthetic activity: the accessories in turn (whatever the burst size),
+        stamped now as Circle's activities are."""
+        turn = next(self._turns)
+        return {"accessoryId": f"acc-{turn % GENERATED_ACCESSORIES}",
+                "activityId": secrets.token_hex(8), "startTime": now_iso()}
 
     def state(self) -> dict[str, Any]:
         return {"registered": self.registration is not None, "sockets": len(self.sockets),

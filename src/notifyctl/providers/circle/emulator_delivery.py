@@ -61,10 +61,10 @@ class CircleSandbox(CircleEmulator):
         return result
 
     def generate(self, count: int) -> None:
-        super().generate(count)
-        for index in range(count):
-            self._notify("activity_created", {"accessoryId": f"acc-{index % 5}",
-                                              "activityId": f"gen-{next(self._keys)}"})
+        for _ in range(count):
+            data = self.generated()
+            self._spawn(self.publish("activity_created", data))
+            self._notify("activity_created", data)
 
     def state(self) -> dict[str, Any]:
         report = self.report

@@ -26,8 +26,10 @@ from notifyctl.providers.streaming import (
     Reconnecting,
     ReconnectingStream,
     drop_error,
+    endpoint,
     quiet_logger,
 )
+from notifyctl.tail import KIND, TIME, column
 
 PING_INTERVAL = 600.0
 
@@ -37,11 +39,15 @@ class CircleStream(ReconnectingStream):
 
     provider = wire.PROVIDER
     capture_path = CLIENT_NOTIFICATIONS_PATH
+    # No resource paths; accessory ids are UUIDs, event types up to 26 characters.
+    columns = (TIME, KIND, column("accessory", "device", width=12, most=36, keep=60),
+               column("eventData", "content", width=8, keep=80))
 
     def __init__(
         self,
         client: CircleClient,
         *,
+        api_url: str = "",
         accessories: Iterable[str] | None = None,
         event_types: Iterable[str] | None = None,
         ping_interval: float = PING_INTERVAL,
@@ -50,6 +56,7 @@ class CircleStream(ReconnectingStream):
     ) -> None:
         super().__init__(**reconnecting)
         self.client = client
+        self.api_endpoint = endpoint(api_url) if api_url else "the Circle API"
         self.accessories = list(accessories or [])
         self.event_types = list(event_types or [])
         self.ping_interval = ping_interval
@@ -62,9 +69,12 @@ class CircleStream(ReconnectingStream):
         self._reset()
         while True:
             self._state("connecting", "asking Circle for a client-notification URL")
+            where = self.api_endpoint
+            cause: BaseException | None = None
             try:
                 url = await self.client.client_notification_url(self.accessories,
                                                                 self.event_types)
+                where = endpoint(url)  # the socket's host (the one-time URL stays unshown)
                 async with connect(
                     url,
                     ping_interval=self.ping_interval,
@@ -80,8 +90,10 @@ class CircleStream(ReconnectingStream):
                 raise
             except NetworkError as exc:
                 last: NotifyctlError = exc
+                cause = exc
             except (ConnectionClosed, InvalidHandshake, OSError, TimeoutError) as exc:
                 last = drop_error(exc, "circle client notifications")
+                cause = exc
             else:
                 last = NetworkError("circle client notifications: closed by the server")
-            await self._back_off(last, "asking again")
+            await self._back_off(last, "asking again", where, cause)

@@ -4,9 +4,10 @@
 - ``subscribe`` -> ``subscribed`` with a subscription id; ``unsubscribe`` removes it; a device
   outside ``devices`` (when given) gets an ``error`` with code ``not_found``.
 - ``publish(device, stream, value)`` sends telemetry to matching subscriptions.
-- ``command``: ``echo TEXT`` (TEXT on stdout, exit 0), ``exit N`` (exit N), ``stderr TEXT``
-  (TEXT on stderr, exit 1), ``sleep S`` (exit 0 after S seconds); anything else: exit 127.
-  Output comes as ``command_output`` chunks, then ``command_done``.
+- ``command``: runs on the pretend device of ``emulator_device`` (``echo``, ``exit N``,
+  ``stderr TEXT``, ``sleep S``, ``tail -n N FILE``, ``cat``, ``systemctl ACTION UNIT``; anything
+  else: exit 127). Output comes as ``command_output`` chunks, then ``command_done``.
+- the generator spreads telemetry over every subscribed (device, stream) in turn.
 - WebSocket pings every ``ping_interval`` s (30); no pong within ``pong_timeout`` s (10) closes
   the socket. ``restart()`` closes every socket with 1001, as a server restart does.
 The key never appears in ``log`` (it records what the tests and the sandbox may inspect).
@@ -26,11 +27,15 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSCloseCode, WSMsgType, web  # noqa: TID253 - the sandbox imports on use
 
 from notifyctl.events import now_iso
-from notifyctl.providers.iottly import wire
+from notifyctl.providers.iottly import emulator_device, wire
 from notifyctl.sandbox import spawn
 
 if TYPE_CHECKING:
     from notifyctl.sandbox import SandboxConfig
+
+
+# What the generator feeds a subscription to every stream (a device's usual telemetry).
+GENERATED_STREAMS = ("temp", "hum", "cpu")
 
 
 @dataclass
@@ -59,6 +64,7 @@ class IottlyEmulator:
         self.log: list[dict[str, Any]] = []  # every client message received, parsed
         self.connections = 0
         self._ids = itertools.count(1)
+        self._turns = itertools.count()
         self._tasks: set[asyncio.Task[int]] = set()
 
     def install(self, app: web.Application, prefix: str = "") -> None:
@@ -95,11 +101,15 @@ class IottlyEmulator:
         return hit
 
     def generate(self, count: int) -> None:
-        subs = [(device, streams) for c in self.clients for device, streams in
-                c.subscriptions.values()]
-        for index in range(count if subs else 0):
-            device, streams = subs[index % len(subs)]
-            self._spawn(self.publish(device, (streams or ["cpu"])[0], round(index * 0.1, 1)))
+        """``count`` telemetry values, each to the next subscribed (device, stream) in turn, so
+        every device and stream gets its share whatever the burst size."""
+        targets = sorted({(device, stream) for c in self.clients
+                          for device, streams in c.subscriptions.values()
+                          for stream in streams or GENERATED_STREAMS})
+        for _ in range(count if targets else 0):
+            turn = next(self._turns)
+            device, stream = targets[turn % len(targets)]
+            self._spawn(self.publish(device, stream, round(20 + turn % 50 * 0.1, 1)))
 
     def state(self) -> dict[str, Any]:
         return {"connections": self.connections, "open": len(self.clients),
@@ -220,22 +230,7 @@ class IottlyEmulator:
             await self._send(client, "error", {"code": "not_found",
                                                "message": f"unknown device {device}"}, rid)
             return
-        name, _, arg = text.partition(" ")
-        output: list[tuple[str, str]] = []
-        code = 0
-        if name == "echo":
-            output = [("stdout", line + "\n") for line in arg.split("\\n")]
-        elif name == "exit":
-            code = int(arg) if arg.strip().lstrip("-").isdigit() else 2
-        elif name == "stderr":
-            output, code = [("stderr", arg + "\n")], 1
-        elif name == "sleep":
-            try:
-                await asyncio.sleep(min(float(arg or 0), 60.0))
-            except ValueError:
-                output, code = [("stderr", f"sleep: invalid time {arg!r}\n")], 1
-        else:
-            output, code = [("stderr", f"sh: {name}: not found\n")], 127
+        output, code = await emulator_device.run(text)
         for fd, chunk in output:
             await self._send(client, "command_output", {"chunk": chunk, "fd": fd}, rid)
         await self._send(client, "command_done", {"exit_code": code}, rid)

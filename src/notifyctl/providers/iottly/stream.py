@@ -41,10 +41,12 @@ from notifyctl.providers.streaming import (
     ReconnectingStream,
     doubling,
     drop_error,
+    endpoint,
     quiet_logger,
     translate,
 )
 from notifyctl.redaction import redact
+from notifyctl.tail import DEVICE, KIND, TIME, column
 
 Subscription = tuple[str, Sequence[str]]  # (device id, stream names; empty = all)
 _LOGGER = "notifyctl.iottly.ws"
@@ -72,6 +74,9 @@ class IottlyStream(ReconnectingStream):
 
     provider = wire.PROVIDER
     capture_path = wire.STREAM_PATH
+    # A value means nothing without its stream; there are no resource paths.
+    columns = (TIME, KIND, DEVICE, column("stream", fit=True, keep=70),
+               column("value", "content", width=8, keep=80))
 
     def __init__(
         self,
@@ -104,9 +109,10 @@ class IottlyStream(ReconnectingStream):
                         await self._unsubscribe(ws)
             except (ConnectionClosed, InvalidHandshake, OSError, TimeoutError) as exc:
                 last = drop_error(exc, "iottly stream")
+                cause: BaseException | None = exc
             else:
-                last = NetworkError("iottly stream: closed by the server")
-            await self._back_off(last, "reconnecting")
+                last, cause = NetworkError("iottly stream: closed by the server"), None
+            await self._back_off(last, "reconnecting", endpoint(self.url), cause)
 
     async def _session(self, ws: ClientConnection) -> AsyncIterator[bytes]:
         self.subscription_ids = []

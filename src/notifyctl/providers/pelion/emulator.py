@@ -367,6 +367,10 @@ class PelionEmulator:
         await sock.serve(state)
         if state.socket is sock:
             state.socket = None
+            if sock.closed_normally_by_client and state.channel == "websocket":
+                # A normal close from the client closes the channel and drops its queue; an
+                # abnormal loss (1006, no close frame) keeps both for the next connection.
+                await self._drop_channel(state)
         return ws
 
 

@@ -1,9 +1,9 @@
 """The Pelion WebSocket channel as a ``tail`` source: create the channel, connect, reconnect.
 
 Connection facts (protocols/pelion.md, section 5): the channel is created with
-``PUT /v2/notification/websocket`` (never deleted here: deleting drops the server's queue), then
-``/v2/notification/websocket-connect`` is opened offering the subprotocols ``wss`` and
-``pelion_<key>``. A 10,000-item message can be several MB, so the size limit is raised
+``PUT /v2/notification/websocket`` (never deleted to reconnect: deleting drops the server's
+queue), then ``/v2/notification/websocket-connect`` is opened offering the subprotocols ``wss``
+and ``pelion_<key>``. A 10,000-item message can be several MB, so the size limit is raised
 (64 MiB; ``NOTIFYCTL_MAX_FRAME`` sets another).
 
 The close-code policy:
@@ -17,6 +17,11 @@ The close-code policy:
 - connection refused, DNS, TLS, handshake timeouts: retry with back-off for up to
   ``retry_for`` seconds of consecutive failure, then NetworkError.
 
+Leaving (``--count``, ``--timeout``, SIGINT/SIGTERM) closes the socket normally (1000), which on
+the platform closes the channel too (seed: "Closing the socket from client closes the channel,
+too"): nothing is left behind for the next ``register``. A drop (1006) keeps the channel and
+its queue.
+
 Keep-alive pings every ``ping_interval`` s with ``ping_timeout`` s to answer notice a dead
 connection (sleep, NAT drop) in under 30 s.
 """
@@ -24,6 +29,7 @@ connection (sleep, NAT drop) in under 30 s.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import ssl
@@ -32,6 +38,7 @@ from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
     Callable,
+    Iterable,
     Iterator,
     Mapping,
     Sequence,
@@ -54,9 +61,24 @@ from notifyctl.events import Event
 from notifyctl.http import NetOptions
 from notifyctl.providers.pelion import wire
 from notifyctl.providers.pelion.api import WEBSOCKET_CONNECT, PelionApi, websocket_url
-from notifyctl.providers.streaming import quiet_logger
+from notifyctl.providers.streaming import (
+    FIRST_CONTACT_ATTEMPTS,
+    endpoint,
+    naming,
+    nothing_answered,
+    quiet_logger,
+    unreachable,
+)
 from notifyctl.retry import parse_retry_after
-from notifyctl.tail import StreamStats, backoff_delays
+from notifyctl.tail import (
+    CONTENT,
+    DEVICE,
+    KIND,
+    TIME,
+    StreamStats,
+    backoff_delays,
+    column,
+)
 
 MAX_MESSAGE = 64 * 1024 * 1024  # 10,000 items with large payloads; the 1 MiB default is too small
 # Frames buffered ahead of the consumer: at ~1.5 MB a frame, websockets' default of 16 would
@@ -85,6 +107,15 @@ def max_frame(env: Mapping[str, str] = os.environ) -> int:
     return byte_limit(MAX_FRAME_ENV, MAX_MESSAGE, env)
 
 
+def check_paths(patterns: Iterable[str]) -> None:
+    """``--path`` globs must be able to match a resource path, and those start with '/'
+    (``3303/*`` would match nothing, silently): a UsageError suggests the fix."""
+    for pattern in patterns:
+        if not pattern.startswith(("/", "*", "?", "[")):
+            raise UsageError(f"--path {pattern!r}: Pelion resource paths start with '/'",
+                             hint=f"did you mean --path '/{pattern}'?")
+
+
 class _Retry(Exception):
     """A connection attempt that failed in a way worth retrying."""
 
@@ -99,6 +130,8 @@ class PelionStream:
 
     provider = wire.PROVIDER
     capture_path = WEBSOCKET_CONNECT
+    # Endpoint ids are 32 hex digits; the resource path says what the payload is.
+    columns = (TIME, KIND, DEVICE, column("path", width=10, most=16, keep=50), CONTENT)
 
     def __init__(
         self,
@@ -117,6 +150,7 @@ class PelionStream:
         # One HTTP attempt per transport failure: the reconnect loop owns retrying (--retry-for).
         self.api = PelionApi(api_url, api_key, dataclasses.replace(self.net, retries=1))
         self.url = websocket_url(api_url)
+        self.api_url = api_url
         self._key = api_key
         self.retry_for = retry_for
         self.reconnect_delays = reconnect_delays
@@ -125,6 +159,7 @@ class PelionStream:
         self.healthy_after = healthy_after
         self.max_frame = max_frame()
         self.stats = StreamStats()
+        self.answered = False  # whether anything has answered in this run
         self._on_state = on_state or (lambda message: output.current().info(message))
 
     decode = staticmethod(wire.decode)
@@ -146,7 +181,8 @@ class PelionStream:
         try:
             created = await asyncio.to_thread(self.api.ensure_websocket_channel)
         except NetworkError as exc:
-            raise _Retry(exc.message) from exc
+            raise _Retry(naming(exc.message, endpoint(self.api_url))) from exc
+        self.answered = True
         if created:
             self._state(self.stats.state, "created the WebSocket channel")
 
@@ -188,12 +224,26 @@ class PelionStream:
             raise NetworkError(f"{self.url}: TLS certificate not trusted: {exc.verify_message}",
                                hint="pass --ca-bundle FILE for a private CA") from exc
         except (OSError, TimeoutError, InvalidHandshake, EOFError) as exc:
-            raise _Retry(f"cannot connect to {self.url}: {exc or type(exc).__name__}") from exc
+            raise _Retry(f"{endpoint(self.url)}: cannot open {WEBSOCKET_CONNECT}: "
+                         f"{exc or type(exc).__name__}") from exc
+
+    def _give_up_if_hopeless(self, exc: _Retry, failures: int, failing: float,
+                             wait: float) -> None:
+        """NetworkError when retrying is pointless: after ``FIRST_CONTACT_ATTEMPTS`` while
+        nothing has ever answered in this run (a wrong --api-url, a service not running), or
+        once ``retry_for`` seconds of consecutive failure would be exceeded."""
+        self.answered = self.answered or not nothing_answered(exc.__cause__)
+        if not self.answered and failures >= FIRST_CONTACT_ATTEMPTS:
+            raise unreachable(endpoint(self.api_url), failures, exc.message)
+        if failing + wait > self.retry_for:
+            raise NetworkError(f"{exc.message}; gave up after {failing:.0f} s",
+                               hint="check the URL and network, or raise --retry-for")
 
     # -- the reconnecting frame stream ----------------------------------------------------
     async def frames(self) -> AsyncGenerator[bytes, None]:
         delays = self.reconnect_delays()
         failing_since: float | None = None
+        failures = 0
         need_channel = True
         closes_1011 = 0
         self._state("connecting", f"connecting to {self.url}", say=False)
@@ -206,31 +256,35 @@ class PelionStream:
             except _Retry as exc:
                 now = time.monotonic()
                 failing_since = failing_since or now
+                failures += 1
                 wait = exc.wait if exc.wait is not None else next(delays)
-                if now - failing_since + wait > self.retry_for:
-                    raise NetworkError(
-                        f"{exc.message}; gave up after {now - failing_since:.0f} s",
-                        hint="check the URL and network, or raise --retry-for") from None
-                self._state("reconnecting", f"{exc.message}; retrying in {wait:.1f} s")
+                self._give_up_if_hopeless(exc, failures, now - failing_since, wait)
+                self._state("reconnecting", f"{exc.message}; retrying in {wait:.1f} s "
+                            f"(attempt {failures + 1})")
                 await asyncio.sleep(wait)
                 continue
-            failing_since = None
+            failing_since, failures = None, 0
+            self.answered = True
             self.stats.connections += 1
             self._state("connected", "connected", say=self.stats.connections == 1)
             opened, got_frame = time.monotonic(), False
             code, reason = 1006, ""
             try:
-                async with ws:
-                    recv = ws.recv
-                    while True:
-                        frame = await recv(decode=False)
-                        got_frame = True
-                        yield frame
+                recv = ws.recv
+                while True:
+                    frame = await recv(decode=False)
+                    got_frame = True
+                    yield frame
             except ConnectionClosed as exc:
                 code = exc.rcvd.code if exc.rcvd is not None else 1006
                 reason = exc.rcvd.reason if exc.rcvd is not None else ""
                 if exc.sent is not None and exc.sent.code == 1009:  # we refused a frame
                     code, reason = TOO_BIG, ""
+            finally:
+                # Leaving for any reason of our own (--count, --timeout, a signal) is a normal
+                # close, 1000, which also closes the channel on the platform (seed), so the next
+                # `register` finds none. websockets' own exit would send 1011 on cancellation.
+                await _close_normally(ws)
             if got_frame or time.monotonic() - opened >= self.healthy_after:
                 delays = self.reconnect_delays()
                 closes_1011 = 0
@@ -253,8 +307,15 @@ class PelionStream:
                 need_channel = True
             wait = next(delays)
             self.stats.reconnects += 1
-            self._state("reconnecting", f"{message}; reconnecting in {wait:.1f} s")
+            self._state("reconnecting", f"{endpoint(self.url)}: {message}; reconnecting in "
+                        f"{wait:.1f} s")
             await asyncio.sleep(wait)
+
+
+async def _close_normally(ws: ClientConnection) -> None:
+    """Close with 1000 unless already closed; never raises (the peer may be gone)."""
+    with contextlib.suppress(ConnectionClosed, OSError, TimeoutError):
+        await ws.close(1000)
 
 
 @asynccontextmanager
