@@ -194,6 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code; the only place errors are printed."""
     args = sys.argv[1:] if argv is None else argv
     platform_options.ARGV = list(args)
+    # Commands carry the options of the platforms this command line resolves to: one built
+    # for an earlier command line in this process (tests run many) may have other platforms'.
+    _build.cache_clear()
     if os.environ.get(COMPLETE_VAR):
         # Typer registers its shell classes only with add_completion=True; TAB needs them.
         from typer._completion_classes import completion_init
