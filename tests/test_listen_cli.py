@@ -109,12 +109,24 @@ def test_strict_verification_failure_exit_7(tmp_path: Path) -> None:
     (["--provider", "circle", "--verify-key-env", "NOT_SET_ANYWHERE"], "NOT_SET_ANYWHERE"),
     (["--provider", "circle"], "--verify-key-env"),
     (["--provider", "nope"], "no provider 'nope'"),
+    (["--provider", "sigfx"], "did you mean 'sigfox'?"),
+    (["--provider", "pelion", "--downlink-data", "0011223344556677"],
+     "--downlink-data is a sigfox option, not for pelion"),
     (["--provider", "iottly", "--fail-ratio", "2"], "--fail-ratio"),
 ])
 def test_usage_errors_exit_2(cli: Any, args: list[str], message: str) -> None:
     result = cli("listen", *args, "--timeout", "1")
     assert result.exit_code == 2 and message in result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_another_platforms_option_is_refused_for_the_environments_provider(
+        cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NOTIFYCTL_PROVIDER", "iottly")
+    result = cli("listen", "--callback-username", "u", "--timeout", "1")
+    assert result.exit_code == 2
+    assert "--callback-username is a thingspace option, not for iottly" in result.stderr
+    assert result.stderr.count("\n") == 1
 
 
 def test_in_process_jsonl(cli: Any) -> None:

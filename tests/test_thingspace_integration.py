@@ -183,9 +183,10 @@ def capture_via_listen(cli: Any, sandbox: Any, api: str, path: Path) -> list[dic
     """The sandbox delivers one DeviceUsage event to ``listen --save``; its event lines."""
     profile = add_profile(cli, sandbox, api)
     sink = ListSink()
-    settings = Settings(provider="thingspace", callback_username="hook",
-                        callback_password=PASSWORD, save=str(path), output="none", count=1,
-                        timeout=15)
+    # The password comes from the variable --callback-password-env names (the logins fixture).
+    settings = Settings(provider="thingspace",
+                        options={"callback_username": "hook", "callback_password_env": "CBP"},
+                        save=str(path), output="none", count=1, timeout=15)
     rx = BackgroundListener(settings, sink).start()
     try:
         registered = register(cli, profile, rx.url)

@@ -193,7 +193,7 @@ def root(
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code; the only place errors are printed."""
     args = sys.argv[1:] if argv is None else argv
-    platform_options.ARGV = list(args)
+    _command_line(args)
     if os.environ.get(COMPLETE_VAR):
         # Typer registers its shell classes only with add_completion=True; TAB needs them.
         from typer._completion_classes import completion_init
@@ -214,6 +214,16 @@ def main(argv: list[str] | None = None) -> int:
             raise
         pipes.silence_stdout()
         return ExitStatus.OK
+    finally:
+        _command_line(None)
+
+
+def _command_line(args: list[str] | None) -> None:
+    """Start (or end, with None) the run of one command line. Commands carry the options of
+    the platforms it resolves to, so none built for another command line in this process
+    (tests run many) may be reused."""
+    platform_options.ARGV = None if args is None else list(args)
+    _build.cache_clear()
 
 
 def _dispatch(args: list[str]) -> int:

@@ -14,6 +14,7 @@ import typer
 
 if TYPE_CHECKING:
     from notifyctl.config import Config, Connection
+    from notifyctl.contract import Platform
 
 
 @dataclass
@@ -60,6 +61,23 @@ def active_profile(config: Config) -> str | None:
     if name:
         config.profile(name)
     return name
+
+
+def stored_signing_secret(platform: Platform) -> str | None:
+    """The secret that signs ``platform``'s callbacks (``Platform.signing_secret``, e.g. a key
+    ``register`` generated) as the active profile's keyring holds it; None when the platform has
+    none, or there is no profile, no entry, or no usable keyring."""
+    from notifyctl import secrets
+
+    if platform.signing_secret is None:
+        return None
+    profile = active_profile(load_config())
+    if profile is None:
+        return None
+    try:
+        return secrets.lookup(profile, platform.signing_secret).value
+    except secrets.KeyringUnavailable:
+        return None
 
 
 # Options every networked command takes, so a CI script needs no config file.
@@ -168,16 +186,10 @@ def table_format(fmt: str | None, machine: str = "json") -> str:
 def env_value(option: str, var: str | None, *, allow_empty: bool = True,
               hint: str | None = None) -> str | None:
     """The value of the environment variable an ``--...-env VAR`` option names (None without
-    the option): secrets come from the environment, never from the command line."""
-    from notifyctl.errors import UsageError
+    the option): ``notifyctl.secrets.from_env``, which platforms use for their own options."""
+    from notifyctl.secrets import from_env
 
-    if var is None:
-        return None
-    value = os.environ.get(var)
-    if value is None or (not value and not allow_empty):
-        raise UsageError(f"{option} {var}: the environment variable {var} is not set"
-                         + ("" if allow_empty else " or empty"), hint=hint)
-    return value
+    return from_env(option, var, allow_empty=allow_empty, hint=hint)
 
 
 def connection(

@@ -1,23 +1,23 @@
-"""Iottly webhooks: ``{"msg": {...}}`` (``from`` is the device, ``payload`` the data) or, with
-"payload only", the bare payload. Iottly does not sign; the only check is a custom header set in
-the dashboard (``--verify-key-env``: Authorization)."""
+"""Iottly's receiver for ``listen``: webhooks, ``{"msg": {...}}`` (``from`` is the device,
+``payload`` the data) or, with "payload only", the bare payload. Iottly does not sign; the only
+check is a custom header set in the dashboard (``--verify-key-env``: Authorization)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from notifyctl.errors import WireError
-from notifyctl.events import Event
-from notifyctl.listen.handlers import (
+from notifyctl.contract.receive import (
     HeaderKeyed,
     Outcome,
+    ReceiverSettings,
     Request,
     as_text,
     invalid,
     iso_time,
     json_body,
 )
-from notifyctl.listen.settings import Settings
+from notifyctl.errors import WireError
+from notifyctl.events import Event
 
 
 class IottlyHandler(HeaderKeyed):
@@ -65,5 +65,5 @@ def _opaque(request: Request) -> Event:
                      content_type=request.content_type)
 
 
-def make(settings: Settings) -> IottlyHandler:
+def make(settings: ReceiverSettings) -> IottlyHandler:
     return IottlyHandler(settings.verify_key)

@@ -1,7 +1,8 @@
-"""Verizon ThingSpace callbacks: a SOAP ``CallbackRequest`` envelope or a REST JSON body, each
-carrying the username and password given at registration. Decoding is the provider's shared
-``wire`` module; the check compares those credentials (constant time) with
-``--callback-username`` and the password from ``--callback-password-env VAR``.
+"""Verizon ThingSpace's receiver for ``listen``: callbacks, a SOAP ``CallbackRequest`` envelope
+or a REST JSON body, each carrying the username and password given at registration. Decoding is
+the platform's shared ``wire`` module; the check compares those credentials (constant time) with
+``--callback-username`` and the password from ``--callback-password-env VAR`` (``listen``
+options ThingSpace declares; the variable is read here, so the password never passes argv).
 
 The password never reaches a capture: the stored body has its password element (SOAP
 ``Password``, REST ``password``) set to ``***``, everything else kept (SOAP byte for byte; REST
@@ -11,10 +12,10 @@ back with ``--callback-username`` and ``--callback-password-env``.
 
 from __future__ import annotations
 
+from notifyctl.contract.receive import Outcome, ReceiverSettings, Request, invalid, unverified
 from notifyctl.errors import UsageError, WireError
-from notifyctl.listen.handlers import Outcome, Request, invalid, unverified
-from notifyctl.listen.settings import Settings
 from notifyctl.providers.thingspace import rewrite, wire
+from notifyctl.secrets import from_env
 
 MASK = wire.MASK
 
@@ -55,8 +56,9 @@ def _masked(request: Request, callback: wire.Callback) -> bytes | None:
         return b""
 
 
-def make(settings: Settings) -> ThingSpaceHandler:
-    username, password = settings.callback_username, settings.callback_password
+def make(settings: ReceiverSettings) -> ThingSpaceHandler:
+    username: str | None = settings.options.get("callback_username")
+    password = from_env("--callback-password-env", settings.options.get("callback_password_env"))
     if username is not None and password is None:
         raise UsageError("--callback-username needs the expected password too",
                          hint="put it in an environment variable and pass "

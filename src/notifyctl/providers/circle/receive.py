@@ -1,15 +1,22 @@
-"""Logitech Circle server notifications: ``X-Logi-Verify`` (base64 HMAC-SHA256 of the exact body
-with the registration's authKey) is checked before the JSON body is read; ``eventType`` is the
-event kind and ``eventData.accessoryId`` the device."""
+"""Logitech Circle's receiver for ``listen``: server notifications. ``X-Logi-Verify`` (base64
+HMAC-SHA256 of the exact body with the registration's authKey) is checked before the JSON body
+is read; ``eventType`` is the event kind and ``eventData.accessoryId`` the device."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from notifyctl.contract.receive import (
+    Outcome,
+    ReceiverSettings,
+    Request,
+    invalid,
+    iso_time,
+    json_body,
+    unverified,
+)
 from notifyctl.errors import UsageError, WireError
 from notifyctl.events import Event
-from notifyctl.listen.handlers import Outcome, Request, invalid, iso_time, json_body, unverified
-from notifyctl.listen.settings import Settings
 from notifyctl.signing import circle_verify
 
 
@@ -48,7 +55,7 @@ def decode(body: bytes, received_at: str) -> Event:
     )
 
 
-def make(settings: Settings) -> CircleHandler:
+def make(settings: ReceiverSettings) -> CircleHandler:
     if not settings.verify_key:
         raise UsageError(
             "circle needs the authKey given at registration to check X-Logi-Verify",

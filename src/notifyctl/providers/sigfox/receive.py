@@ -1,8 +1,9 @@
-"""Sigfox custom callbacks: one message per request built from the callback's template (GET
-query, form, JSON or text body), or BATCH_URL lines. Variables keep their template names
-(``device``, ``time``, ``data``, ``seqNumber``, ``ack``...). With ``--downlink-data`` a BIDIR
-request is answered ``{"<device>": {"downlinkData": "<16 hex>"}}``; otherwise 204, which Sigfox
-reads as "no downlink". Sigfox does not sign; the only check is a custom Authorization header.
+"""Sigfox's receiver for ``listen``: custom callbacks, one message per request built from the
+callback's template (GET query, form, JSON or text body), or BATCH_URL lines. Variables keep
+their template names (``device``, ``time``, ``data``, ``seqNumber``, ``ack``...). With
+``--downlink-data`` (a ``listen`` option Sigfox declares) a BIDIR request is answered
+``{"<device>": {"downlinkData": "<16 hex>"}}``; otherwise 204, which Sigfox reads as "no
+downlink". Sigfox does not sign; the only check is a custom Authorization header.
 """
 
 from __future__ import annotations
@@ -12,22 +13,23 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl
 
-from notifyctl.errors import WireError
-from notifyctl.events import Event
-from notifyctl.listen.handlers import (
+from notifyctl.contract.receive import (
     HeaderKeyed,
     Outcome,
+    ReceiverSettings,
     Request,
     as_text,
     invalid,
     iso_time,
     json_body,
 )
-from notifyctl.listen.settings import Settings
+from notifyctl.errors import UsageError, WireError
+from notifyctl.events import Event
 
 _DEVICE_KEYS = ("device", "deviceId", "device_id")
 _HEX_ID = re.compile(r"[0-9A-Fa-f]{1,16}")
 _FALSE = frozenset({"false", "0", ""})
+_HEX16 = re.compile(r"[0-9A-Fa-f]{16}")
 
 
 class SigfoxHandler(HeaderKeyed):
@@ -119,5 +121,9 @@ def to_event(message: dict[str, Any], received_at: str) -> Event:
     )
 
 
-def make(settings: Settings) -> SigfoxHandler:
-    return SigfoxHandler(settings.verify_key, settings.downlink_data)
+def make(settings: ReceiverSettings) -> SigfoxHandler:
+    downlink: str | None = settings.options.get("downlink_data")
+    if downlink is not None and not _HEX16.fullmatch(downlink):
+        raise UsageError(f"--downlink-data {downlink!r} must be exactly 16 hex characters "
+                         "(8 bytes, Sigfox's downlink size)")
+    return SigfoxHandler(settings.verify_key, downlink)

@@ -1,15 +1,15 @@
-"""Any sender signing with Standard Webhooks v1 (``webhook-id``, ``webhook-timestamp``,
-``webhook-signature``; ±5 minutes). The JSON body's ``type`` is the kind and ``data`` the
-payload, per the spec's recommended envelope; other JSON is kept whole."""
+"""The generic receiver for ``listen``: any sender signing with Standard Webhooks v1
+(``webhook-id``, ``webhook-timestamp``, ``webhook-signature``; ±5 minutes). The JSON body's
+``type`` is the kind and ``data`` the payload, per the spec's recommended envelope; other JSON
+is kept whole."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from notifyctl.errors import UsageError, WireError
-from notifyctl.events import Event
-from notifyctl.listen.handlers import (
+from notifyctl.contract.receive import (
     Outcome,
+    ReceiverSettings,
     Request,
     header_text,
     invalid,
@@ -17,7 +17,8 @@ from notifyctl.listen.handlers import (
     json_body,
     unverified,
 )
-from notifyctl.listen.settings import Settings
+from notifyctl.errors import UsageError, WireError
+from notifyctl.events import Event
 from notifyctl.signing import STANDARD_TOLERANCE_S, standard_secret, standard_verify
 
 _SIGNED = ("webhook-id", "webhook-timestamp", "webhook-signature")
@@ -53,7 +54,7 @@ class GenericHandler:
         return Outcome(events=[event], verified=True)
 
 
-def make(settings: Settings) -> GenericHandler:
+def make(settings: ReceiverSettings) -> GenericHandler:
     if not settings.verify_key:
         raise UsageError(
             "generic needs the Standard Webhooks secret (whsec_...) to check signatures",
