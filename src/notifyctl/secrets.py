@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from notifyctl.errors import AuthError, ConfigError
+from notifyctl.errors import AuthError, ConfigError, UsageError
 
 SERVICE = "notifyctl"
 SECRET_ENV: dict[str, str] = {
@@ -143,3 +143,16 @@ def delete(profile: str, name: str) -> bool:
         return True
 
     return _bounded(remove, "deleting")
+
+
+def env_value(option: str, var: str | None, *, allow_empty: bool = True,
+              hint: str | None = None) -> str | None:
+    """The value of the environment variable an ``--...-env VAR`` option names (None without
+    the option): secrets come from the environment, never from the command line."""
+    if var is None:
+        return None
+    value = os.environ.get(var)
+    if value is None or (not value and not allow_empty):
+        raise UsageError(f"{option} {var}: the environment variable {var} is not set"
+                         + ("" if allow_empty else " or empty"), hint=hint)
+    return value

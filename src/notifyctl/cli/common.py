@@ -12,6 +12,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+# The one implementation is the core's (platforms read their --...-env secrets with it too);
+# re-exported for the commands that import it from here.
+from notifyctl.secrets import env_value as env_value  # noqa: PLC0414
+
 if TYPE_CHECKING:
     from notifyctl.config import Config, Connection
 
@@ -163,21 +167,6 @@ def table_format(fmt: str | None, machine: str = "json") -> str:
         return chosen
     hint = "this command prints one JSON document, not JSON lines" if chosen == "jsonl" else None
     raise UsageError(f"--output {fmt!r}: choose table or {machine}", hint=hint)
-
-
-def env_value(option: str, var: str | None, *, allow_empty: bool = True,
-              hint: str | None = None) -> str | None:
-    """The value of the environment variable an ``--...-env VAR`` option names (None without
-    the option): secrets come from the environment, never from the command line."""
-    from notifyctl.errors import UsageError
-
-    if var is None:
-        return None
-    value = os.environ.get(var)
-    if value is None or (not value and not allow_empty):
-        raise UsageError(f"{option} {var}: the environment variable {var} is not set"
-                         + ("" if allow_empty else " or empty"), hint=hint)
-    return value
 
 
 def connection(

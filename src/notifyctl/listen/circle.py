@@ -10,7 +10,7 @@ from notifyctl.errors import UsageError, WireError
 from notifyctl.events import Event
 from notifyctl.listen.handlers import Outcome, Request, invalid, iso_time, json_body, unverified
 from notifyctl.listen.settings import Settings
-from notifyctl.signing import circle_verify
+from notifyctl.providers.circle.signing import circle_verify
 
 
 class CircleHandler:

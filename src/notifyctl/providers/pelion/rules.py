@@ -23,9 +23,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from notifyctl.errors import UsageError, WireError
-from notifyctl.replay.inputs import Item
-from notifyctl.replay.rules.base import (
+from notifyctl.contract.deliver import (
     Decision,
+    Item,
     Refused,
     Request,
     RuleOptions,
@@ -46,13 +46,15 @@ class PelionRules(Rules):
     timeout = 20.0
     sequential = True
     stop_on_failure = True
-    rechunks = True
 
     def __init__(self, options: RuleOptions) -> None:
         super().__init__(options)
-        if options.batch_size is not None and not 1 <= options.batch_size <= MAX_BATCH:
+        # --batch-size: re-chunk into batches of N; None: each captured batch as captured.
+        self.batch_size: int | None = options.extra.get("batch_size")
+        self.handshake_first = bool(options.extra.get("handshake"))  # --handshake
+        if self.batch_size is not None and not 1 <= self.batch_size <= MAX_BATCH:
             raise UsageError(f"--batch-size must be 1..{MAX_BATCH} (the platform's "
-                             f"max_chunk_size), got {options.batch_size}")
+                             f"max_chunk_size), got {self.batch_size}")
         attempts = DEFAULT_ATTEMPTS if options.max_attempts is None else options.max_attempts
         if attempts < 0:
             raise UsageError(f"--max-attempts must be 0 (until accepted) or more, got {attempts}")
@@ -60,7 +62,7 @@ class PelionRules(Rules):
         self.headers = {"Content-Type": "application/json", **configured_headers(options)}
 
     def settings(self) -> dict[str, str]:
-        size = self.options.batch_size
+        size = self.batch_size
         return {"batches": "as captured" if size is None else f"re-chunked to {size}"}
 
     def requests(self, items: Iterator[Item]) -> Iterator[Request | Refused]:
@@ -68,7 +70,7 @@ class PelionRules(Rules):
 
         captured = ((item, found) for item in items
                     if (found := self._items(wire, item)) is not None)
-        size = self.options.batch_size
+        size = self.batch_size
         if size is None:
             for count, (item, found) in enumerate(captured):
                 yield self.batch(item.body, len(found), item.where, f"pelion-{count}-0", item.at)

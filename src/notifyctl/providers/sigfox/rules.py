@@ -25,10 +25,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from notifyctl import output
-from notifyctl.errors import UsageError, WireError
-from notifyctl.replay.inputs import Item
-from notifyctl.replay.rules.base import (
+from notifyctl.contract.deliver import (
     Decision,
+    Item,
     Refused,
     Request,
     RuleOptions,
@@ -37,6 +36,7 @@ from notifyctl.replay.rules.base import (
     configured_headers,
     header,
 )
+from notifyctl.errors import UsageError, WireError
 
 ATTEMPTS = 2  # the first send and one retry
 BIDIR = "data/bidir"
@@ -63,7 +63,8 @@ class SigfoxRules(Rules):
 
     def __init__(self, options: RuleOptions) -> None:
         super().__init__(options)
-        self.callback_type = options.callback_type or "data/uplink"
+        self.callback_type: str = options.extra.get("callback_type") or "data/uplink"
+        self.line_pattern: str | None = options.extra.get("line_pattern")
         self.callback = self._callback(options)
         self.downlinks: dict[str, str | None] = {}  # the last BIDIR answer per device
         self.show_answers = True  # the sandbox only records them
@@ -72,20 +73,21 @@ class SigfoxRules(Rules):
         """The options as a callback definition, checked with the platform's own spec."""
         from notifyctl.providers.sigfox.spec import CallbackSpec
 
-        template = options.url_template or ""
+        extra = options.extra
+        template = extra.get("url_template") or ""
         if template and not urlsplit(template).scheme:
             template = options.target + template  # a suffix of --to (path or query)
         spec = CallbackSpec(
             type=self.callback_type,
-            channel="batch_url" if options.batch else "url",
+            channel="batch_url" if extra.get("batch") else "url",
             url=template or options.target,
-            method=(options.method or "POST").upper(),
+            method=(extra.get("method") or "POST").upper(),
             headers=configured_headers(options),
-            body_template=options.body_template,
-            content_type=options.content_type,
-            line_pattern=options.line_pattern,
+            body_template=extra.get("body_template"),
+            content_type=extra.get("content_type"),
+            line_pattern=self.line_pattern,
         )
-        if options.line_pattern and not options.batch:
+        if self.line_pattern and not extra.get("batch"):
             raise UsageError("--line-pattern needs --batch (the BATCH_URL channel)")
         return spec.body()
 
@@ -117,7 +119,7 @@ class SigfoxRules(Rules):
         query = urlsplit(item.path or "").query
         content_type = header(item.headers, "content-type")
         # Captured BATCH_URL lines are read back through the same pattern, when it is given.
-        lines = self.options.line_pattern if content_type and content_type.startswith(
+        lines = self.line_pattern if content_type and content_type.startswith(
             "text/plain") else None
         try:
             events = wire.decode(item.body, content_type=content_type, query=query,
