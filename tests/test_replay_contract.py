@@ -126,7 +126,7 @@ def test_only_skipped_lines_is_nothing_to_replay(cli: Any, tmp_path: Path) -> No
 
 
 def test_fixture_errors_name_the_fixture_not_a_path(cli: Any) -> None:
-    installed = str(fixtures.ROOT)
+    installed = str(fixtures.folder("pelion"))
     refused = cli("replay", "--fixture", "pelion/notifications", "--provider", "circle",
                   "--to", "http://127.0.0.1:9/", "-o", "json")
     assert refused.exit_code == 6

@@ -1,6 +1,6 @@
 """Generic webhooks: each captured request re-sent as it was (method, headers minus hop-by-hop
 and masked secrets) to ``--to`` exactly, or with ``--keep-path`` to ``--to`` with the captured
-path and query appended (``contract.deliver.join_url``); optionally signed with Standard Webhooks v1.
+path and query appended (``join_url``); optionally signed with Standard Webhooks v1.
 
 ``--sign standard-webhooks --sign-key-env VAR`` adds ``webhook-id`` (the captured one, or one
 made per delivery: stable across retries and duplicates), ``webhook-timestamp`` (of each
@@ -15,7 +15,6 @@ import time
 from collections.abc import Iterator
 
 from notifyctl import signing
-from notifyctl.errors import UsageError
 from notifyctl.contract.deliver import (
     Decision,
     Item,
@@ -30,6 +29,7 @@ from notifyctl.contract.deliver import (
     length_mismatch,
     replayable_headers,
 )
+from notifyctl.errors import UsageError
 from notifyctl.signing import no_key_refusal, standard_matches
 
 STANDARD = "standard-webhooks"

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from notifyctl.errors import WireError
 from notifyctl.contract.deliver import Item, Refused, Request, Rules, configured_headers
+from notifyctl.errors import WireError
 
 MAX_HEADERS = 5
 

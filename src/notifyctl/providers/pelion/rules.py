@@ -22,7 +22,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from notifyctl.errors import UsageError, WireError
 from notifyctl.contract.deliver import (
     Decision,
     Item,
@@ -33,6 +32,7 @@ from notifyctl.contract.deliver import (
     Verdict,
     configured_headers,
 )
+from notifyctl.errors import UsageError, WireError
 
 MAX_BATCH = 10_000
 DEFAULT_ATTEMPTS = 8  # 1 + 7 retries: 127 s of back-off at the real scale
