@@ -55,7 +55,8 @@ def replay(
     ] = None,
     fixture: Annotated[
         str | None,
-        typer.Option("--fixture", help="Replay a built-in fixture, e.g. pelion/notifications.",
+        typer.Option("--fixture", help="Replay a built-in fixture, PLATFORM/KIND (see "
+                     "--list-fixtures).",
                      autocompletion=complete_fixture, show_default=False),
     ] = None,
     list_fixtures: Annotated[
@@ -313,7 +314,7 @@ def _deliver(args: dict[str, Any], name: str, items: Iterable[Item],
         sign_key_env=args["sign_key_env"], max_attempts=args["max_attempts"],
         retry_base=args["retry_base"], timeout=args["timeout"],
         skip_invalid=args["skip_invalid"], stats=stats,
-        extra=args["platform_options"].take(platform),
+        extra=args["platform_options"].take(platform), notify=output.current().info,
     )
     chosen = engine.load_rules(name, options)
     progress, every = _progress_for(output.current())

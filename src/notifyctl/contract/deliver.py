@@ -13,7 +13,7 @@ to the engine (``notifyctl.replay``); the platform's own ``replay`` options arri
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -110,6 +110,9 @@ class RuleOptions:
     # were read from the environment variable the user named.
     extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
     stats: InputStats = field(default_factory=InputStats)
+    # Where the rules' lines for the user go (e.g. a downlink an answer carried): platforms do
+    # not print; the command passes its output's info, the sandbox nothing (dropped).
+    notify: Callable[[str], None] | None = field(default=None, repr=False)
 
 
 class Rules:

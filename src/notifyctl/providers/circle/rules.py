@@ -1,4 +1,4 @@
-"""Logitech Circle server notifications, per seed 004: ``POST`` JSON signed with
+"""Logitech Circle server notifications (docs/platforms/circle.md): ``POST`` JSON signed with
 ``X-Logi-Verify`` (base64 HMAC-SHA256 of the exact body, key from ``--sign-key-env``).
 
 5 s per event; 2xx accepted; 410 means "remove this registration": nothing more is sent to the

@@ -1,6 +1,6 @@
 """Circle's callback signature: ``X-Logi-Verify: <base64 HMAC-SHA256 of the exact body>``,
-keyed with the registration's authKey (seed 004). The emulator and the rules sign with it, the
-receiver verifies with it; comparisons are constant-time.
+keyed with the registration's authKey (docs/platforms/circle.md). The emulator and the rules
+sign with it, the receiver verifies with it; comparisons are constant-time.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""Pelion / Izuma callback delivery (protocols/pelion.md section 4): ``PUT`` of NotificationMessage
-batches with the configured headers, strictly one batch in flight, the next only after a 2xx.
+"""Pelion / Izuma callback delivery (docs/platforms/pelion.md, "Callback delivery"): ``PUT`` of
+NotificationMessage batches with the configured headers, strictly one batch in flight, the next
+only after a 2xx.
 
 Replay means "these requests again": each captured batch is sent as captured, byte for byte,
 one ``PUT`` each, in order. Only ``--batch-size N`` (at most 10,000, the platform's
@@ -13,7 +14,7 @@ the run: nothing after it may be delivered. Timeout 20 s. ``--handshake`` first 
 verification ``PUT {}``: one attempt, accepted only on 200 or 204, redirects
 not followed, as when the platform verifies a registered URL.
 
-The sandbox (``providers/pelion/emulator_delivery.py``) delivers its callback channels with
+The sandbox (``emulator_delivery``) delivers its callback channels with
 these rules and ``engine.Deliverer``; it builds batches from its own queue with ``batch``.
 """
 

@@ -1,5 +1,5 @@
-"""Sigfox callbacks (platforms.md B): the requests a custom callback would send for captured
-messages, rendered from the replay options as a callback definition.
+"""Sigfox callbacks (docs/platforms/sigfox.md): the requests a custom callback would send for
+captured messages, rendered from the replay options as a callback definition.
 
 - URL channel (default): one request per message, ``--method GET|POST|PUT`` (default POST),
   the URL from ``--url-template`` (a full URL, or a suffix such as ``?id={device}`` added to
@@ -67,7 +67,7 @@ class SigfoxRules(Rules):
         self.line_pattern: str | None = options.extra.get("line_pattern")
         self.callback = self._callback(options)
         self.downlinks: dict[str, str | None] = {}  # the last BIDIR answer per device
-        self.show_answers = True  # the sandbox only records them
+        self.show_answers = True  # False: only record them (the sandbox)
 
     def _callback(self, options: RuleOptions) -> dict[str, Any]:
         """The options as a callback definition, checked with the platform's own spec."""
@@ -157,12 +157,12 @@ class SigfoxRules(Rules):
             answers = wire.parse_bidir_answer(status, body, content_type)
         except WireError as exc:
             return exc.message
-        out = output.current()
         for device, data in answers.items():
             self.downlinks[device] = data
-            if self.show_answers:
-                out.info(f"{request.where}: downlink for {output.inert_str(device)}: "
-                         f"{data if data is not None else 'no data'}")
+            if self.show_answers and self.options.notify is not None:
+                shown = data if data is not None else "no data"
+                self.options.notify(f"{request.where}: downlink for "
+                                    f"{output.inert_str(device)}: {shown}")
         return None
 
 

@@ -1,4 +1,4 @@
-"""Verizon ThingSpace callbacks (protocols/platforms.md A): ``POST`` of the captured SOAP
+"""Verizon ThingSpace callbacks (docs/platforms/thingspace.md): ``POST`` of the captured SOAP
 ``CallbackRequest`` (``text/xml``) or REST JSON body, one callback a request.
 
 Each captured body is checked with the provider's ``wire`` decoder first (a body the platform
