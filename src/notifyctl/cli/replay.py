@@ -44,7 +44,8 @@ def replay(
     to: Annotated[
         str | None,
         typer.Option("--to", help="Target URL, used exactly as given for every provider "
-                     "(see --keep-path).", show_default=False),
+                     "(unless the platform's own option, such as --keep-path, says otherwise).",
+                     show_default=False),
     ] = None,
     provider: Annotated[
         str | None,
