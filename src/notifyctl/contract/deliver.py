@@ -106,8 +106,8 @@ class RuleOptions:
     retry_base: float = 1.0
     timeout: float | None = None  # overrides the platform's own request timeout
     skip_invalid: bool = False  # a body the platform could not have sent is counted, not fatal
-    # The platform's own replay options (its Opt declarations), by dest; secrets among them
-    # were read from the environment variable the user named.
+    # The platform's own replay options (its Opt declarations), by dest. A secret arrives as
+    # the name of its variable (--...-env VAR); the rules read it with secrets.env_value.
     extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
     stats: InputStats = field(default_factory=InputStats)
     # Where the rules' lines for the user go (e.g. a downlink an answer carried): platforms do
