@@ -18,7 +18,8 @@ import pytest
 from notifyctl.events import read_capture
 from notifyctl.listen import BackgroundListener, Settings
 from notifyctl.listen.view import ListSink
-from notifyctl.signing import circle_sign, standard_sign
+from notifyctl.providers.circle.signing import circle_sign
+from notifyctl.signing import standard_sign
 
 CIRCLE_KEY = "circle-auth-key"
 WHSEC = "whsec_" + base64.b64encode(b"standard-webhooks-secret").decode()

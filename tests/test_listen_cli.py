@@ -22,7 +22,7 @@ import pytest
 
 from conftest import subprocess_env
 from notifyctl.events import read_capture
-from notifyctl.signing import circle_sign
+from notifyctl.providers.circle.signing import circle_sign
 
 KEY = "circle-cli-key"
 

@@ -27,9 +27,9 @@ from sandbox import SandboxThread
 from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
+from notifyctl.contract.deliver import Verdict
 from notifyctl.providers.pelion import emulator_delivery, tlv
 from notifyctl.providers.pelion.emulator_delivery import callback_rules
-from notifyctl.replay.rules.base import Verdict
 
 CALLBACK = "/v2/notification/callback"
 

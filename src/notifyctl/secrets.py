@@ -158,3 +158,4 @@ def delete(profile: str, name: str) -> bool:
         return True
 
     return _bounded(remove, "deleting")
+

@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+# The one implementation is the core's (platforms read their --...-env secrets with it too);
+# re-exported for the commands that import it from here.
+
 if TYPE_CHECKING:
     from notifyctl.config import Config, Connection
     from notifyctl.contract import Platform
@@ -181,15 +184,6 @@ def table_format(fmt: str | None, machine: str = "json") -> str:
         return chosen
     hint = "this command prints one JSON document, not JSON lines" if chosen == "jsonl" else None
     raise UsageError(f"--output {fmt!r}: choose table or {machine}", hint=hint)
-
-
-def env_value(option: str, var: str | None, *, allow_empty: bool = True,
-              hint: str | None = None) -> str | None:
-    """The value of the environment variable an ``--...-env VAR`` option names (None without
-    the option): ``notifyctl.secrets.from_env``, which platforms use for their own options."""
-    from notifyctl.secrets import from_env
-
-    return from_env(option, var, allow_empty=allow_empty, hint=hint)
 
 
 def connection(

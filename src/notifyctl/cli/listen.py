@@ -103,16 +103,17 @@ def listen(
     import asyncio
 
     from notifyctl import output
-    from notifyctl.cli.common import env_value, stored_signing_secret
+    from notifyctl.cli.common import stored_signing_secret
     from notifyctl.listen import Listener, Settings
     from notifyctl.listen.handlers import receiver_platform
     from notifyctl.listen.view import JsonlSink, TableSink
+    from notifyctl.secrets import from_env
 
     out = output.current()
     name = provider or _configured_provider()
     platform = receiver_platform(name)
     options = (platform_options or PlatformValues("listen")).take(platform)
-    key = env_value("--verify-key-env", verify_key_env, allow_empty=False)
+    key = from_env("--verify-key-env", verify_key_env, allow_empty=False)
     if verify_key_env is None:
         key = stored_signing_secret(platform)  # e.g. a key 'register' generated and stored
     chosen = table_format(fmt, machine="jsonl")

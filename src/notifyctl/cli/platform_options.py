@@ -91,12 +91,19 @@ def _parameter(opt: Opt, owners: tuple[str, ...], alone: bool) -> inspect.Parame
     def complete(incomplete: str) -> list[str]:
         return [choice for choice in choices if choice.startswith(incomplete)]
 
-    info = typer.Option(*names, help=label + opt.help, metavar=opt.metavar,
+    text = label + _after_label(opt.help) if label else opt.help
+    info = typer.Option(*names, help=text, metavar=opt.metavar,
                         show_default=opt.kind is bool and opt.default is True,
                         autocompletion=complete if choices else None)
     default = opt.default if opt.kind is bool else None
     return inspect.Parameter(opt.dest, inspect.Parameter.KEYWORD_ONLY, default=default,
                              annotation=Annotated[kind, info])
+
+
+def _after_label(text: str) -> str:
+    """``pelion: re-chunk ...``: a sentence goes on in lower case after the owners' label, as
+    the shared options' help always read; a leading acronym (``BATCH_URL``, ``GET``) stays."""
+    return text[0].lower() + text[1:] if text[:2].istitle() else text
 
 
 def with_platform_options(command: str, function: Callable[..., Any],

@@ -80,7 +80,8 @@ class Platform:
     kinds: tuple[str, ...] = ()
     columns: tuple[Column, ...] = ()
     options: Mapping[str, tuple[Opt, ...]] = field(default_factory=dict)
-    fixtures: str | None = None  # a package holding <kind>.jsonl captures and index.json
+    # "package:folder": <kind>.jsonl captures and index.json (kind -> description) there.
+    fixtures: str | None = None
     channels: str | None = None
     stream: str | None = None
     receiver: str | None = None

@@ -22,9 +22,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiohttp import WSCloseCode, web  # noqa: TID253 - the sandbox imports emulators on use
 
-from notifyctl import signing
 from notifyctl.events import now_iso
-from notifyctl.providers.circle import wire
+from notifyctl.providers.circle import signing, wire
 from notifyctl.providers.circle.api import CLIENT_NOTIFICATIONS_PATH, ServerNotificationsRoute
 from notifyctl.sandbox import spawn
 

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp  # noqa: TID253 - runs only inside `notifyctl sandbox` and tests
 
+from notifyctl.contract.deliver import Request, RuleOptions, Verdict
 from notifyctl.providers.circle import wire
 from notifyctl.providers.circle.emulator import CircleEmulator
+from notifyctl.providers.circle.rules import CircleRules
 from notifyctl.replay.engine import Deliverer
 from notifyctl.replay.report import Report
-from notifyctl.replay.rules.base import Request, RuleOptions, Verdict
-from notifyctl.replay.rules.circle import CircleRules
 
 if TYPE_CHECKING:
     from notifyctl.sandbox import SandboxConfig

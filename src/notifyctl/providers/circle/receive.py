@@ -17,7 +17,7 @@ from notifyctl.contract.receive import (
 )
 from notifyctl.errors import UsageError, WireError
 from notifyctl.events import Event
-from notifyctl.signing import circle_verify
+from notifyctl.providers.circle.signing import circle_verify
 
 
 class CircleHandler:

@@ -36,8 +36,8 @@ PLATFORM = Platform(
             Opt("--websocket", "Delete the WebSocket channel instead.", bool, False),
         ),
         "replay": (
-            Opt("--batch-size", "Re-chunk the captured items into batches of N (max 10000).",
-                int),
+            Opt("--batch-size", "Re-chunk the events into batches of N (max 10000); default: "
+                "each captured batch as captured, one PUT each.", int),
             Opt("--handshake", "Send the verification PUT {} first.", bool, False),
         ),
     },

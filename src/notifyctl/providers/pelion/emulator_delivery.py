@@ -27,10 +27,10 @@ from urllib.parse import urlsplit
 import aiohttp  # noqa: TID253 - runs only inside `notifyctl sandbox`
 import msgspec  # noqa: TID253
 
+from notifyctl.contract.deliver import Request, RuleOptions, Verdict
+from notifyctl.providers.pelion.rules import UNTIL_ACCEPTED, PelionRules
 from notifyctl.replay.engine import Deliverer
 from notifyctl.replay.report import Report
-from notifyctl.replay.rules.base import Request, RuleOptions, Verdict
-from notifyctl.replay.rules.pelion import UNTIL_ACCEPTED, PelionRules
 
 SECTIONS = (
     "registrations",

@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp  # noqa: TID253 - runs only inside `notifyctl sandbox` and tests
 
+from notifyctl.contract.deliver import RuleOptions, Verdict
 from notifyctl.errors import WireError
 from notifyctl.providers.sigfox.emulator import SigfoxEmulator
+from notifyctl.providers.sigfox.rules import BIDIR, SigfoxRules, callback_request
 from notifyctl.replay.engine import Deliverer
 from notifyctl.replay.report import Report
-from notifyctl.replay.rules.base import RuleOptions, Verdict
-from notifyctl.replay.rules.sigfox import SigfoxRules, callback_request
 
 if TYPE_CHECKING:
     from notifyctl.sandbox import SandboxConfig
@@ -119,7 +119,7 @@ class SigfoxSandbox(SigfoxEmulator):
             return
         downlink = callback.get("callbackSubtype") == 3 and bool(callback.get("downlinkHook"))
         rules = SigfoxRules(RuleOptions(target=request.url, timeout=self.timeout,
-                                        callback_type="data/bidir" if downlink else None))
+                                        extra={"callback_type": BIDIR if downlink else None}))
         rules.show_answers = False
         deliverer = Deliverer(self._session, rules, self.report, proxies=False)
         verdict = await deliverer.deliver(request)

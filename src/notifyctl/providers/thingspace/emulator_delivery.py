@@ -32,14 +32,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import aiohttp  # noqa: TID253 - runs only inside `notifyctl sandbox` and tests
 from aiohttp import web  # noqa: TID253
 
+from notifyctl.contract.deliver import Decision, Item, Request, RuleOptions
 from notifyctl.errors import WireError
 from notifyctl.providers.thingspace import wire
 from notifyctl.providers.thingspace.emulator import Listener, ThingSpaceState, add_routes
+from notifyctl.providers.thingspace.rules import ThingSpaceRules
 from notifyctl.replay.engine import INTERRUPTED, Deliverer
-from notifyctl.replay.inputs import Item
 from notifyctl.replay.report import Report
-from notifyctl.replay.rules.base import Decision, Request, RuleOptions
-from notifyctl.replay.rules.thingspace import ThingSpaceRules
 
 if TYPE_CHECKING:
     from notifyctl.sandbox import SandboxConfig

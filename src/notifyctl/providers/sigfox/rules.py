@@ -1,5 +1,5 @@
-"""Sigfox callbacks (platforms.md B): the requests a custom callback would send for captured
-messages, rendered from the replay options as a callback definition.
+"""Sigfox callbacks (docs/platforms/sigfox.md): the requests a custom callback would send for
+captured messages, rendered from the replay options as a callback definition.
 
 - URL channel (default): one request per message, ``--method GET|POST|PUT`` (default POST),
   the URL from ``--url-template`` (a full URL, or a suffix such as ``?id={device}`` added to
@@ -25,10 +25,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from notifyctl import output
-from notifyctl.errors import UsageError, WireError
-from notifyctl.replay.inputs import Item
-from notifyctl.replay.rules.base import (
+from notifyctl.contract.deliver import (
     Decision,
+    Item,
     Refused,
     Request,
     RuleOptions,
@@ -37,6 +36,7 @@ from notifyctl.replay.rules.base import (
     configured_headers,
     header,
 )
+from notifyctl.errors import UsageError, WireError
 
 ATTEMPTS = 2  # the first send and one retry
 BIDIR = "data/bidir"
@@ -63,29 +63,31 @@ class SigfoxRules(Rules):
 
     def __init__(self, options: RuleOptions) -> None:
         super().__init__(options)
-        self.callback_type = options.callback_type or "data/uplink"
+        self.callback_type: str = options.extra.get("callback_type") or "data/uplink"
+        self.line_pattern: str | None = options.extra.get("line_pattern")
         self.callback = self._callback(options)
         self.downlinks: dict[str, str | None] = {}  # the last BIDIR answer per device
-        self.show_answers = True  # the sandbox only records them
+        self.show_answers = True  # False: only record them (the sandbox)
 
     def _callback(self, options: RuleOptions) -> dict[str, Any]:
         """The options as a callback definition, checked with the platform's own spec."""
         from notifyctl.providers.sigfox.spec import CallbackSpec
 
-        template = options.url_template or ""
+        extra = options.extra
+        template = extra.get("url_template") or ""
         if template and not urlsplit(template).scheme:
             template = options.target + template  # a suffix of --to (path or query)
         spec = CallbackSpec(
             type=self.callback_type,
-            channel="batch_url" if options.batch else "url",
+            channel="batch_url" if extra.get("batch") else "url",
             url=template or options.target,
-            method=(options.method or "POST").upper(),
+            method=(extra.get("method") or "POST").upper(),
             headers=configured_headers(options),
-            body_template=options.body_template,
-            content_type=options.content_type,
-            line_pattern=options.line_pattern,
+            body_template=extra.get("body_template"),
+            content_type=extra.get("content_type"),
+            line_pattern=self.line_pattern,
         )
-        if options.line_pattern and not options.batch:
+        if self.line_pattern and not extra.get("batch"):
             raise UsageError("--line-pattern needs --batch (the BATCH_URL channel)")
         return spec.body()
 
@@ -117,7 +119,7 @@ class SigfoxRules(Rules):
         query = urlsplit(item.path or "").query
         content_type = header(item.headers, "content-type")
         # Captured BATCH_URL lines are read back through the same pattern, when it is given.
-        lines = self.options.line_pattern if content_type and content_type.startswith(
+        lines = self.line_pattern if content_type and content_type.startswith(
             "text/plain") else None
         try:
             events = wire.decode(item.body, content_type=content_type, query=query,
@@ -155,12 +157,12 @@ class SigfoxRules(Rules):
             answers = wire.parse_bidir_answer(status, body, content_type)
         except WireError as exc:
             return exc.message
-        out = output.current()
         for device, data in answers.items():
             self.downlinks[device] = data
-            if self.show_answers:
-                out.info(f"{request.where}: downlink for {output.inert_str(device)}: "
-                         f"{data if data is not None else 'no data'}")
+            if self.show_answers and self.options.notify is not None:
+                shown = data if data is not None else "no data"
+                self.options.notify(f"{request.where}: downlink for "
+                                    f"{output.inert_str(device)}: {shown}")
         return None
 
 

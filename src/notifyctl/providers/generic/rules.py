@@ -1,6 +1,6 @@
 """Generic webhooks: each captured request re-sent as it was (method, headers minus hop-by-hop
 and masked secrets) to ``--to`` exactly, or with ``--keep-path`` to ``--to`` with the captured
-path and query appended (``base.join_url``); optionally signed with Standard Webhooks v1.
+path and query appended (``join_url``); optionally signed with Standard Webhooks v1.
 
 ``--sign standard-webhooks --sign-key-env VAR`` adds ``webhook-id`` (the captured one, or one
 made per delivery: stable across retries and duplicates), ``webhook-timestamp`` (of each
@@ -15,10 +15,9 @@ import time
 from collections.abc import Iterator
 
 from notifyctl import signing
-from notifyctl.errors import UsageError
-from notifyctl.replay.inputs import Item
-from notifyctl.replay.rules.base import (
+from notifyctl.contract.deliver import (
     Decision,
+    Item,
     Refused,
     Request,
     RuleOptions,
@@ -30,7 +29,8 @@ from notifyctl.replay.rules.base import (
     length_mismatch,
     replayable_headers,
 )
-from notifyctl.replay.signed import no_key_refusal, standard_matches
+from notifyctl.errors import UsageError
+from notifyctl.signing import no_key_refusal, standard_matches
 
 STANDARD = "standard-webhooks"
 _SW_HEADERS = frozenset({"webhook-id", "webhook-timestamp", "webhook-signature"})
@@ -39,22 +39,23 @@ _SW_HEADERS = frozenset({"webhook-id", "webhook-timestamp", "webhook-signature"}
 class GenericRules(Rules):
     name = "generic"
     timeout = 30.0  # Standard Webhooks advises senders 15-30 s
-    keeps_paths = True
 
     def __init__(self, options: RuleOptions) -> None:
         super().__init__(options)
-        if options.sign not in (None, STANDARD):
-            raise UsageError(f"--sign {options.sign!r} is not supported", hint=f"use {STANDARD}")
-        if options.sign and not options.sign_key:
+        self.sign: str | None = options.extra.get("sign")  # --sign
+        self.keep_path = bool(options.extra.get("keep_path"))  # --keep-path
+        if self.sign not in (None, STANDARD):
+            raise UsageError(f"--sign {self.sign!r} is not supported", hint=f"use {STANDARD}")
+        if self.sign and not options.sign_key:
             raise UsageError(f"--sign {STANDARD} needs the secret: pass --sign-key-env VAR")
-        if options.sign_key and options.sign:
+        if options.sign_key and self.sign:
             signing.standard_secret(options.sign_key)  # a malformed secret fails before sending
         self.attempts = options.max_attempts or 1
         self._run = secrets.token_hex(4)
 
     def requests(self, items: Iterator[Item]) -> Iterator[Request | Refused]:
         extra = configured_headers(self.options)
-        sign = self.options.sign == STANDARD
+        sign = self.sign == STANDARD
         key = self.options.sign_key
         for index, item in enumerate(items):
             headers = replayable_headers(item.headers)
@@ -78,12 +79,12 @@ class GenericRules(Rules):
                           item.where, msg_id, item.at)
 
     def _url(self, item: Item) -> str:
-        if self.options.keep_path:
+        if self.keep_path:
             return join_url(self.options.target, item.path)
         return self.options.target
 
     def attempt_headers(self, request: Request, attempt: int) -> dict[str, str]:
-        if self.options.sign != STANDARD or self.options.sign_key is None:
+        if self.sign != STANDARD or self.options.sign_key is None:
             return request.headers
         stamp = int(time.time())
         signature = signing.standard_sign(self.options.sign_key, request.key, stamp, request.body)

@@ -1,5 +1,6 @@
-"""Pelion / Izuma callback delivery (protocols/pelion.md section 4): ``PUT`` of NotificationMessage
-batches with the configured headers, strictly one batch in flight, the next only after a 2xx.
+"""Pelion / Izuma callback delivery (docs/platforms/pelion.md, "Callback delivery"): ``PUT`` of
+NotificationMessage batches with the configured headers, strictly one batch in flight, the next
+only after a 2xx.
 
 Replay means "these requests again": each captured batch is sent as captured, byte for byte,
 one ``PUT`` each, in order. Only ``--batch-size N`` (at most 10,000, the platform's
@@ -13,7 +14,7 @@ the run: nothing after it may be delivered. Timeout 20 s. ``--handshake`` first 
 verification ``PUT {}``: one attempt, accepted only on 200 or 204, redirects
 not followed, as when the platform verifies a registered URL.
 
-The sandbox (``providers/pelion/emulator_delivery.py``) delivers its callback channels with
+The sandbox (``emulator_delivery``) delivers its callback channels with
 these rules and ``engine.Deliverer``; it builds batches from its own queue with ``batch``.
 """
 
@@ -22,10 +23,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from notifyctl.errors import UsageError, WireError
-from notifyctl.replay.inputs import Item
-from notifyctl.replay.rules.base import (
+from notifyctl.contract.deliver import (
     Decision,
+    Item,
     Refused,
     Request,
     RuleOptions,
@@ -33,6 +33,7 @@ from notifyctl.replay.rules.base import (
     Verdict,
     configured_headers,
 )
+from notifyctl.errors import UsageError, WireError
 
 MAX_BATCH = 10_000
 DEFAULT_ATTEMPTS = 8  # 1 + 7 retries: 127 s of back-off at the real scale
@@ -46,13 +47,15 @@ class PelionRules(Rules):
     timeout = 20.0
     sequential = True
     stop_on_failure = True
-    rechunks = True
 
     def __init__(self, options: RuleOptions) -> None:
         super().__init__(options)
-        if options.batch_size is not None and not 1 <= options.batch_size <= MAX_BATCH:
+        # --batch-size: re-chunk into batches of N; None: each captured batch as captured.
+        self.batch_size: int | None = options.extra.get("batch_size")
+        self.handshake_first = bool(options.extra.get("handshake"))  # --handshake
+        if self.batch_size is not None and not 1 <= self.batch_size <= MAX_BATCH:
             raise UsageError(f"--batch-size must be 1..{MAX_BATCH} (the platform's "
-                             f"max_chunk_size), got {options.batch_size}")
+                             f"max_chunk_size), got {self.batch_size}")
         attempts = DEFAULT_ATTEMPTS if options.max_attempts is None else options.max_attempts
         if attempts < 0:
             raise UsageError(f"--max-attempts must be 0 (until accepted) or more, got {attempts}")
@@ -60,7 +63,7 @@ class PelionRules(Rules):
         self.headers = {"Content-Type": "application/json", **configured_headers(options)}
 
     def settings(self) -> dict[str, str]:
-        size = self.options.batch_size
+        size = self.batch_size
         return {"batches": "as captured" if size is None else f"re-chunked to {size}"}
 
     def requests(self, items: Iterator[Item]) -> Iterator[Request | Refused]:
@@ -68,7 +71,7 @@ class PelionRules(Rules):
 
         captured = ((item, found) for item in items
                     if (found := self._items(wire, item)) is not None)
-        size = self.options.batch_size
+        size = self.batch_size
         if size is None:
             for count, (item, found) in enumerate(captured):
                 yield self.batch(item.body, len(found), item.where, f"pelion-{count}-0", item.at)

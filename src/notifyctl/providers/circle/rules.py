@@ -1,4 +1,4 @@
-"""Logitech Circle server notifications, per seed 004: ``POST`` JSON signed with
+"""Logitech Circle server notifications (docs/platforms/circle.md): ``POST`` JSON signed with
 ``X-Logi-Verify`` (base64 HMAC-SHA256 of the exact body, key from ``--sign-key-env``).
 
 5 s per event; 2xx accepted; 410 means "remove this registration": nothing more is sent to the
@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from notifyctl import signing
-from notifyctl.replay.inputs import Item
-from notifyctl.replay.rules.base import (
+from notifyctl.contract.deliver import (
     Decision,
+    Item,
     Refused,
     Request,
     Rules,
@@ -22,7 +21,8 @@ from notifyctl.replay.rules.base import (
     header,
     length_mismatch,
 )
-from notifyctl.replay.signed import circle_matches, no_key_refusal
+from notifyctl.providers.circle.signing import circle_matches, circle_sign
+from notifyctl.signing import no_key_refusal
 
 ATTEMPTS = 3  # the first try and "two more times in quick succession"
 
@@ -49,7 +49,7 @@ class CircleRules(Rules):
                 signature, matched = circle_matches(key, captured, body)
                 self.resigned += not matched
             else:
-                signature = signing.circle_sign(key, body)
+                signature = circle_sign(key, body)
             headers = {"Content-Type": "application/json", **extra, "X-Logi-Verify": signature}
             yield Request("POST", target, headers, body, 1, item.where, f"circle-{index}", item.at)
 

@@ -7,9 +7,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
+from notifyctl.contract.deliver import Item, Refused, Request, Rules, configured_headers
 from notifyctl.errors import WireError
-from notifyctl.replay.inputs import Item
-from notifyctl.replay.rules.base import Refused, Request, Rules, configured_headers
 
 MAX_HEADERS = 5
 
@@ -21,7 +20,7 @@ class IottlyRules(Rules):
     def requests(self, items: Iterator[Item]) -> Iterator[Request | Refused]:
         extra = configured_headers(self.options, limit=MAX_HEADERS)
         headers = {"Content-Type": "application/json", **extra}
-        payload_only = self.options.payload_only
+        payload_only = bool(self.options.extra.get("payload_only"))
         for index, item in enumerate(items):
             body = item.body
             try:

@@ -1,4 +1,4 @@
-"""Verizon ThingSpace callbacks (protocols/platforms.md A): ``POST`` of the captured SOAP
+"""Verizon ThingSpace callbacks (docs/platforms/thingspace.md): ``POST`` of the captured SOAP
 ``CallbackRequest`` (``text/xml``) or REST JSON body, one callback a request.
 
 Each captured body is checked with the provider's ``wire`` decoder first (a body the platform
@@ -18,10 +18,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from notifyctl.errors import UsageError, WireError
-from notifyctl.replay.inputs import Item
-from notifyctl.replay.rules.base import (
+from notifyctl.contract.deliver import (
     Decision,
+    Item,
     Refused,
     Request,
     RuleOptions,
@@ -30,6 +29,8 @@ from notifyctl.replay.rules.base import (
     configured_headers,
     header,
 )
+from notifyctl.errors import UsageError, WireError
+from notifyctl.secrets import from_env
 
 DEFAULT_THRESHOLD = 4  # sends of an unacknowledged callback (SOAP bodies do not say)
 
@@ -50,12 +51,17 @@ class ThingSpaceRules(Rules):
         super().__init__(options)
         if options.max_attempts is not None and options.max_attempts < 1:
             raise UsageError(f"--max-attempts must be at least 1, got {options.max_attempts}")
+        # The credentials put inside each body; None keeps the captured value. The password
+        # comes from the variable --callback-password-env names, never from the command line.
+        self.callback_username: str | None = options.extra.get("callback_username")
+        self.callback_password = from_env("--callback-password-env",
+                                           options.extra.get("callback_password_env"))
 
     def requests(self, items: Iterator[Item]) -> Iterator[Request | Refused]:
         from notifyctl.providers.thingspace import rewrite, wire
 
         extra = configured_headers(self.options)
-        username, password = self.options.callback_username, self.options.callback_password
+        username, password = self.callback_username, self.callback_password
         for index, item in enumerate(items):
             captured_type = header(item.headers, "content-type")
             try:
