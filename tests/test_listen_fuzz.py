@@ -36,7 +36,8 @@ from notifyctl.listen import BackgroundListener, Settings
 from notifyctl.listen.handlers import make_handler
 from notifyctl.listen.server import ListenDelivery, Receiver
 from notifyctl.listen.view import NullSink, Seen, lines_of
-from notifyctl.signing import circle_sign, standard_sign
+from notifyctl.providers.circle.signing import circle_sign
+from notifyctl.signing import standard_sign
 
 KEY = "whsec_" + base64.b64encode(b"fuzzing-secret").decode()
 USER, PASSWORD = "cb-user", "cb-pass"
