@@ -9,58 +9,17 @@ timeouts, the transport and the report belong to the engine.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
+from notifyctl.contract.deliver import HOP_BY_HOP, Decision, Refused, Request, Verdict
 from notifyctl.errors import UsageError
 from notifyctl.replay.inputs import InputStats, Item
 
-HOP_BY_HOP = frozenset(
-    {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
-     "te", "trailer", "trailers", "transfer-encoding", "upgrade", "host", "content-length",
-     "accept-encoding"}
-)
-
-
-class Verdict(enum.Enum):
-    ACCEPTED = "accepted"
-    RETRY = "retry"
-    GONE = "gone"  # the receiver asked to stop: nothing more goes to this target
-    FAILED = "failed"
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    verdict: Verdict
-    delay: float = 0.0  # seconds before the next attempt (RETRY only)
-
-
-@dataclass(slots=True)
-class Request:
-    """One delivery to make: the exact bytes and headers, and what it stands for."""
-
-    method: str
-    url: str
-    headers: dict[str, str]
-    body: bytes
-    events: int
-    where: str  # FILE:LINE of the (first) captured delivery it came from
-    key: str  # stable per delivery across retries and duplicates (webhook-id)
-    at: str | None = None  # capture time of the first event, for --realtime/--speed
-    # At most this many attempts, whatever ``decide`` says (a bound the body itself carries,
-    # such as ThingSpace's maxCallbackThreshold); None leaves it to ``decide``.
-    max_attempts: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Refused:
-    """A delivery the rules will not send, with why (e.g. a stale signature and no key)."""
-
-    where: str
-    reason: str
-    events: int = 1
+# The values rules trade with the engine are the delivery contract's: emulators use them too.
+__all__ = ["HOP_BY_HOP", "Decision", "Refused", "Request", "RuleOptions", "Rules", "Verdict",
+           "configured_headers", "header", "join_url", "length_mismatch", "replayable_headers"]
 
 
 @dataclass
