@@ -7,8 +7,9 @@ rules' ``callback_request`` (URL channel: one request per message; BATCH_URL: th
 one drain grouped by their one-second ``time`` window) and sent through the sandbox's sender
 (``context.sender``: the replay engine's delivery) with the Sigfox rules (10 s timeout, one
 retry, no redirects). A delivery that is still not accepted is recorded in
-``callbacks-not-delivered``. The answers of the DATA/BIDIR callback selected for downlinks
-are parsed; the last downlink per device is in ``state()["downlinks"]``. EMAIL callbacks and
+``callbacks-not-delivered``, saying why. The answers of the DATA/BIDIR callback selected for
+downlinks are parsed; the last downlink per device is in ``state()["downlinks"]``, and an
+answer that cannot be read fails its delivery (the downlink is lost). EMAIL callbacks and
 SERVICE/ERROR callbacks are not sent to (the sandbox generates uplinks only).
 """
 
@@ -20,12 +21,12 @@ import itertools
 from collections.abc import Iterator
 from typing import Any
 
-from notifyctl.contract.deliver import Verdict
+from notifyctl.contract.deliver import Sender, Verdict
 from notifyctl.contract.emulate import SandboxContext
 from notifyctl.errors import WireError
 from notifyctl.providers.sigfox.emulator import SigfoxEmulator
 from notifyctl.replay.rules.base import RuleOptions
-from notifyctl.replay.rules.sigfox import SigfoxRules, callback_request
+from notifyctl.replay.rules.sigfox import ATTEMPTS, SigfoxRules, callback_request
 
 
 class SigfoxSandbox(SigfoxEmulator):
@@ -121,5 +122,12 @@ class SigfoxSandbox(SigfoxEmulator):
             last = sender.last or "no answer"
             self.record_undelivered(device_type, callback["id"], device=device,
                                     status=int(last) if last.isdigit() else None,
-                                    message=f"not accepted after 2 attempts (last: {last})")
+                                    message=_why(sender, last))
 
+
+def _why(sender: Sender, last: str) -> str:
+    """Why a delivery ended unaccepted: an answer that could not be read (a BIDIR downlink
+    lost) fails at once, anything else after the platform's attempts."""
+    if sender.unreadable:
+        return f"answered {last}, but {sender.unreadable}"
+    return f"not accepted after {ATTEMPTS} attempts (last: {last})"
