@@ -18,11 +18,11 @@ import pytest
 
 from conftest import subprocess_env
 from notifyctl import registry
+from notifyctl.contract.deliver import RuleOptions, Rules
+from notifyctl.contract.emulate import SandboxConfig
 from notifyctl.errors import UsageError
 from notifyctl.replay.engine import Deliverer
-from notifyctl.replay.rules.base import RuleOptions
-from notifyctl.replay.rules.pelion import PelionRules
-from notifyctl.sandbox import EmulatorContext, Sandbox, SandboxConfig
+from notifyctl.sandbox import EmulatorContext, Sandbox
 
 
 def test_every_declared_emulator_is_composed_and_providers_narrow_them() -> None:
@@ -41,7 +41,7 @@ def test_the_context_sends_with_the_replay_engine_on_one_session() -> None:
 
     async def senders() -> list[Any]:
         try:
-            made = [context.sender(PelionRules(RuleOptions(target=f"http://127.0.0.1:9/{n}")),
+            made = [context.sender(Rules(RuleOptions(target=f"http://127.0.0.1:9/{n}")),
                                    context.log("test")) for n in range(2)]
             assert all(not sender.session.closed for sender in made)
             return made
@@ -52,7 +52,7 @@ def test_the_context_sends_with_the_replay_engine_on_one_session() -> None:
     assert isinstance(first, Deliverer) and isinstance(second, Deliverer)
     assert first.session is second.session and first.session.closed
     assert first.proxies is False  # a callback goes exactly where it was registered
-    rules = PelionRules(RuleOptions(target="http://127.0.0.1:9/"))
+    rules = Rules(RuleOptions(target="http://127.0.0.1:9/"))
     with pytest.raises(TypeError, match=r"EmulatorContext\.log"):
         context.sender(rules, object())  # type: ignore[arg-type]
 

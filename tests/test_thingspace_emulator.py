@@ -13,10 +13,11 @@ import pytest
 from aiohttp import web
 from thingspace_platform import ACCOUNT, client, new_state, platform, rest_api, run, serve, soap_api
 
+from notifyctl.contract.emulate import SandboxConfig
 from notifyctl.errors import UnexpectedAnswer, WireError
 from notifyctl.providers.thingspace import emulator, emulator_delivery, soap, wire
 from notifyctl.providers.thingspace.emulator_delivery import ThingSpaceEmulator, sample_body
-from notifyctl.sandbox import EmulatorContext, SandboxConfig
+from notifyctl.sandbox import EmulatorContext
 
 
 def malformed_app(body: bytes, status: int = 200) -> web.Application:
