@@ -35,7 +35,7 @@ from aiohttp import web  # noqa: TID253
 
 from notifyctl import registry
 from notifyctl.contract.deliver import DeliveryLog, Rules, Sender
-from notifyctl.contract.emulate import Emulator, SandboxConfig
+from notifyctl.contract.emulate import Emulator, SandboxConfig, SandboxContext
 from notifyctl.errors import Interrupted, UsageError
 from notifyctl.replay.engine import Deliverer
 from notifyctl.replay.report import Report
@@ -128,8 +128,8 @@ class HttpFault:
                 "method": self.method, "retry_after": self.retry_after}
 
 
-def _load(name: str, context: EmulatorContext) -> Emulator:
-    factory: Callable[[EmulatorContext], Emulator] = registry.get(name).load("emulator")
+def _load(name: str, context: SandboxContext) -> Emulator:
+    factory: Callable[[SandboxContext], Emulator] = registry.get(name).load("emulator")
     return factory(context)
 
 
