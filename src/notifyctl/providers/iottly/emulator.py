@@ -186,7 +186,6 @@ class IottlyEmulator:
         await self._send(client, "command_done", {"exit_code": code}, rid)
 
 
-
 class IottlySandbox(IottlyEmulator):
     """``IottlyEmulator`` as the sandbox's emulator (``contract.emulate.Emulator``), pinging at
     the sandbox's interval; this class is the factory the platform declares."""
