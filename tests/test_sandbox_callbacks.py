@@ -221,10 +221,11 @@ def test_backoff_schedule_is_capped_and_sandbox_rules_never_give_up() -> None:
 
 
 def test_no_delivery_loop_outside_the_engine() -> None:
-    """The sandbox sends through replay's Deliverer: no HTTP call or back-off of its own."""
+    """The sandbox sends through its sender (replay's Deliverer, see test_sandbox.py): no HTTP
+    call or back-off of its own."""
     source = Path(emulator_delivery.__file__).read_text()
     assert ".put(" not in source and "sleep(" not in source and "2.0 **" not in source
-    assert "Deliverer(" in source
+    assert "context.sender(" in source
 
 
 def test_reregistering_keeps_the_queue(sandbox: SandboxThread) -> None:

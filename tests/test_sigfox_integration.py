@@ -255,3 +255,27 @@ def test_sandbox_reads_the_downlink_answer_of_the_selected_bidir_callback(
     refused = cli("-p", sfx, "sigfox", "downlink", uplink_only.stdout.strip(),
                   "--device-type", DT)
     assert refused.exit_code == 2 and "BIDIR" in refused.stderr
+
+
+def test_unreadable_bidir_answer_is_listed_undelivered_saying_why(
+        cli: Any, sandbox: Any, sfx: str, receiver: Recorder) -> None:
+    receiver.answers["/bidir"] = (200, b'{"CAFE":{"downlinkData":"12"}}', "application/json")
+    made = cli("-p", sfx, "register", receiver.url + "/bidir", "--device-type", DT,
+               "--type", "data/bidir")
+    assert made.exit_code == 0, made.stderr
+    selected = cli("-p", sfx, "sigfox", "downlink", made.stdout.strip(), "--device-type", DT)
+    assert selected.exit_code == 0, selected.stderr
+    uplink(sandbox, "CAFE", 1, int(time.time()), ack=True)
+    receiver.wait(1)
+    deadline = time.monotonic() + 5
+    while sigfox_state(sandbox)["undelivered"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    errors = cli("-p", sfx, "sigfox", "undelivered", "--device-type", DT)
+    assert errors.exit_code == 0, errors.stderr
+    [error] = errors.json()
+    # The 200 was answered, but the downlink in it is lost: said, not "(last: 200)".
+    assert error["device"] == "CAFE" and error["status"] == 200
+    assert "answered 200, but" in error["message"]
+    assert "must be exactly 16 hex characters" in error["message"]
+    assert len(receiver.requests) == 1  # an unusable answer is not sent again
+    assert sigfox_state(sandbox)["downlinks"] == {}

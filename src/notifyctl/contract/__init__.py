@@ -91,6 +91,9 @@ class Platform:
     hints: Mapping[str, str] = field(default_factory=dict)
     # The platform's API under the sandbox's URL (``tail --sandbox``, the sandbox's banner).
     sandbox_path: str = ""
+    # What the sandbox's banner adds to the platform's line after its --api-url: more of the
+    # profile (``--account sandbox``) or a sentence of its own; ``{url}`` is the sandbox's URL.
+    sandbox_note: str = ""
     # Event ids name one event each, so tail drops a repeated id (Pelion re-sends batches);
     # False where an id names something events share (a Circle activity).
     unique_ids: bool = False

@@ -212,6 +212,11 @@ def join_url(target: str, path: str | None) -> str:
     return urlunsplit((base.scheme, base.netloc, joined, query, ""))
 
 
+# The outcome of an attempt cancelled before its answer came (Ctrl-C, a channel removed): the
+# receiver may have seen it. One of the keys of ``DeliveryLog.statuses``.
+INTERRUPTED = "interrupted"
+
+
 class DeliveryLog(Protocol):
     """What an emulator reads of its deliveries: the delivery engine's running counts."""
 
@@ -221,15 +226,20 @@ class DeliveryLog(Protocol):
     failed: int
     refused: int
     events_accepted: int
-    statuses: Mapping[str, int]
+
+    @property
+    def statuses(self) -> Mapping[str, int]:
+        """Attempts by outcome: a status code, ``timeout``, ``connect-error``, INTERRUPTED..."""
 
 
 class Sender(Protocol):
     """Delivers requests by a platform's rules (the replay engine's ``Deliverer``): attempts,
     back-off, timeouts and redirects as the rules say. ``last`` is the latest attempt's outcome
-    (a status code, ``timeout``, ``connect-error``...)."""
+    (a status code, ``timeout``, ``connect-error``...); ``unreadable`` why that attempt's
+    answer, which the rules read, could not be used (the delivery then failed), else None."""
 
     last: str | None
+    unreadable: str | None
 
     async def deliver(self, request: Request) -> Verdict: ...
 

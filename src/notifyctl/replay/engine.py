@@ -36,6 +36,7 @@ from typing import Protocol, runtime_checkable
 import aiohttp  # noqa: TID253 - the replay engine only loads when a replay runs
 
 from notifyctl.contract.deliver import (
+    INTERRUPTED,
     Decision,
     InputStats,
     Item,
@@ -54,7 +55,6 @@ from notifyctl.retry import parse_retry_after
 DEFAULT_CONCURRENCY = 16
 MAX_RETRY_AFTER = 120.0  # seconds: the longest Retry-After a replay waits for
 CONNECT_TIMEOUT = 10.0  # seconds: a connection not made by then is not coming
-INTERRUPTED = "interrupted"  # the outcome of an attempt cancelled before its answer came
 
 
 @runtime_checkable
@@ -161,6 +161,7 @@ class Deliverer:
         self.proxies = proxies
         self.reach = reach
         self.last: str | None = None
+        self.unreadable: str | None = None  # why the last answer the rules read was unusable
         # Rules that read answers (Sigfox BIDIR downlinks) define answered(request, status,
         # content_type, body) -> None, or why the answer is unusable; the others pay nothing.
         self._answered = getattr(rules, "answered", None)
@@ -197,6 +198,7 @@ class Deliverer:
                 self._count(INTERRUPTED)  # sent, maybe received: the count must say so
                 raise
             self._count(outcome.name)
+            self.unreadable = outcome.unreadable
             decision = self._judge(request, outcome, decide(outcome.status, attempt))
             if decision.verdict is Verdict.RETRY and attempt == request.max_attempts:
                 decision = Decision(Verdict.FAILED)  # the delivery's own bound

@@ -49,7 +49,7 @@ PLATFORM = Platform(
     fixtures="notifyctl.providers.circle:fixtures",
     receiver="notifyctl.providers.circle.receive:make",
     rules="notifyctl.providers.circle.rules:CircleRules",
-    emulator="notifyctl.providers.circle.emulator_delivery:for_sandbox",
+    emulator="notifyctl.providers.circle.emulator_delivery:CircleSandbox",
     hints={"channels": "Circle has no API that lists server notifications; 'register' "
                        "overwrites the registration and 'unregister' removes it"},
 )

@@ -37,7 +37,7 @@ PLATFORM = Platform(
     receiver="notifyctl.providers.iottly.receive:make",
     rules="notifyctl.providers.iottly.rules:IottlyRules",
     commands="notifyctl.cli.iottly:app",
-    emulator="notifyctl.providers.iottly.emulator:for_sandbox",
+    emulator="notifyctl.providers.iottly.emulator:IottlySandbox",
     hints={"channels": "Iottly webhooks cannot be managed through an API: they are set in the "
                        "dashboard (Project settings -> Configure webhooks); check a YAML "
                        "description of them first with 'notifyctl iottly check-webhooks FILE'"},

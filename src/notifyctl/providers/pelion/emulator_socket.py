@@ -18,9 +18,9 @@ import aiohttp  # noqa: TID253 - runs only inside `notifyctl sandbox`
 from aiohttp import web  # noqa: TID253
 
 from notifyctl.providers.pelion.emulator_delivery import build_message
-from notifyctl.sandbox import spawn
 
 if TYPE_CHECKING:
+    from notifyctl.contract.emulate import SandboxContext
     from notifyctl.providers.pelion.emulator import KeyState
 
 PING_PAYLOAD = b"sbx!"  # the service pings with four bytes (seed: WebSocket interface)
@@ -47,11 +47,12 @@ class ChannelSocket:
     """A WebSocket bound to one key's channel while it is that key's current connection."""
 
     def __init__(
-        self, ws: web.WebSocketResponse, request: web.Request, ping_interval: float
+        self, ws: web.WebSocketResponse, request: web.Request, context: SandboxContext
     ) -> None:
         self.ws = ws
         self.request = request
-        self.ping_interval = ping_interval
+        self.context = context
+        self.ping_interval = context.config.ping_interval
         self.stalled = False
         self.retiring = False
         # The close code the client sent first (None: the server closed, or no close frame).
@@ -174,5 +175,5 @@ class ChannelSocket:
             await asyncio.sleep(min(PONG_TIMEOUT, self.ping_interval))
             if self._last_pong < sent and not (self.stalled or self.retiring):
                 # As the service does: an unanswered ping ends the connection with 1001.
-                spawn(self._tasks, self.retire(1001, "ping timeout"))
+                self.context.spawn(self._tasks, self.retire(1001, "ping timeout"))
                 return

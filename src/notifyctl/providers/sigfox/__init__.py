@@ -64,6 +64,6 @@ PLATFORM = Platform(
     receiver="notifyctl.providers.sigfox.receive:make",
     rules="notifyctl.providers.sigfox.rules:SigfoxRules",
     commands="notifyctl.cli.sigfox:app",
-    emulator="notifyctl.providers.sigfox.emulator_delivery:for_sandbox",
+    emulator="notifyctl.providers.sigfox.emulator_delivery:SigfoxSandbox",
     hints={"stream": "receive its callbacks with 'notifyctl listen --provider sigfox'"},
 )

@@ -24,6 +24,7 @@ PLATFORM = Platform(
     default_api_url="https://thingspace.verizon.com/api",
     # callback_password: what ThingSpace sends to the callback URL; keyring only.
     sandbox_path="/api",
+    sandbox_note=" --account sandbox (SOAP: --set api=soap --api-url {url}/api/v2)",
     secrets=("username", "password", "client_id", "client_secret", "callback_password"),
     settings={"api": Setting("which management API: the REST API or SOAP (UWS)",
                              choices=("rest", "soap"), default="rest")},
