@@ -14,7 +14,7 @@ import os
 import re
 import shlex
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
@@ -77,13 +77,32 @@ def _platform_commands() -> dict[str, str]:
             if platform.commands is not None}
 
 
-@functools.cache
 def _build(name: str) -> _click.Command:
-    module, _, attribute = (COMMANDS.get(name) or _platform_commands()[name]).partition(":")
-    target = getattr(importlib.import_module(module), attribute)
+    """The command ``name``; one with platform options is built for the platforms in play on
+    this command line (cached per set: an in-process caller may run several command lines)."""
+    target = _target(name)
+    in_play: tuple[str, ...] = ()
     if not isinstance(target, typer.Typer) and platform_options.KEYWORD in inspect.signature(
             target).parameters:
-        target = platform_options.with_platform_options(name, target, _platforms_in_play())
+        in_play = tuple(platform.name for platform in _platforms_in_play())
+    return _command(name, in_play)
+
+
+@functools.cache
+def _target(name: str) -> Any:
+    module, _, attribute = (COMMANDS.get(name) or _platform_commands()[name]).partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+@functools.cache
+def _command(name: str, in_play: tuple[str, ...]) -> _click.Command:
+    from notifyctl import registry
+
+    target = _target(name)
+    if in_play:
+        platforms = registry.platforms()
+        target = platform_options.with_platform_options(
+            name, target, [platforms[each] for each in in_play])
     # A holder group gives the command the root's settings (plain help, no Rich) through
     # Typer's public API only.
     holder = typer.Typer(rich_markup_mode=None)
