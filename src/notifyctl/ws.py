@@ -319,8 +319,7 @@ class Reconnecting:
             meaning = self._closed(code, reason, sent)
             if isinstance(meaning, NotifyctlError):
                 raise meaning
-            failures += 1
-            failing_since = time.monotonic()
+            failures += 1  # the clock of retry_for starts at the first failed attempt
             wait = next(delays)
             message = naming(meaning, self.where)
             self._give_up(message, failures, failing_since, wait)
@@ -329,13 +328,13 @@ class Reconnecting:
     def _give_up(self, message: str, failures: int, failing_since: float, wait: float) -> None:
         """NetworkError when retrying is pointless (see the module docstring)."""
         message = naming(message, self.where)
-        failing = time.monotonic() - failing_since
+        failing = time.monotonic() - failing_since if failing_since else 0.0
         if not self.answered and failures >= min(FIRST_CONTACT_ATTEMPTS,
                                                  self.max_failures or FIRST_CONTACT_ATTEMPTS):
             raise unreachable(self.where, failures, message)
         if self.max_failures is not None and failures >= self.max_failures:
             raise NetworkError(f"{message} (gave up after {failures} attempts)")
-        if self.retry_for is not None and failing + wait > self.retry_for:
+        if self.retry_for is not None and failing_since and failing + wait > self.retry_for:
             raise NetworkError(f"{message}; gave up after {failing:.0f} s",
                                hint="check the URL and network, or raise --retry-for")
 

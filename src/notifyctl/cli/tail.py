@@ -108,7 +108,6 @@ def tail(
       notifyctl -p iot tail --device dev_01 --stream temp --stream hum
       notifyctl -p circle tail --kind activity_created --device ACCESSORY_ID
     """
-    from dataclasses import replace
 
     from notifyctl import registry
     from notifyctl import tail as engine
@@ -148,8 +147,8 @@ def tail(
     stream = platform.load("stream")
     open_source: Opener = stream(context)  # checks the options: exit 2 before connecting
     if sandbox:
-        open_source = _sandboxed(stream, replace(context, options=values), platform,
-                                 20.0 if rate is None else rate, 5 if devices is None else devices)
+        open_source = _sandboxed(stream, context, platform, 20.0 if rate is None else rate,
+                                 5 if devices is None else devices)
 
     tail_options = engine.TailOptions(
         count=count,
