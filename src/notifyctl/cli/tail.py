@@ -70,7 +70,8 @@ def tail(
     sandbox: Annotated[
         bool,
         typer.Option("--sandbox", help="Run an embedded sandbox emulator and tail it"
-                     " (no account needed)."),
+                     " (no account needed); --provider picks the platform (default: the"
+                     " first with a stream and an emulator)."),
     ] = False,
     rate: Annotated[
         float | None,
