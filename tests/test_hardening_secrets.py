@@ -202,11 +202,12 @@ def test_sandbox_start_up_lines_hold_no_secret(tmp_path: Path) -> None:
 
 
 def test_iottly_stream_url_key_is_redacted_in_errors_and_logs() -> None:
-    from notifyctl.providers.streaming import quiet_logger, redact, translate
+    from notifyctl.redaction import redact
+    from notifyctl.ws import quiet_logger, translate
 
     url = f"wss://127.0.0.1:9/v1/stream?api_key={OTHER}&x=1"
     assert redact(url) == "wss://127.0.0.1:9/v1/stream?api_key=***&x=1"
-    assert OTHER not in translate(OSError(f"cannot reach {url}"), "iottly").message
+    assert OTHER not in translate(OSError(f"cannot reach {url}"), url, "iottly").message
     logger = quiet_logger("websockets.client.hardening")
     logger.setLevel(logging.DEBUG)
     records: list[str] = []

@@ -20,7 +20,8 @@ from notifyctl.errors import AuthError, NetworkError, NotFoundError, WireError
 from notifyctl.providers.iottly import wire
 from notifyctl.providers.iottly.emulator import IottlyEmulator
 from notifyctl.providers.iottly.stream import IottlyStream
-from notifyctl.providers.streaming import doubling, redact
+from notifyctl.redaction import redact
+from notifyctl.retry import backoff
 
 KEY = "ik_live_secret_0123456789"
 
@@ -64,7 +65,7 @@ def test_stream_url_and_redaction() -> None:
     assert wire.stream_url("http://127.0.0.1:9/x/v1.0/", "k") == \
         "ws://127.0.0.1:9/x/v1/stream?api_key=k"
     assert wire.stream_url("", "k", "wss://edge/ws?x=1") == "wss://edge/ws?x=1&api_key=k"
-    assert list(itertools.islice(doubling(), 7)) == [1, 2, 4, 8, 16, 30, 30]
+    assert list(itertools.islice(backoff(), 7)) == [1, 2, 4, 8, 16, 30, 30]
 
 
 @settings(max_examples=300, deadline=None)

@@ -135,3 +135,14 @@ def test_iottly_exec_on_the_sandbox_exits_with_the_device_code(cli: Any, iot: st
     failed = cli("-p", iot, "iottly", "exec", "dev-1", "stderr", "boom")
     assert failed.exit_code == 1 and "boom" in failed.stderr
     assert IOTTLY_KEY not in echoed.stderr + failed.stderr
+
+
+@pytest.mark.parametrize("args", [["--provider", "circle"],
+                                  ["--provider", "iottly", "--device", "dev-1"]],
+                         ids=["circle", "iottly"])
+def test_sandbox_tails_the_chosen_platform(cli: Any, args: list[str]) -> None:
+    """``tail --sandbox --provider X`` opens X's stream against the embedded sandbox."""
+    result = cli("tail", "--sandbox", *args, "--count", "2", "-o", "jsonl", "--timeout", "20")
+    assert result.exit_code == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(events) == 2 and {event["provider"] for event in events} == {args[1]}

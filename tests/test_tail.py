@@ -22,13 +22,13 @@ from notifyctl.events import Event
 from notifyctl.http import NetOptions
 from notifyctl.providers.pelion.api import PelionApi, websocket_url
 from notifyctl.providers.pelion.stream import PelionStream
+from notifyctl.retry import backoff
 from notifyctl.tail import (
     Dedup,
     Filters,
     Source,
     TailOptions,
     TailRun,
-    backoff_delays,
     tail,
 )
 
@@ -263,8 +263,8 @@ def test_filter_and_dedup_units() -> None:
     assert dedup.filter(frame(None, None)) == frame(None, None)
 
 
-def test_backoff_delays_shape() -> None:
-    delays = list(itertools.islice(backoff_delays(), 12))
+def test_jittered_backoff_shape() -> None:
+    delays = list(itertools.islice(backoff(jitter=True), 12))
     assert 0.5 <= delays[0] <= 1.0  # first retry within a second
     assert all(15 <= d <= 30 for d in delays[6:])  # capped at 30 s
     assert all(d / 2 <= 30 for d in delays)

@@ -177,7 +177,8 @@ def test_sandbox_mode_ctrl_c_exits_130_cleanly(tmp_path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "notifyctl", "tail", "--sandbox", "--rate", "200", "-o", "jsonl",
          "--save", str(capture)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=subprocess_env(),
+        # Unbuffered: readline must not read ahead lines that communicate() would then miss.
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=subprocess_env(), bufsize=0,
     )
     try:
         assert proc.stdout is not None

@@ -47,3 +47,15 @@ def test_path_is_refused_where_events_have_no_path(cli: Any) -> None:
 def test_sandbox_options_need_sandbox(cli: Any) -> None:
     message = refused(cli("tail", "--provider", "pelion", "--api-url", DEAD, "--rate", "5"))
     assert "--rate is a --sandbox option" in message
+
+
+def test_kind_must_be_one_of_the_platforms_kinds(cli: Any) -> None:
+    message = refused(cli("tail", "--provider", "pelion", "--api-url", DEAD,
+                          "--kind", "activity_created"))
+    assert "--kind 'activity_created': not a pelion event kind" in message
+    assert "notification" in message  # the valid kinds are listed
+
+
+def test_sandbox_refuses_a_platform_without_a_stream(cli: Any) -> None:
+    message = refused(cli("tail", "--sandbox", "--provider", "sigfox"))
+    assert "sigfox has no live stream to tail" in message

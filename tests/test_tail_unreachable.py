@@ -20,7 +20,7 @@ from notifyctl.providers.iottly import wire
 from notifyctl.providers.iottly.emulator import IottlyEmulator
 from notifyctl.providers.iottly.stream import IottlyStream
 from notifyctl.providers.pelion.stream import PelionStream
-from notifyctl.providers.streaming import FIRST_CONTACT_ATTEMPTS, endpoint
+from notifyctl.ws import FIRST_CONTACT_ATTEMPTS, endpoint
 
 KEY = "iot-key-unreachable-0123"
 

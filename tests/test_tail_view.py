@@ -1,7 +1,8 @@
 """``tail``'s live table shows what matters on each platform: the columns each platform's
-stream declares, kind and time whole at every width, Circle's time never empty, Iottly's
-stream on every row, no ``path`` column where events have none, and on a 60-column terminal
-fewer columns rather than every cell cut to "…". Rendered into real Rich consoles."""
+package declares (``Platform.columns``), kind and time whole at every width, Circle's time
+never empty, Iottly's stream on every row, no ``path`` column where events have none, and on a
+60-column terminal fewer columns rather than every cell cut to "…". Rendered into real Rich
+consoles."""
 
 from __future__ import annotations
 
@@ -12,11 +13,10 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from notifyctl import registry
+from notifyctl.contract import Column
 from notifyctl.events import Event
-from notifyctl.providers.circle.stream import CircleStream
-from notifyctl.providers.iottly.stream import IottlyStream
-from notifyctl.providers.pelion.stream import PelionStream
-from notifyctl.tail import Column, StreamStats, TailRun
+from notifyctl.tail import StreamStats, TailRun
 from notifyctl.tail_view import LiveTable
 
 WIDTHS = (60, 120, 160)
@@ -51,7 +51,7 @@ class Declared:
 
 def render(source: Any, events: list[Event], width: int) -> list[str]:
     console = Console(file=io.StringIO(), width=width, height=30, color_system=None)
-    view = LiveTable(console=console)
+    view = LiveTable(console=console, columns=source.columns)
     view.start(source, TailRun())
     view.emit(events)
     view.close()
@@ -63,7 +63,7 @@ def render(source: Any, events: list[Event], width: int) -> list[str]:
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_pelion_rows_keep_kind_and_time_whole(width: int) -> None:
-    header, *rows = render(Declared(PelionStream.columns), PELION, width)
+    header, *rows = render(Declared(registry.get("pelion").columns), PELION, width)
     for row, event, clock in zip(rows, PELION, ("09:00:00.123", "09:00:01.000", "09:00:02.000"),
                                  strict=True):
         assert row.split()[:2] == [clock, event.kind], row
@@ -75,7 +75,7 @@ def test_pelion_rows_keep_kind_and_time_whole(width: int) -> None:
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_circle_rows_show_time_kind_and_no_path(width: int) -> None:
-    header, *rows = render(Declared(CircleStream.columns), CIRCLE, width)
+    header, *rows = render(Declared(registry.get("circle").columns), CIRCLE, width)
     assert "path" not in header
     for row, event in zip(rows, CIRCLE, strict=True):
         clock, kind = row.split()[:2]
@@ -87,15 +87,16 @@ def test_circle_rows_show_time_kind_and_no_path(width: int) -> None:
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_iottly_rows_show_the_stream_and_no_path(width: int) -> None:
-    header, *rows = render(Declared(IottlyStream.columns), IOTTLY, width)
+    header, *rows = render(Declared(registry.get("iottly").columns), IOTTLY, width)
     assert header.split() == ["time", "kind", "device", "stream", "value"]
     assert [row.split()[1:5] for row in rows] == [
         ["telemetry", "dev_01", "temp", "21.5"], ["telemetry", "dev_02", "humidity", "44"]]
 
 
 @pytest.mark.parametrize(("source", "events"), [
-    (Declared(PelionStream.columns), PELION), (Declared(CircleStream.columns), CIRCLE),
-    (Declared(IottlyStream.columns), IOTTLY)], ids=["pelion", "circle", "iottly"])
+    (Declared(registry.get("pelion").columns), PELION),
+    (Declared(registry.get("circle").columns), CIRCLE),
+    (Declared(registry.get("iottly").columns), IOTTLY)], ids=["pelion", "circle", "iottly"])
 def test_a_narrow_terminal_drops_columns_instead_of_cutting_all(source: Declared,
                                                                 events: list[Event]) -> None:
     wide = render(source, events, 160)[0].split()

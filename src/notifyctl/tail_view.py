@@ -3,7 +3,7 @@
 The view never renders per event. ``emit`` only appends a frame's events to a bounded deque
 under a lock; Rich's refresh thread calls ``_render`` at most ``REFRESH_PER_SECOND`` times a
 second and builds the table lazily from a snapshot of the newest rows. The columns are the
-platform's (``Source.columns``, declared in its stream module): ``layout`` keeps kind and time
+platform's (``Platform.columns``, declared in its package): ``layout`` keeps kind and time
 whole, drops the least important columns on a narrow terminal instead of cutting every cell,
 and gives the content column the rest. Widths only grow, so the table does not jump. Device
 data goes through ``output.inert`` so payloads cannot inject markup or terminal controls.
@@ -29,8 +29,8 @@ from rich.table import Table  # noqa: TID253
 from rich.text import Text  # noqa: TID253
 
 from notifyctl import output
+from notifyctl.contract import DEFAULT_COLUMNS, Column
 from notifyctl.events import now_iso
-from notifyctl.tail import DEFAULT_COLUMNS, Column
 
 if TYPE_CHECKING:
     from notifyctl.events import Event
@@ -140,7 +140,7 @@ def layout(columns: Sequence[Column], widest: dict[int, int], total: int
     """
     def least(index: int) -> int:
         col = columns[index]
-        return widest.get(index, len(col.title)) if col.fit else max(col.width, len(col.title))
+        return widest.get(index, len(col.header)) if col.fit else max(col.width, len(col.header))
 
     shown = list(range(len(columns)))
     while len(shown) > 1 and sum(map(least, shown)) + GAP * (len(shown) - 1) > total:
@@ -151,7 +151,8 @@ def layout(columns: Sequence[Column], widest: dict[int, int], total: int
         col = columns[index]
         if col.fit or col.field == "content" or spare <= 0:
             continue
-        grow = min(spare, max(0, min(col.most, widest.get(index, 0)) - sizes[index]))
+        most = max(col.most, col.width)
+        grow = min(spare, max(0, min(most, widest.get(index, 0)) - sizes[index]))
         sizes[index] += grow
         spare -= grow
     return [(index, sizes[index]) for index in shown]
@@ -161,7 +162,8 @@ class LiveTable:
     """A ``notifyctl.tail.Sink`` drawing a Live table on stdout."""
 
     def __init__(self, console: Console | None = None,
-                 refresh_per_second: float = REFRESH_PER_SECOND) -> None:
+                 refresh_per_second: float = REFRESH_PER_SECOND,
+                 columns: Sequence[Column] = ()) -> None:
         self.console = console or output.current().console
         self.refresh_per_second = refresh_per_second
         self._rows: deque[Event] = deque(maxlen=MAX_ROWS)
@@ -170,7 +172,7 @@ class LiveTable:
         self._message_at = 0.0
         self._live: Live | None = None
         self._source: Source | None = None
-        self._columns: Sequence[Column] = DEFAULT_COLUMNS
+        self._columns: Sequence[Column] = columns or DEFAULT_COLUMNS
         self._widest: dict[int, int] = {}  # column index -> widest value shown so far
         self._run: TailRun | None = None
         # (monotonic second, events total at its start) and completed per-second rates
@@ -185,7 +187,6 @@ class LiveTable:
 
     def start(self, source: Source, run: TailRun) -> None:
         self._source, self._run = source, run
-        self._columns = getattr(source, "columns", DEFAULT_COLUMNS)
         self._widest = {}
         self._second_start = (time.monotonic(), run.events)
         self._live = Live(
@@ -252,17 +253,17 @@ class LiveTable:
         cells = [[_cell(event, col.field) for col in self._columns] for event in rows]
         for index, col in enumerate(self._columns):
             # Fit columns only ever grow, so the table does not jump back and forth.
-            widest = max([len(col.title), *(len(row[index]) for row in cells)])
+            widest = max([len(col.header), *(len(row[index]) for row in cells)])
             self._widest[index] = max(self._widest.get(index, 0), widest)
         shown = layout(self._columns, self._widest, width)
         table = Table(expand=True, box=None, pad_edge=False, header_style="bold")
         for index, size in shown:
             col = self._columns[index]
             if col.field == "content":
-                table.add_column(col.title, ratio=1, min_width=size, no_wrap=True,
+                table.add_column(col.header, ratio=1, min_width=size, no_wrap=True,
                                  overflow="ellipsis")
             else:
-                table.add_column(col.title, width=size, min_width=size, no_wrap=True,
+                table.add_column(col.header, width=size, min_width=size, no_wrap=True,
                                  overflow="ellipsis")
         for row in cells:
             # All inert: kind and time are the sender's text on some platforms.

@@ -62,7 +62,8 @@ class PlatformValues:
 
 def refusal(command: str, flag: str, owners: Sequence[str], platform: str) -> UsageError:
     """The one message for an option of another platform."""
-    return UsageError(f"{flag} is a {' and '.join(owners)} option, not for {platform}",
+    article = "an" if owners[0][:1] in ("a", "e", "i", "o", "u") else "a"
+    return UsageError(f"{flag} is {article} {' and '.join(owners)} option, not for {platform}",
                       hint=f"see 'notifyctl {command} --help' with --provider {platform}")
 
 

@@ -67,10 +67,28 @@ class Setting:
 
 @dataclass(frozen=True)
 class Column:
-    """A column of the live tables (``tail``, ``listen``): the event field it shows, its header,
-    its width (None: takes the rest), and ``keep`` (lower goes first on a narrow terminal)."""
+    """A column of ``tail``'s live table, as a platform declares it (``Platform.columns``): the
+    platform knows which of its events' fields matter.
+
+    ``field`` is an ``Event`` attribute, or ``"content"`` (payload, value or output chunk: the
+    column that takes the remaining width); ``header`` its title. ``width`` is the least useful
+    width (0: the header's), ``most`` the widest the column grows to before the content column
+    gets the rest. On a narrow terminal the column with the lowest ``keep`` is dropped first.
+    ``fit`` columns (kind, time) are as wide as their widest value so far and never cut: a cut
+    kind is ambiguous.
+    """
 
     field: str
     header: str
-    width: int | None = None
-    keep: int = 1
+    width: int = 0
+    keep: int = 0
+    most: int = 0
+    fit: bool = False
+
+
+# What every platform's events have; a platform's own columns go between device and content.
+TIME = Column("time", "time", fit=True, keep=90)
+KIND = Column("kind", "kind", fit=True, keep=100)
+DEVICE = Column("device", "device", width=12, most=36, keep=60)
+CONTENT = Column("content", "payload", width=8, keep=80)
+DEFAULT_COLUMNS: tuple[Column, ...] = (TIME, KIND, DEVICE, CONTENT)

@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from notifyctl.config import Connection
     from notifyctl.http import NetOptions
     from notifyctl.providers.circle.api import CircleClient
-    from notifyctl.providers.circle.stream import CircleStream
 
 AUTH_KEY = "auth_key"  # keyring-only secret of a profile
 T = TypeVar("T")
@@ -103,16 +102,3 @@ def unregister(conn: Connection, net: NetOptions) -> dict[str, Any]:
     output.current().success("removed the Circle server notifications")
     return {"provider": "circle", "type": "server notifications", "removed": True}
 
-
-def stream(conn: Connection, net: NetOptions, *, event_types: Sequence[str] = (),
-           accessories: Sequence[str] = (), **options: Any) -> CircleStream:
-    """The live source for ``tail`` (client notifications)."""
-    from notifyctl.providers.circle.stream import CircleStream
-    from notifyctl.providers.circle.wire import EVENT_TYPES
-
-    for name in event_types:
-        if name not in EVENT_TYPES:
-            raise UsageError(f"--kind {name!r} is not a Circle event type",
-                             hint=f"types: {', '.join(EVENT_TYPES)}")
-    return CircleStream(client(conn, net), api_url=conn.api_url, event_types=event_types,
-                        accessories=accessories, **options)

@@ -9,7 +9,7 @@ execution over one socket), ``emulator`` (sandbox routes).
 
 from __future__ import annotations
 
-from notifyctl.contract import Column, Opt, Platform, Setting
+from notifyctl.contract import DEVICE, KIND, TIME, Column, Opt, Platform, Setting
 from notifyctl.providers.iottly.kinds import KINDS
 
 PLATFORM = Platform(
@@ -22,8 +22,9 @@ PLATFORM = Platform(
     settings={"stream_url": Setting("the stream API's URL when it is not derived from api_url",
                                     prefixes=("wss://", "ws://", "https://", "http://"))},
     kinds=KINDS,
-    columns=(Column("time", "time", 12, keep=4), Column("kind", "kind", 14, keep=5),
-             Column("device", "device", 18, keep=3), Column("stream", "stream", 12, keep=2)),
+    # A value means nothing without its stream; there are no resource paths.
+    columns=(TIME, KIND, DEVICE, Column("stream", "stream", fit=True, keep=70),
+             Column("content", "value", width=8, keep=80)),
     options={
         "tail": (
             Opt("--stream", "Subscribe each --device to this stream only (repeatable; default "
@@ -34,6 +35,7 @@ PLATFORM = Platform(
         ),
     },
     fixtures="notifyctl.providers.iottly:fixtures",
+    stream="notifyctl.providers.iottly.stream:opener",
     receiver="notifyctl.providers.iottly.receive:make",
     rules="notifyctl.providers.iottly.rules:IottlyRules",
     commands="notifyctl.cli.iottly:app",

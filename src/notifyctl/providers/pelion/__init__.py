@@ -8,7 +8,7 @@ timestamps for it), ``tlv`` (OMA LwM2M TLV payloads),
 
 from __future__ import annotations
 
-from notifyctl.contract import Column, Opt, Platform
+from notifyctl.contract import CONTENT, DEVICE, KIND, TIME, Column, Opt, Platform
 from notifyctl.providers.pelion.kinds import KINDS
 
 PLATFORM = Platform(
@@ -19,9 +19,14 @@ PLATFORM = Platform(
     unique_ids=True,
     secrets=("api_key",),
     kinds=KINDS,
-    columns=(Column("time", "time", 12, keep=4), Column("kind", "kind", 20, keep=5),
-             Column("device", "device", 26, keep=3), Column("path", "path", 16, keep=2)),
+    # Endpoint ids are 32 hex digits; the resource path says what the payload is.
+    columns=(TIME, KIND, DEVICE, Column("path", "path", width=10, most=16, keep=50), CONTENT),
     options={
+        "tail": (
+            # Only Pelion events have resource paths.
+            Opt("--path", "Only resource paths matching this glob (repeatable).",
+                multiple=True),
+        ),
         "register": (
             Opt("--max-chunk-size", "Events per delivery, 100..10000 (platform default 10000).",
                 int),
@@ -42,6 +47,7 @@ PLATFORM = Platform(
         ),
     },
     fixtures="notifyctl.providers.pelion:fixtures",
+    stream="notifyctl.providers.pelion.stream:opener",
     receiver="notifyctl.providers.pelion.receive:make",
     rules="notifyctl.providers.pelion.rules:PelionRules",
     emulator="notifyctl.providers.pelion.emulator:PelionEmulator",
