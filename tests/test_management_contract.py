@@ -154,7 +154,7 @@ def silent_server() -> Iterator[str]:
 
 def test_row_5_timeout_names_the_host(cli: Any, platform: Platform, silent_server: str) -> None:
     result = cli("-p", platform.name, *platform.call, "--api-url",
-                 silent_server + platform.suffix, "--timeout", "0.2")
+                 silent_server + platform.suffix, "--request-timeout", "0.2")
     assert result.exit_code == 5, result.stderr
     line = one_line_error(result)
     assert "timed out" in line and silent_server in line

@@ -79,6 +79,11 @@ def _platform_commands() -> dict[str, str]:
 
 @functools.cache
 def _build(name: str) -> _click.Command:
+    # A platform's own subcommands (and --provider's TAB) reach the CLI through the host.
+    from notifyctl.cli.channels import PlatformHost
+    from notifyctl.contract import commands
+
+    commands.install(PlatformHost())
     module, _, attribute = (COMMANDS.get(name) or _platform_commands()[name]).partition(":")
     target = getattr(importlib.import_module(module), attribute)
     if not isinstance(target, typer.Typer) and platform_options.KEYWORD in inspect.signature(
@@ -194,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code; the only place errors are printed."""
     args = sys.argv[1:] if argv is None else argv
     platform_options.ARGV = list(args)
+    # Commands carry the options of the platforms this command line resolves to: one built
+    # for an earlier command line in this process (tests run many) may have other platforms'.
+    _build.cache_clear()
     if os.environ.get(COMPLETE_VAR):
         # Typer registers its shell classes only with add_completion=True; TAB needs them.
         from typer._completion_classes import completion_init
@@ -295,7 +303,7 @@ def _foreign_option(flag: str, ctx: _click.Context | None) -> str | None:
     if command is None or len(in_play) != 1:
         return None
     owners = [name for name, other in registry.platforms().items()
-              if any(flag in (opt.flag, opt.negative) for opt in other.options_for(command))]
+              if any(flag in opt.names for opt in other.options_for(command))]
     if not owners:
         return None
     return str(platform_options.refusal(command, flag, owners, in_play[0].name))

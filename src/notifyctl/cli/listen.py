@@ -110,9 +110,9 @@ def listen(
     name = provider or _configured_provider()
     key = env_value("--verify-key-env", verify_key_env, allow_empty=False)
     if verify_key_env is None and name == "circle":
-        from notifyctl.providers.circle.commands import stored_auth_key
+        from notifyctl.cli.channels import stored_secret
 
-        key = stored_auth_key()  # the authKey 'register' generated and stored, if any
+        key = stored_secret("auth_key")  # the authKey 'register' generated and stored, if any
     callback_password = env_value("--callback-password-env", callback_password_env)
     chosen = table_format(fmt, machine="jsonl")
     settings = Settings(

@@ -82,6 +82,8 @@ def merged(command: str, platforms: Iterable[Platform]
 
 def _parameter(opt: Opt, owners: tuple[str, ...], alone: bool) -> inspect.Parameter:
     names = [f"{opt.flag}/{opt.negative}"] if opt.negative else [opt.flag]
+    if opt.short:
+        names.append(opt.short)
     label = "" if alone else f"{', '.join(owners)}: "
     kind: Any = list[opt.kind] if opt.multiple else opt.kind  # type: ignore[name-defined]
     if not opt.multiple and opt.kind is not bool:
@@ -91,9 +93,14 @@ def _parameter(opt: Opt, owners: tuple[str, ...], alone: bool) -> inspect.Parame
     def complete(incomplete: str) -> list[str]:
         return [choice for choice in choices if choice.startswith(incomplete)]
 
+    completer: Callable[..., list[str]] | None = complete if choices else None
+    if opt.completer:
+        from notifyctl.cli.completers import declared
+
+        completer = declared(opt.completer)
     info = typer.Option(*names, help=label + opt.help, metavar=opt.metavar,
                         show_default=opt.kind is bool and opt.default is True,
-                        autocompletion=complete if choices else None)
+                        autocompletion=completer)
     default = opt.default if opt.kind is bool else None
     return inspect.Parameter(opt.dest, inspect.Parameter.KEYWORD_ONLY, default=default,
                              annotation=Annotated[kind, info])

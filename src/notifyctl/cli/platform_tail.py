@@ -41,7 +41,7 @@ def opener(conn: Connection, net: NetOptions, *, devices: Sequence[str],
     if conn.provider == "circle":
         if streams:
             raise UsageError("--stream is an iottly option")
-        from notifyctl.providers.circle import commands as circle
+        from notifyctl.providers.circle import manage as circle
 
         circle_source = circle.stream(conn, net, event_types=kinds, accessories=devices,
                                       **options)

@@ -238,9 +238,9 @@ def _stored_key(provider: str) -> str | None:
     """circle without --sign-key-env: the authKey 'register' stored for the profile."""
     if provider != "circle":
         return None
-    from notifyctl.providers.circle.commands import stored_auth_key
+    from notifyctl.cli.channels import stored_secret
 
-    return stored_auth_key()
+    return stored_secret("auth_key")
 
 
 def _run(**args: Any) -> None:

@@ -115,10 +115,10 @@ def tail(
     platform = conn = None
     if not sandbox:
         from notifyctl.cli.common import connection
-        from notifyctl.cli.platform_channels import PLATFORMS
+        from notifyctl.cli.platform_tail import STREAMING
 
         conn = connection(provider, api_url, account)  # read the config once
-        if conn.provider in PLATFORMS:
+        if conn.provider in STREAMING:
             platform = conn
         elif conn.provider != "pelion":
             raise UsageError(

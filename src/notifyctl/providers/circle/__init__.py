@@ -46,9 +46,8 @@ PLATFORM = Platform(
         ),
     },
     fixtures="notifyctl.providers.circle:fixtures",
+    channels="notifyctl.providers.circle.manage:make",
     receiver="notifyctl.providers.circle.receive:make",
     rules="notifyctl.providers.circle.rules:CircleRules",
     emulator="notifyctl.providers.circle.emulator_delivery:for_sandbox",
-    hints={"channels": "Circle has no API that lists server notifications; 'register' "
-                       "overwrites the registration and 'unregister' removes it"},
 )

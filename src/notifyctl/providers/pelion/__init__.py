@@ -9,6 +9,7 @@ timestamps for it), ``tlv`` (OMA LwM2M TLV payloads),
 from __future__ import annotations
 
 from notifyctl.contract import Column, Opt, Platform
+from notifyctl.contract.manage import HEADER_OPTIONS
 from notifyctl.providers.pelion.kinds import KINDS
 
 PLATFORM = Platform(
@@ -23,6 +24,7 @@ PLATFORM = Platform(
              Column("device", "device", 26, keep=3), Column("path", "path", 16, keep=2)),
     options={
         "register": (
+            *HEADER_OPTIONS,
             Opt("--max-chunk-size", "Events per delivery, 100..10000 (platform default 10000).",
                 int),
             Opt("--include-uid", "Add a uid to each event (for de-duplication).", bool, False),
@@ -42,6 +44,7 @@ PLATFORM = Platform(
         ),
     },
     fixtures="notifyctl.providers.pelion:fixtures",
+    channels="notifyctl.providers.pelion.manage:make",
     receiver="notifyctl.providers.pelion.receive:make",
     rules="notifyctl.providers.pelion.rules:PelionRules",
     emulator="notifyctl.providers.pelion.emulator:PelionEmulator",

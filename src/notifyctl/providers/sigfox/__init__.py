@@ -10,6 +10,7 @@ rendering for replay and the sandbox, BIDIR answers), ``api`` (the management cl
 from __future__ import annotations
 
 from notifyctl.contract import Opt, Platform
+from notifyctl.contract.manage import HEADER_OPTIONS
 
 _DEVICE_TYPE = Opt("--device-type", "The device type the callbacks belong to.")
 _BODY = Opt("--body-template", "Body with {variables} (checked against the type's variables).")
@@ -28,6 +29,7 @@ PLATFORM = Platform(
     options={
         "register": (
             _DEVICE_TYPE,
+            *HEADER_OPTIONS,
             Opt("--type", "data/uplink, data/bidir, error, service/status, service/geoloc, "
                 "service/ack, service/data-advanced.", default="data/uplink"),
             Opt("--channel", "url, batch_url or email.", default="url",
@@ -63,7 +65,8 @@ PLATFORM = Platform(
     fixtures="notifyctl.providers.sigfox:fixtures",
     receiver="notifyctl.providers.sigfox.receive:make",
     rules="notifyctl.providers.sigfox.rules:SigfoxRules",
-    commands="notifyctl.cli.sigfox:app",
+    channels="notifyctl.providers.sigfox.manage:make",
+    commands="notifyctl.providers.sigfox.commands:app",
     emulator="notifyctl.providers.sigfox.emulator_delivery:for_sandbox",
     hints={"stream": "receive its callbacks with 'notifyctl listen --provider sigfox'"},
 )
