@@ -306,7 +306,7 @@ def test_headers_are_refused_where_the_platform_sends_none(cli: Any, platform: P
     with the one message for another platform's option."""
     result = cli("-p", platform.name, "register", HOOK, *platform.register, flag, "X-Team: blue")
     assert result.exit_code == 2, result.stderr
-    assert (f"{flag} is a pelion and sigfox option, not for {platform.provider}"
+    assert (f"--header is a pelion and sigfox option, not for {platform.provider}"
             in one_line_error(result))
 
 
@@ -315,5 +315,5 @@ def test_register_help_lists_the_resolved_platforms_options_only(cli: Any) -> No
     assert result.exit_code == 0
     options = result.stdout.split("Options:")[1]  # the examples name every platform's
     assert "--service" in options and "--callback-password-env" in options
-    for other in ("--include-uid", "--header", "--device-type", "--event-type"):
+    for other in ("--include-uid", "--device-type", "--event-type", "--websocket"):
         assert other not in options

@@ -303,7 +303,7 @@ def _foreign_option(flag: str, ctx: _click.Context | None) -> str | None:
     if command is None or len(in_play) != 1:
         return None
     owners = [name for name, other in registry.platforms().items()
-              if any(flag in opt.names for opt in other.options_for(command))]
+              if any(flag in (opt.flag, opt.negative) for opt in other.options_for(command))]
     if not owners:
         return None
     return str(platform_options.refusal(command, flag, owners, in_play[0].name))

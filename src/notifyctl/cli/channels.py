@@ -22,6 +22,8 @@ from notifyctl.cli.common import (
     AccountOpt,
     ApiUrlOpt,
     CaBundleOpt,
+    HeaderEnvOpt,
+    HeaderOpt,
     InsecureOpt,
     NetTimeoutOpt,
     ProviderOpt,
@@ -157,6 +159,8 @@ def show_listing(listing: Listing, fmt: str) -> None:
 
 def register(
     url: Annotated[str, typer.Argument(help="Callback URL (HTTPS strongly advised).")],
+    header: HeaderOpt = None,
+    header_env: HeaderEnvOpt = None,
     fmt: ResultOpt = None,
     provider: ProviderOpt = None,
     api_url: ApiUrlOpt = None,
@@ -181,20 +185,34 @@ def register(
       notifyctl -p circle register https://hooks.example.com/circle \\
           --event-type activity_created --event-type activity_finished
     """
-    from notifyctl.contract.manage import HEADER_OPTIONS
-    from notifyctl.headers import from_options
     from notifyctl.http import net_options
 
     chosen = _result_format(fmt)
     conn = connection(provider, api_url, account)
     platform = _platform(conn)
     options = _options(platform, platform_options, "register")
-    # The user's delivery headers, where the platform takes them (HEADER_OPTIONS).
-    header, header_env = (options.pop(opt.dest, None) for opt in HEADER_OPTIONS)
-    headers = from_options(header, header_env)
+    headers = _headers(platform, options, header, header_env)
     net = net_options(timeout, insecure, ca_bundle)
     channels = _channels(platform, manage_context(conn, net, options))
     show_change(channels.register(url, headers), chosen)
+
+
+def _headers(platform: Platform, options: dict[str, Any], header: list[str] | None,
+             header_env: list[str] | None) -> dict[str, str]:
+    """The user's delivery headers; refused (the one message for another platform's option)
+    where the platform does not declare ``HEADER_OPTIONS``, i.e. sends none."""
+    from notifyctl import registry
+    from notifyctl.cli.platform_options import refusal
+    from notifyctl.contract.manage import HEADER_OPTIONS
+    from notifyctl.headers import from_options
+
+    for opt, value in zip(HEADER_OPTIONS, (header, header_env), strict=True):
+        if opt.dest not in options and value:
+            owners = [other.name for other in registry.platforms().values()
+                      if opt in other.options_for("register")]
+            raise refusal("register", opt.flag, owners, platform.name)
+        options.pop(opt.dest, None)  # the platform gets them as ``headers``
+    return from_options(header, header_env)
 
 
 def unregister(
@@ -289,13 +307,19 @@ class PlatformHost:
         return manage_context(conn, net_options(connect.timeout, connect.insecure,
                                                 connect.ca_bundle), dict(connect.options))
 
-    def show(self, result: Change | Listing, fmt: str | None = None) -> None:
-        from notifyctl.contract.manage import Listing
+    def table_format(self, fmt: str | None) -> str:
+        return table_format(fmt)
+
+    def show(self, result: Change | Listing | Any, fmt: str | None = None) -> None:
+        from notifyctl import output
+        from notifyctl.contract.manage import Change, Listing
 
         if isinstance(result, Listing):
             show_listing(result, table_format(fmt))
-        else:
+        elif isinstance(result, Change):
             show_change(result, _result_format(fmt))
+        else:
+            output.current().json(result)
 
     def write(self, stream: str, chunk: str) -> None:
         from notifyctl import output

@@ -21,6 +21,7 @@ from notifyctl.contract.commands import (
     ProviderOpt,
     TableJsonOpt,
 )
+from notifyctl.contract.manage import HEADER_OPTIONS
 
 # Re-exported: the commands import them from here with the other shared types.
 __all__ = ["AccountOpt", "ApiUrlOpt", "CaBundleOpt", "InsecureOpt", "NetTimeoutOpt",
@@ -90,15 +91,14 @@ StopTimeoutOpt = Annotated[
     typer.Option("--timeout", help="Stop after S seconds (exit 8 if --count is not reached).",
                  show_default=False),
 ]
+# The user's delivery headers: one spelling and help on register and replay.
 HeaderOpt = Annotated[
     list[str] | None,
-    typer.Option("--header", "-H", help="'Name: value' sent with every delivery (repeatable).",
-                 show_default=False),
+    typer.Option(HEADER_OPTIONS[0].flag, "-H", help=HEADER_OPTIONS[0].help, show_default=False),
 ]
 HeaderEnvOpt = Annotated[
     list[str] | None,
-    typer.Option("--header-env", help="'Name=VARIABLE': a header whose value (a token) comes from "
-                 "the environment, never the command line (repeatable).", show_default=False),
+    typer.Option(HEADER_OPTIONS[1].flag, help=HEADER_OPTIONS[1].help, show_default=False),
 ]
 ContentTypeOpt = Annotated[
     str | None,
@@ -106,7 +106,7 @@ ContentTypeOpt = Annotated[
 ]
 CallbackUsernameOpt = Annotated[
     str | None,
-    typer.Option("--callback-username", help="thingspace: the username inside each callback.",
+    typer.Option("--callback-username", help="thingspace: The username inside each callback.",
                  show_default=False),
 ]
 CallbackPasswordEnvOpt = Annotated[

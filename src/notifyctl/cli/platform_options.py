@@ -82,8 +82,6 @@ def merged(command: str, platforms: Iterable[Platform]
 
 def _parameter(opt: Opt, owners: tuple[str, ...], alone: bool) -> inspect.Parameter:
     names = [f"{opt.flag}/{opt.negative}"] if opt.negative else [opt.flag]
-    if opt.short:
-        names.append(opt.short)
     label = "" if alone else f"{', '.join(owners)}: "
     kind: Any = list[opt.kind] if opt.multiple else opt.kind  # type: ignore[name-defined]
     if not opt.multiple and opt.kind is not bool:

@@ -8,8 +8,11 @@ which the CLI installs before it builds a platform's commands:
 - ``host().context(platform, Connect(...))`` resolves the connection (flag > environment >
   profile, ``--provider`` naming this platform only) and returns the ``ManageContext`` the
   platform's ``channels`` capability runs with (secrets, keyring, network options);
+- ``host().table_format(fmt)`` checks ``-o`` of a command printing a table or JSON (exit 2
+  for anything else) before any work, and returns "table" or "json";
 - ``host().show(result, fmt)`` renders a ``Change`` (success line, warnings, a secret shown
-  once) or a ``Listing`` (table, or JSON: ``fmt`` is ``-o``'s value, "json" to force it);
+  once; ``fmt`` text or json), a ``Listing`` (table, or JSON: ``fmt`` is ``-o``'s value) or
+  any other JSON value as one JSON document;
 - ``host().write(stream, chunk)`` writes a device's output to ``"stdout"`` or ``"stderr"``,
   inert on a terminal, exact to a pipe.
 
@@ -47,7 +50,9 @@ class Host(Protocol):
 
     def context(self, platform: str, connect: Connect) -> ManageContext: ...
 
-    def show(self, result: Change | Listing, fmt: str | None = None) -> None: ...
+    def table_format(self, fmt: str | None) -> str: ...
+
+    def show(self, result: Change | Listing | Any, fmt: str | None = None) -> None: ...
 
     def write(self, stream: str, chunk: str) -> None: ...
 

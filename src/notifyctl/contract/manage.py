@@ -7,8 +7,9 @@ the returned ``Change`` (a success line, a JSON record for ``-o json``, warnings
 show once) or ``Listing`` (records for ``-o json``, columns and rows for the table).
 
 A platform that sends the user's own headers with every delivery declares ``HEADER_OPTIONS``
-among its ``register`` options; the command turns their values into the ``headers`` it passes
-to ``Channels.register`` (warning about a credential written on the command line).
+among its ``register`` options. ``register`` takes them as shared options (``-H`` included,
+spelt as on ``replay``), refuses them for a platform that does not declare them, and turns
+their values into the ``headers`` it passes to ``Channels.register``.
 """
 
 from __future__ import annotations
@@ -24,8 +25,7 @@ if TYPE_CHECKING:
     from notifyctl.http import NetOptions
 
 HEADER_OPTIONS = (
-    Opt("--header", "'Name: value' sent with every delivery (repeatable).", multiple=True,
-        short="-H"),
+    Opt("--header", "'Name: value' sent with every delivery (repeatable).", multiple=True),
     Opt("--header-env", "'Name=VARIABLE': a header whose value (a token) comes from the "
         "environment, never the command line (repeatable).", multiple=True),
 )

@@ -13,9 +13,9 @@ from typing import Any
 class Opt:
     """One option a platform adds to a shared command (``register``, ``tail``, ``replay``...).
 
-    ``flag`` is the long name (``--include-uid``); ``short`` an optional one-letter form
-    (``-H``); ``negative`` a ``--no-...`` form for a boolean that defaults to true. ``kind`` is
-    ``str``, ``int``, ``float`` or ``bool``; ``multiple`` makes it repeatable (a list).
+    ``flag`` is the long name (``--include-uid``); ``negative`` a ``--no-...`` form for a
+    boolean that defaults to true. ``kind`` is ``str``, ``int``, ``float`` or ``bool``;
+    ``multiple`` makes it repeatable (a list).
     ``choices`` are also offered by TAB completion; ``completer`` is a ``"module:function"``
     TAB calls with the resolved profile's settings and the word typed, where the candidates
     depend on the profile (ThingSpace's services per API), imported only on TAB. The value
@@ -30,17 +30,11 @@ class Opt:
     choices: tuple[str, ...] = ()
     metavar: str | None = None
     negative: str | None = None
-    short: str | None = None
     completer: str | None = None
 
     @property
     def dest(self) -> str:
         return self.flag.lstrip("-").replace("-", "_")
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        """Every spelling on the command line (long, short, negative)."""
-        return tuple(name for name in (self.flag, self.short, self.negative) if name)
 
     def given(self, value: Any) -> bool:
         """Whether ``value`` is something the user passed rather than the default."""

@@ -46,12 +46,13 @@ def check_webhooks(
     from notifyctl.contract.manage import Change, Listing
     from notifyctl.providers.iottly.webhooks import MAX_WEBHOOKS, load_file
 
+    fmt = host().table_format(output_format)
     hooks = load_file(file)
     rows = [hook.summary() for hook in hooks]
     table = [[i, r["type"], r["url"], r["channel"] or "", "yes" if r["payload_only"] else "",
               ", ".join(r["headers"]), r["description"]] for i, r in enumerate(rows)]
     host().show(Listing(rows, ("#", "type", "url", "channel", "payload only", "headers",
-                               "description"), table), output_format)
+                               "description"), table), fmt)
     host().show(Change(f"{file}: {len(hooks)} webhook(s) within Iottly's limits "
                        f"(at most {MAX_WEBHOOKS}); enter them under Project settings -> "
                        "Configure webhooks"))

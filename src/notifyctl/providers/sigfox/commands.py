@@ -21,6 +21,7 @@ from notifyctl.contract.commands import (
     host,
 )
 from notifyctl.contract.manage import Change
+from notifyctl.providers.sigfox import DEVICE_TYPE
 from notifyctl.providers.sigfox.manage import SigfoxChannels
 
 app = typer.Typer(help="Sigfox: enable or disable callbacks, choose the downlink callback, "
@@ -29,10 +30,10 @@ app = typer.Typer(help="Sigfox: enable or disable callbacks, choose the downlink
 
 IdArg = Annotated[str, typer.Argument(help="Callback id (see 'notifyctl list --device-type').",
                                       show_default=False)]
+# As register/unregister/list label the declared option when no platform is resolved.
 DeviceTypeOpt = Annotated[
     str | None,
-    typer.Option("--device-type", help="sigfox: the device type the callbacks belong to.",
-                 show_default=False),
+    typer.Option(DEVICE_TYPE.flag, help=f"sigfox: {DEVICE_TYPE.help}", show_default=False),
 ]
 
 
@@ -97,8 +98,6 @@ def undelivered(
     Example:
       notifyctl -p sfx sigfox undelivered --device-type 5a1b... | jq '.[].message'
     """
-    from notifyctl.contract.manage import Listing
-
     channels = _sigfox(Connect(provider, api_url, account, timeout, insecure, ca_bundle,
                                options={"device_type": device_type}))
-    host().show(Listing(channels.not_delivered(limit), (), []), "json")
+    host().show(channels.not_delivered(limit))
