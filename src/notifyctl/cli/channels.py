@@ -35,7 +35,6 @@ from notifyctl.cli.platform_options import PlatformValues  # Typer reads the sig
 
 if TYPE_CHECKING:
     from notifyctl.config import Connection
-    from notifyctl.contract import Platform
     from notifyctl.contract.commands import Connect
     from notifyctl.contract.manage import Change, Channels, Listing, ManageContext
     from notifyctl.http import NetOptions
@@ -70,12 +69,7 @@ def manage_context(conn: Connection, net: NetOptions,
         return secrets.require(conn.profile, name)
 
     def stored(name: str) -> str | None:
-        if conn.profile is None:
-            return None
-        try:
-            return secrets.lookup(conn.profile, name).value
-        except secrets.KeyringUnavailable:
-            return None
+        return _keyring_value(conn.profile, name)
 
     def store(name: str, value: str) -> str | None:
         if conn.profile is None:
@@ -97,12 +91,17 @@ def manage_context(conn: Connection, net: NetOptions,
 
 
 def stored_secret(name: str) -> str | None:
-    """A keyring-only secret of the active profile (-p, NOTIFYCTL_PROFILE or the default), or
-    None (no profile, no entry, or no usable keyring)."""
-    from notifyctl import secrets
+    """A keyring-only secret of the active profile (-p, NOTIFYCTL_PROFILE or the default)."""
     from notifyctl.cli.common import active_profile, load_config
 
-    profile = active_profile(load_config())
+    return _keyring_value(active_profile(load_config()), name)
+
+
+def _keyring_value(profile: str | None, name: str) -> str | None:
+    """The profile's keyring entry ``name``; None without a profile, an entry or a usable
+    keyring (the caller has other ways to get the value, or does without)."""
+    from notifyctl import secrets
+
     if profile is None:
         return None
     try:
@@ -111,20 +110,17 @@ def stored_secret(name: str) -> str | None:
         return None
 
 
-def _platform(conn: Connection) -> Platform:
+def _managed(command: str, values: PlatformValues | None, conn: Connection,
+             net: NetOptions) -> tuple[Channels, dict[str, Any]]:
+    """The connection's platform's ``channels`` with its own options of ``command`` (another
+    platform's option is refused; a platform without the capability says so), and those
+    options."""
     from notifyctl import registry
 
-    return registry.get(conn.provider)
-
-
-def _options(platform: Platform, values: PlatformValues | None, command: str) -> dict[str, Any]:
-    """The platform's own options of ``command`` (refusing another platform's)."""
-    return (values or PlatformValues(command)).take(platform)
-
-
-def _channels(platform: Platform, context: ManageContext) -> Channels:
-    channels: Channels = platform.load("channels")(context)
-    return channels
+    platform = registry.get(conn.provider)
+    options = (values or PlatformValues(command)).take(platform)
+    channels: Channels = platform.load("channels")(manage_context(conn, net, options))
+    return channels, options
 
 
 def show_change(change: Change, fmt: str) -> None:
@@ -189,15 +185,13 @@ def register(
 
     chosen = _result_format(fmt)
     conn = connection(provider, api_url, account)
-    platform = _platform(conn)
-    options = _options(platform, platform_options, "register")
-    headers = _headers(platform, options, header, header_env)
-    net = net_options(timeout, insecure, ca_bundle)
-    channels = _channels(platform, manage_context(conn, net, options))
+    channels, options = _managed("register", platform_options, conn,
+                                 net_options(timeout, insecure, ca_bundle))
+    headers = _headers(conn.provider, options, header, header_env)
     show_change(channels.register(url, headers), chosen)
 
 
-def _headers(platform: Platform, options: dict[str, Any], header: list[str] | None,
+def _headers(provider: str, options: dict[str, Any], header: list[str] | None,
              header_env: list[str] | None) -> dict[str, str]:
     """The user's delivery headers; refused (the one message for another platform's option)
     where the platform does not declare ``HEADER_OPTIONS``, i.e. sends none."""
@@ -207,11 +201,10 @@ def _headers(platform: Platform, options: dict[str, Any], header: list[str] | No
     from notifyctl.headers import from_options
 
     for opt, value in zip(HEADER_OPTIONS, (header, header_env), strict=True):
-        if opt.dest not in options and value:
+        if value and opt.dest not in options:
             owners = [other.name for other in registry.platforms().values()
                       if opt in other.options_for("register")]
-            raise refusal("register", opt.flag, owners, platform.name)
-        options.pop(opt.dest, None)  # the platform gets them as ``headers``
+            raise refusal("register", opt.flag, owners, provider)
     return from_options(header, header_env)
 
 
@@ -252,9 +245,7 @@ def unregister(
     chosen = _result_format(fmt)
     net = net_options(timeout, insecure, ca_bundle)
     conn = connection(provider, api_url, account)
-    platform = _platform(conn)
-    options = _options(platform, platform_options, "unregister")
-    channels = _channels(platform, manage_context(conn, net, options))
+    channels, _ = _managed("unregister", platform_options, conn, net)
     try:
         change = channels.unregister(target)
     except NotFoundError as exc:
@@ -291,9 +282,7 @@ def list_channels(
     chosen = table_format(fmt)
     net = net_options(timeout, insecure, ca_bundle)
     conn = connection(provider, api_url, account)
-    platform = _platform(conn)
-    options = _options(platform, platform_options, "list")
-    channels = _channels(platform, manage_context(conn, net, options))
+    channels, _ = _managed("list", platform_options, conn, net)
     show_listing(channels.list(), chosen)
 
 
