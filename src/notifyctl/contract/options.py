@@ -15,11 +15,11 @@ class Opt:
 
     ``flag`` is the long name (``--include-uid``); ``negative`` a ``--no-...`` form for a
     boolean that defaults to true. ``kind`` is ``str``, ``int``, ``float`` or ``bool``;
-    ``multiple`` makes it repeatable (a list).
-    ``choices`` are also offered by TAB completion; ``completer`` is a ``"module:function"``
-    TAB calls with the resolved profile's settings and the word typed, where the candidates
-    depend on the profile (ThingSpace's services per API), imported only on TAB. The value
-    reaches the platform under ``dest`` (the flag without dashes, ``-`` as ``_``).
+    ``multiple`` makes it repeatable (a list). ``choices`` are also offered by TAB completion;
+    ``completer`` is a ``"module:function"`` that TAB calls with the resolved profile's
+    settings and the word typed, where the candidates depend on the profile (ThingSpace's
+    services per API), imported only on TAB. The value reaches the platform under ``dest``
+    (the flag without dashes, ``-`` as ``_``).
     """
 
     flag: str
