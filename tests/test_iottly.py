@@ -205,6 +205,18 @@ def test_exec_errors(cli, iottly_server, monkeypatch: pytest.MonkeyPatch) -> Non
     assert result.exit_code == 2 and "NOTIFYCTL_API_KEY" in result.stderr
 
 
+def test_exec_refuses_a_profile_of_another_platform(cli, iottly_server) -> None:
+    """Another platform's profile would send the command to that platform's URL; --api-url
+    says where to go instead."""
+    assert cli("profile", "add", "prod", "--provider", "pelion").exit_code == 0
+    result = cli("-p", "prod", "iottly", "exec", "dev_1", "echo", "x")
+    assert result.exit_code == 2 and "profile 'prod' is not an iottly profile" in result.stderr
+    assert "--api-url" in result.stderr
+    direct = cli("-p", "prod", "iottly", "exec", "--api-url", iottly_server.url, "dev_1",
+                 "echo", "x")
+    assert (direct.exit_code, direct.stdout) == (0, "x\n"), direct.stderr
+
+
 def test_exec_exit_code_in_a_subprocess(run, iottly_server) -> None:
     result = run("iottly", "exec", "--api-url", iottly_server.url, "dev_1", "exit", "7",
                  NOTIFYCTL_API_KEY=KEY)

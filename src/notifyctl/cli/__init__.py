@@ -88,6 +88,11 @@ def _build(name: str) -> _click.Command:
 
 
 def _target(name: str) -> Any:
+    # A platform's own subcommands (and --provider's TAB) reach the CLI through the host.
+    from notifyctl.cli.channels import PlatformHost
+    from notifyctl.contract import commands
+
+    commands.install(PlatformHost())
     module, _, attribute = (COMMANDS.get(name) or _platform_commands()[name]).partition(":")
     return getattr(importlib.import_module(module), attribute)
 

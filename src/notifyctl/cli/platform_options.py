@@ -93,9 +93,14 @@ def _parameter(opt: Opt, owners: tuple[str, ...], alone: bool) -> inspect.Parame
         return [choice for choice in choices if choice.startswith(incomplete)]
 
     text = label + _after_label(opt.help) if label else opt.help
+    completer: Callable[..., list[str]] | None = complete if choices else None
+    if opt.completer:
+        from notifyctl.cli.completers import declared
+
+        completer = declared(opt.completer)
     info = typer.Option(*names, help=text, metavar=opt.metavar,
                         show_default=opt.kind is bool and opt.default is True,
-                        autocompletion=complete if choices else None)
+                        autocompletion=completer)
     default = opt.default if opt.kind is bool else None
     return inspect.Parameter(opt.dest, inspect.Parameter.KEYWORD_ONLY, default=default,
                              annotation=Annotated[kind, info])

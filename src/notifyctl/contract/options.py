@@ -15,8 +15,11 @@ class Opt:
 
     ``flag`` is the long name (``--include-uid``); ``negative`` a ``--no-...`` form for a
     boolean that defaults to true. ``kind`` is ``str``, ``int``, ``float`` or ``bool``;
-    ``multiple`` makes it repeatable (a list). ``choices`` are also offered by TAB completion.
-    The value reaches the platform under ``dest`` (the flag without dashes, ``-`` as ``_``).
+    ``multiple`` makes it repeatable (a list). ``choices`` are also offered by TAB completion;
+    ``completer`` is a ``"module:function"`` that TAB calls with the resolved profile's
+    settings and the word typed, where the candidates depend on the profile (ThingSpace's
+    services per API), imported only on TAB. The value reaches the platform under ``dest``
+    (the flag without dashes, ``-`` as ``_``).
     """
 
     flag: str
@@ -27,6 +30,7 @@ class Opt:
     choices: tuple[str, ...] = ()
     metavar: str | None = None
     negative: str | None = None
+    completer: str | None = None
 
     @property
     def dest(self) -> str:

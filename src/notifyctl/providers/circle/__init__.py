@@ -49,9 +49,8 @@ PLATFORM = Platform(
     },
     fixtures="notifyctl.providers.circle:fixtures",
     stream="notifyctl.providers.circle.stream:opener",
+    channels="notifyctl.providers.circle.manage:make",
     receiver="notifyctl.providers.circle.receive:make",
     rules="notifyctl.providers.circle.rules:CircleRules",
     emulator="notifyctl.providers.circle.emulator_delivery:CircleSandbox",
-    hints={"channels": "Circle has no API that lists server notifications; 'register' "
-                       "overwrites the registration and 'unregister' removes it"},
 )

@@ -38,7 +38,7 @@ PLATFORM = Platform(
     stream="notifyctl.providers.iottly.stream:opener",
     receiver="notifyctl.providers.iottly.receive:make",
     rules="notifyctl.providers.iottly.rules:IottlyRules",
-    commands="notifyctl.cli.iottly:app",
+    commands="notifyctl.providers.iottly.commands:app",
     emulator="notifyctl.providers.iottly.emulator:IottlySandbox",
     hints={"channels": "Iottly webhooks cannot be managed through an API: they are set in the "
                        "dashboard (Project settings -> Configure webhooks); check a YAML "

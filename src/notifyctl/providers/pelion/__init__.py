@@ -9,6 +9,7 @@ timestamps for it), ``tlv`` (OMA LwM2M TLV payloads),
 from __future__ import annotations
 
 from notifyctl.contract import CONTENT, DEVICE, KIND, TIME, Column, Opt, Platform
+from notifyctl.contract.manage import HEADER_OPTIONS
 from notifyctl.providers.pelion.kinds import KINDS
 
 PLATFORM = Platform(
@@ -28,6 +29,7 @@ PLATFORM = Platform(
                 multiple=True),
         ),
         "register": (
+            *HEADER_OPTIONS,
             Opt("--max-chunk-size", "Events per delivery, 100..10000 (platform default 10000).",
                 int),
             Opt("--include-uid", "Add a uid to each event (for de-duplication).", bool, False),
@@ -48,6 +50,7 @@ PLATFORM = Platform(
     },
     fixtures="notifyctl.providers.pelion:fixtures",
     stream="notifyctl.providers.pelion.stream:opener",
+    channels="notifyctl.providers.pelion.manage:make",
     receiver="notifyctl.providers.pelion.receive:make",
     rules="notifyctl.providers.pelion.rules:PelionRules",
     emulator="notifyctl.providers.pelion.emulator:PelionEmulator",

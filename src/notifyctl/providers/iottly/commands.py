@@ -12,17 +12,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from notifyctl.cli.common import (
+from notifyctl.contract.commands import (
     AccountOpt,
     ApiUrlOpt,
+    Connect,
     ProviderOpt,
     TableJsonOpt,
-    platform_connection,
-    table_format,
+    host,
 )
 
 if TYPE_CHECKING:
-    from notifyctl.config import Connection
+    from notifyctl.contract.manage import ManageContext
 
 app = typer.Typer(help="Iottly: check webhook descriptions, run commands on devices.",
                   no_args_is_help=True)
@@ -43,35 +43,24 @@ def check_webhooks(
     Example:
       notifyctl iottly check-webhooks webhooks.yaml
     """
-    from notifyctl import output
+    from notifyctl.contract.manage import Change, Listing
     from notifyctl.providers.iottly.webhooks import MAX_WEBHOOKS, load_file
 
-    out = output.current()
-    fmt = table_format(output_format)
+    fmt = host().table_format(output_format)
     hooks = load_file(file)
     rows = [hook.summary() for hook in hooks]
-    if fmt == "json":
-        out.json(rows)
-    else:
-        out.table(["#", "type", "url", "channel", "payload only", "headers", "description"],
-                  [[i, r["type"], r["url"], r["channel"] or "", "yes" if r["payload_only"] else "",
-                    ", ".join(r["headers"]), r["description"]] for i, r in enumerate(rows)])
-    out.success(f"{file}: {len(hooks)} webhook(s) within Iottly's limits "
-                f"(at most {MAX_WEBHOOKS}); enter them under Project settings -> Configure "
-                "webhooks")
+    table = [[i, r["type"], r["url"], r["channel"] or "", "yes" if r["payload_only"] else "",
+              ", ".join(r["headers"]), r["description"]] for i, r in enumerate(rows)]
+    host().show(Listing(rows, ("#", "type", "url", "channel", "payload only", "headers",
+                               "description"), table), fmt)
+    host().show(Change(f"{file}: {len(hooks)} webhook(s) within Iottly's limits "
+                       f"(at most {MAX_WEBHOOKS}); enter them under Project settings -> "
+                       "Configure webhooks"))
 
 
-def _iottly_connection(provider: str | None, api_url: str | None,
-                       account: str | None) -> Connection:
-    from notifyctl.cli.common import active_profile, load_config
-    from notifyctl.errors import UsageError
-
-    config = load_config()
-    profile = active_profile(config)
-    if profile and config.profile(profile).get("provider") != "iottly" and not api_url:
-        raise UsageError(f"profile {profile!r} is not an iottly profile",
-                         hint="choose an iottly profile with -p, or pass --api-url")
-    return platform_connection("iottly", provider, api_url, account)
+def _iottly(provider: str | None, api_url: str | None, account: str | None) -> ManageContext:
+    # An iottly command with another platform's profile would talk to that platform's URL.
+    return host().context("iottly", Connect(provider, api_url, account, own_profile=True))
 
 
 @app.command("exec")
@@ -96,29 +85,21 @@ def exec_command(
     """
     import asyncio
 
-    from notifyctl import output
-    from notifyctl import secrets as sec
     from notifyctl.errors import NetworkError
     from notifyctl.providers.iottly.stream import run_command
     from notifyctl.providers.iottly.wire import stream_url
 
-    conn = _iottly_connection(provider, api_url, account)
-    key = sec.require(conn.profile, "api_key")
+    context = _iottly(provider, api_url, account)
+    conn = context.connection
+    key = context.secret("api_key")
     override = conn.settings.get("stream_url")
     url = stream_url(conn.api_url, key, str(override) if override else None)
-    out = output.current()
     text = " ".join(command)
-
-    def emit(fd: str | None, chunk: str) -> None:
-        stream = out.err if fd == "stderr" else out.out
-        # A device's bytes reach a terminal only as inert text; pipes get them exactly.
-        stream.write(output.inert_str(chunk) if stream.isatty() else chunk)
-        stream.flush()
 
     async def main() -> int:
         async for event in run_command(url, device, text):
             if event.kind == "command-output" and event.chunk is not None:
-                emit(event.fd, event.chunk)
+                host().write("stderr" if event.fd == "stderr" else "stdout", event.chunk)
             elif event.kind == "command-done":
                 return event.exit_code or 0
         return 1
