@@ -83,7 +83,6 @@ def merged(command: str, platforms: Iterable[Platform]
 
 def _parameter(opt: Opt, owners: tuple[str, ...], alone: bool) -> inspect.Parameter:
     names = [f"{opt.flag}/{opt.negative}"] if opt.negative else [opt.flag]
-    label = "" if alone else f"{', '.join(owners)}: "
     kind: Any = list[opt.kind] if opt.multiple else opt.kind  # type: ignore[name-defined]
     if not opt.multiple and opt.kind is not bool:
         kind = kind | None
@@ -92,7 +91,7 @@ def _parameter(opt: Opt, owners: tuple[str, ...], alone: bool) -> inspect.Parame
     def complete(incomplete: str) -> list[str]:
         return [choice for choice in choices if choice.startswith(incomplete)]
 
-    text = label + _after_label(opt.help) if label else opt.help
+    text = opt.help if alone else opt.labelled(owners)
     completer: Callable[..., list[str]] | None = complete if choices else None
     if opt.completer:
         from notifyctl.cli.completers import declared
@@ -104,12 +103,6 @@ def _parameter(opt: Opt, owners: tuple[str, ...], alone: bool) -> inspect.Parame
     default = opt.default if opt.kind is bool else None
     return inspect.Parameter(opt.dest, inspect.Parameter.KEYWORD_ONLY, default=default,
                              annotation=Annotated[kind, info])
-
-
-def _after_label(text: str) -> str:
-    """``pelion: re-chunk ...``: a sentence goes on in lower case after the owners' label, as
-    the shared options' help always read; a leading acronym (``BATCH_URL``, ``GET``) stays."""
-    return text[0].lower() + text[1:] if text[:2].istitle() else text
 
 
 def with_platform_options(command: str, function: Callable[..., Any],

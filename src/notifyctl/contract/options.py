@@ -5,6 +5,7 @@ so a platform package stays free of the CLI and ``--help`` stays cheap.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,13 @@ class Opt:
     @property
     def dest(self) -> str:
         return self.flag.lstrip("-").replace("-", "_")
+
+    def labelled(self, owners: Sequence[str]) -> str:
+        """The help behind the owners' label (``pelion: re-chunk ...``) where several platforms'
+        options are listed together: the sentence goes on in lower case, as the shared options'
+        help reads; a leading acronym (``BATCH_URL``, ``GET``) stays."""
+        text = self.help[0].lower() + self.help[1:] if self.help[:2].istitle() else self.help
+        return f"{', '.join(owners)}: {text}"
 
     def given(self, value: Any) -> bool:
         """Whether ``value`` is something the user passed rather than the default."""

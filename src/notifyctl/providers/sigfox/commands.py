@@ -33,7 +33,7 @@ IdArg = Annotated[str, typer.Argument(help="Callback id (see 'notifyctl list --d
 # As register/unregister/list label the declared option when no platform is resolved.
 DeviceTypeOpt = Annotated[
     str | None,
-    typer.Option(DEVICE_TYPE.flag, help=f"sigfox: {DEVICE_TYPE.help}", show_default=False),
+    typer.Option(DEVICE_TYPE.flag, help=DEVICE_TYPE.labelled(("sigfox",)), show_default=False),
 ]
 
 
