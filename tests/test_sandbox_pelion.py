@@ -57,12 +57,12 @@ def note(n: int, ep: str = "dev-1") -> dict[str, Any]:
 
 
 async def frame(ws: ClientConnection) -> Any:
-    return json.loads(await asyncio.wait_for(ws.recv(), 5))
+    return json.loads(await asyncio.wait_for(ws.recv(), 30))
 
 
 async def closed_with(ws: ClientConnection) -> int | None:
     with pytest.raises(ConnectionClosed):
-        await asyncio.wait_for(ws.recv(), 5)
+        await asyncio.wait_for(ws.recv(), 30)
     return ws.close_code
 
 
@@ -422,7 +422,7 @@ def test_unanswered_pings_close_with_1001() -> None:
                 aiohttp.ClientSession() as session,
                 session.ws_connect(ws_url(sb), headers=auth(sb.api_key), autoping=False) as ws,
             ):
-                while (msg := await ws.receive(timeout=5)).type is aiohttp.WSMsgType.PING:
+                while (msg := await ws.receive(timeout=30)).type is aiohttp.WSMsgType.PING:
                     pass
                 assert msg.type is aiohttp.WSMsgType.CLOSE
                 return ws.close_code if ws.close_code is not None else msg.data
