@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from pelion_events import message, note
 from sandbox import SandboxThread
-from waiting import wait_for
+from waiting import Lines, wait_for
 
 from conftest import subprocess_env
 from notifyctl.events import Event, read_capture
@@ -180,14 +180,16 @@ def test_sandbox_mode_ctrl_c_exits_130_cleanly(tmp_path) -> None:
          "--save", str(capture)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=subprocess_env(),
     )
+    out = Lines(proc.stdout)  # every line, however much the pipe held when the signal came
     try:
-        assert proc.stdout is not None
-        first = [json.loads(proc.stdout.readline()) for _ in range(10)]
+        first = [json.loads(line) for line in out.wait(10, what="10 events")]
         proc.send_signal(signal.SIGINT)
-        rest, err = proc.communicate(timeout=15)
+        proc.wait(30)
     finally:
         if proc.poll() is None:
             proc.kill()
+    assert proc.stderr is not None
+    err, rest = proc.stderr.read(), b"".join(out.finish()[10:])
     assert proc.returncode == 130, err
     assert {e["provider"] for e in first} == {"pelion"}
     assert b"Traceback" not in err and b"Task was destroyed" not in err

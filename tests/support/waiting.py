@@ -15,7 +15,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
-from typing import IO, TypeVar
+from typing import IO, Any, TypeVar
 
 T = TypeVar("T")
 
@@ -53,26 +53,27 @@ async def async_wait_for(condition: Callable[[], T], timeout: float = TIMEOUT,
 
 
 class Lines:
-    """Every line a subprocess writes to a pipe, collected by a daemon thread, so a test can wait
-    for output while the process runs and still read the rest once it has ended."""
+    """Every line a subprocess writes to a pipe (text or bytes), collected by a daemon thread,
+    so a test can wait for output while the process runs and still read all of it once it has
+    ended (``communicate()`` after ``readline()`` would lose what the reader had buffered)."""
 
-    def __init__(self, stream: IO[str] | None) -> None:
+    def __init__(self, stream: IO[Any] | None) -> None:
         assert stream is not None, "start the process with stdout/stderr=subprocess.PIPE"
-        self.lines: list[str] = []
+        self.lines: list[Any] = []
         self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
         self._thread.start()
 
-    def _read(self, stream: IO[str]) -> None:
-        for line in iter(stream.readline, ""):
+    def _read(self, stream: IO[Any]) -> None:
+        while line := stream.readline():
             self.lines.append(line)
 
-    def wait(self, count: int, timeout: float = TIMEOUT, what: str = "") -> list[str]:
+    def wait(self, count: int, timeout: float = TIMEOUT, what: str = "") -> list[Any]:
         """The first ``count`` lines, once they have been written."""
         wait_for(lambda: len(self.lines) >= count, timeout,
                  what=what or f"{count} line(s) of output")
         return self.lines[:count]
 
-    def finish(self, timeout: float = TIMEOUT) -> list[str]:
+    def finish(self, timeout: float = TIMEOUT) -> list[Any]:
         """All the lines, after the writer closed the pipe (the process ended)."""
         self._thread.join(timeout)
         assert not self._thread.is_alive(), f"the pipe was still open after {timeout:g} s"
