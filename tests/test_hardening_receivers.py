@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 from pelion_events import note
 from sandbox import SandboxThread
+from waiting import async_wait_for
 
 from notifyctl.events import parse_capture_line, read_capture
 from test_listen_cli import Spawned
@@ -50,10 +51,7 @@ def test_listen_50_clients_sigterm_mid_load(tmp_path: Path) -> None:
     async def main() -> None:
         stop = asyncio.Event()
         tasks = [asyncio.create_task(client(i, stop)) for i in range(CLIENTS)]
-        for _ in range(1000):  # up to 10 s for ~500 answered requests
-            if len(answered) >= 500:
-                break
-            await asyncio.sleep(0.01)
+        await async_wait_for(lambda: len(answered) >= 500, what="500 requests answered")
         listen.proc.send_signal(signal.SIGTERM)
         await asyncio.wait_for(asyncio.gather(*tasks), 30)
         stop.set()
@@ -159,11 +157,9 @@ def test_sandbox_survives_callback_receivers_resetting_mid_batch(sandbox: Sandbo
             assert answer.status_code == 204, answer.text
             await asyncio.to_thread(sandbox.inject, {"notifications": [
                 note(i, text="y" * 500) for i in range(3000)]})
-            for _ in range(1000):
-                got = sum(len(json.loads(b)["notifications"]) for b in accepted)
-                if got >= 3000:
-                    break
-                await asyncio.sleep(0.01)
+            await async_wait_for(
+                lambda: sum(len(json.loads(b)["notifications"]) for b in accepted) >= 3000,
+                what="all 3000 notifications accepted")
         return accepted
 
     accepted = asyncio.run(main())

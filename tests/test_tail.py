@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from pelion_events import message, note
 from sandbox import SandboxThread
+from waiting import async_wait_for as until
 
 from notifyctl.errors import AuthError, NetworkError, NotFoundError
 from notifyctl.events import Event
@@ -54,14 +55,6 @@ def make_stream(sb: SandboxThread, delay: float = 0.02, **kwargs: Any) -> Pelion
     kwargs.setdefault("reconnect_delays", lambda: itertools.repeat(delay))
     kwargs.setdefault("on_state", lambda text: None)
     return PelionStream(sb.url, sb.api_key, NetOptions(timeout=5, retry_base=0.01), **kwargs)
-
-
-async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 Script = Callable[[PelionStream, ListSink], Awaitable[None]]
@@ -177,7 +170,7 @@ def test_real_takeover_and_deletion(sandbox: SandboxThread) -> None:
         await until(lambda: stream.stats.state == "connected")
         url = websocket_url(sandbox.url)
         async with connect(url, subprotocols=["wss", f"pelion_{sandbox.api_key}"]):  # type: ignore[list-item]
-            await asyncio.sleep(0.3)
+            await until(lambda: stream.stats.state == "stopped")  # the tail ended on the 1001
 
     _, result = drive(make_stream(sandbox), TailOptions(timeout=10), takeover)
     assert isinstance(result, NotFoundError) and "1001" in str(result)
@@ -214,10 +207,9 @@ def test_unreachable_gives_up_after_retry_for() -> None:
     async def nothing(stream: PelionStream, sink: ListSink) -> None:
         pass
 
-    started = time.monotonic()
+    # Without retry_for the run would go on to its 10 s --timeout and end without an error.
     _, result = drive(stream, TailOptions(timeout=10), nothing)
     assert isinstance(result, NetworkError) and "gave up" in str(result)
-    assert time.monotonic() - started < 3
     assert any("retrying in" in m for m in messages)
 
 
@@ -278,10 +270,11 @@ def test_handshake_429_honours_retry_after(sandbox: SandboxThread) -> None:
     async def nothing(stream: PelionStream, sink: ListSink) -> None:
         pass
 
-    # The back-off alone would wait 5 s: finishing in time means Retry-After was used.
-    stream = make_stream(sandbox, delay=5.0)
+    # The back-off alone would wait 60 s: reaching the count within the 20 s --timeout means
+    # Retry-After was used (a TailRun, not CountNotReached).
+    stream = make_stream(sandbox, delay=60.0)
     started = time.monotonic()
-    sink, result = drive(stream, TailOptions(count=1, timeout=4), nothing)
+    sink, result = drive(stream, TailOptions(count=1, timeout=20), nothing)
     assert isinstance(result, TailRun), result
-    assert 0.3 <= time.monotonic() - started < 3
+    assert time.monotonic() - started >= 0.3
     assert [e.id for e in sink.events] == ["u0"]

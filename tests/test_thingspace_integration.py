@@ -16,6 +16,7 @@ import httpx
 import pytest
 from aiohttp import web
 from aioserve import ServeThread
+from waiting import wait_for
 
 from conftest import subprocess_env
 from notifyctl.events import read_capture
@@ -235,10 +236,9 @@ def test_wrong_callback_credentials_fail_strict_listen_with_exit_7(
              "--count", "1", "--timeout", "15", "-o", "jsonl"],
             stdout=stdout, stderr=stderr, env=subprocess_env(EXPECTED="another-password"))
     try:
-        deadline = time.monotonic() + 20
-        while "\n" not in err.read_text() and time.monotonic() < deadline:
-            assert proc.poll() is None, err.read_text()
-            time.sleep(0.02)
+        wait_for(lambda: "\n" in err.read_text() or proc.poll() is not None,
+                 what="listen's first stderr line (its URL)")
+        assert proc.poll() is None, err.read_text()
         url = err.read_text().splitlines()[0]
         assert register(cli, profile, url).exit_code == 0
         inject(sandbox, "req-wrong")
