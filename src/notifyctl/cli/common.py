@@ -123,21 +123,6 @@ HeaderEnvOpt = Annotated[
     list[str] | None,
     typer.Option(HEADER_OPTIONS[1].flag, help=HEADER_OPTIONS[1].help, show_default=False),
 ]
-ContentTypeOpt = Annotated[
-    str | None,
-    typer.Option("--content-type", help="sigfox: the body's content type.", show_default=False),
-]
-CallbackUsernameOpt = Annotated[
-    str | None,
-    typer.Option("--callback-username", help="thingspace: The username inside each callback.",
-                 show_default=False),
-]
-CallbackPasswordEnvOpt = Annotated[
-    str | None,
-    typer.Option("--callback-password-env", metavar="VAR", help="thingspace: environment "
-                 "variable holding the password inside each callback (masked in captures).",
-                 show_default=False),
-]
 
 
 def table_format(fmt: str | None, machine: str = "json") -> str:
