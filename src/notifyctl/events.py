@@ -177,7 +177,7 @@ def parse_capture_line(line: bytes, where: str) -> Delivery:
 
 def max_capture_line(env: Mapping[str, str] = os.environ) -> int:
     """The longest capture line read, in bytes: ``NOTIFYCTL_MAX_CAPTURE_LINE`` or the default."""
-    from notifyctl.config import byte_limit
+    from notifyctl.limits import byte_limit
 
     return byte_limit(MAX_LINE_ENV, MAX_CAPTURE_LINE, env)
 

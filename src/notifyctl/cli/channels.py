@@ -35,8 +35,8 @@ from notifyctl.cli.common import (
 from notifyctl.cli.platform_options import PlatformValues  # Typer reads the signature
 
 if TYPE_CHECKING:
-    from notifyctl.config import Connection
     from notifyctl.contract.commands import Connect
+    from notifyctl.contract.connection import Connection
     from notifyctl.contract.manage import Change, Channels, Listing, ManageContext
     from notifyctl.http import NetOptions
 

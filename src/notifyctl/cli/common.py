@@ -28,8 +28,9 @@ __all__ = ["AccountOpt", "ApiUrlOpt", "CaBundleOpt", "InsecureOpt", "NetTimeoutO
            "ProviderOpt", "TableJsonOpt"]
 
 if TYPE_CHECKING:
-    from notifyctl.config import Config, Connection
+    from notifyctl.config import Config
     from notifyctl.contract import Platform
+    from notifyctl.contract.connection import Connection
 
 
 @dataclass

@@ -32,8 +32,8 @@ from notifyctl.cli.completers import complete_kind
 from notifyctl.cli.platform_options import PlatformValues
 
 if TYPE_CHECKING:
-    from notifyctl.config import Connection
     from notifyctl.contract import Platform
+    from notifyctl.contract.connection import Connection
     from notifyctl.contract.stream import Opener, StreamContext
     from notifyctl.tail import Source, TailRun
 
@@ -194,7 +194,7 @@ def _sandbox_platform() -> str:
 
 
 def _sandbox_connection(platform: Platform, url: str) -> Connection:
-    from notifyctl.config import Connection
+    from notifyctl.contract.connection import Connection
 
     return Connection(profile=None, provider=platform.name,
                       api_url=url.rstrip("/") + platform.sandbox_path, account=None, settings={})

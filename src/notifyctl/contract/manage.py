@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from notifyctl.contract.options import Opt
 
 if TYPE_CHECKING:
-    from notifyctl.config import Connection
+    from notifyctl.contract.connection import Connection
     from notifyctl.http import NetOptions
 
 HEADER_OPTIONS = (

@@ -26,7 +26,7 @@ from notifyctl.events import StreamStats
 __all__ = ["Opener", "Source", "StreamContext", "StreamStats"]
 
 if TYPE_CHECKING:
-    from notifyctl.config import Connection
+    from notifyctl.contract.connection import Connection
     from notifyctl.events import Event
     from notifyctl.http import NetOptions
 

@@ -18,7 +18,7 @@ from notifyctl.contract.manage import Change, Listing, ManageContext
 from notifyctl.errors import UsageError
 
 if TYPE_CHECKING:
-    from notifyctl.config import Connection
+    from notifyctl.contract.connection import Connection
     from notifyctl.http import NetOptions
     from notifyctl.providers.circle.api import CircleClient
 

@@ -70,7 +70,7 @@ MAX_FRAME_ENV = "NOTIFYCTL_MAX_FRAME"
 
 def max_frame(env: Mapping[str, str] = os.environ) -> int:
     """The largest frame accepted, in bytes: ``NOTIFYCTL_MAX_FRAME`` or ``MAX_MESSAGE``."""
-    from notifyctl.config import byte_limit
+    from notifyctl.limits import byte_limit
 
     return byte_limit(MAX_FRAME_ENV, MAX_MESSAGE, env)
 

@@ -21,7 +21,7 @@ from notifyctl.errors import UsageError
 from notifyctl.providers.thingspace import services
 
 if TYPE_CHECKING:
-    from notifyctl.config import Connection
+    from notifyctl.contract.connection import Connection
     from notifyctl.providers.thingspace.api import CallbackApi, Registration
 
 CALLBACK_PASSWORD = "callback_password"  # keyring-only secret of a profile
