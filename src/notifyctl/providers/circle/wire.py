@@ -17,8 +17,8 @@ from typing import Any
 
 from notifyctl.errors import UsageError, WireError
 from notifyctl.events import Event
+from notifyctl.jsonwire import loads, optional_object, optional_str, required_str
 from notifyctl.providers.circle import kinds
-from notifyctl.providers.jsonwire import loads, optional_object, optional_str, required_str
 
 PROVIDER = "circle"
 EVENT_TYPES = kinds.EVENT_TYPES  # kept in kinds.py, which TAB completion reads without msgspec

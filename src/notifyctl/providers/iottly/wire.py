@@ -22,7 +22,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from notifyctl.errors import UsageError, WireError
 from notifyctl.events import Event
-from notifyctl.providers.jsonwire import loads, optional_object, optional_str, required_str
+from notifyctl.jsonwire import loads, optional_object, optional_str, required_str
 from notifyctl.redaction import redact
 
 PROVIDER = "iottly"

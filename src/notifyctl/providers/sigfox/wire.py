@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from notifyctl.errors import WireError
 from notifyctl.events import Event
-from notifyctl.providers.jsonwire import loads
+from notifyctl.jsonwire import loads
 from notifyctl.providers.sigfox.templates import parse_line, pattern_regex, render
 
 PROVIDER = "sigfox"

@@ -31,7 +31,7 @@ from xml.sax.saxutils import escape
 from notifyctl import xmlsafe
 from notifyctl.errors import WireError
 from notifyctl.events import Event
-from notifyctl.providers.jsonwire import loads
+from notifyctl.jsonwire import loads
 from notifyctl.providers.thingspace.soap import NS_ENV, NS_V2, NS_XSI
 
 PROVIDER = "thingspace"
