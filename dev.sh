@@ -1,7 +1,7 @@
 #!/bin/sh
 # The newcomer's entry point. Needs only Python 3.11+ and pip; everything else goes in .venv.
 #   ./dev.sh demo          the main job: live-tail the embedded sandbox (Ctrl-C to stop)
-#   ./dev.sh test          what CI runs: ruff, mypy --strict, pytest
+#   ./dev.sh test          what CI runs: ruff, mypy --strict, lint-imports, pytest
 #   ./dev.sh completions   regenerate completions/ after changing commands
 #   ./dev.sh bench         run the benchmarks in bench/ (need wrk/hey/hyperfine from apt)
 set -eu
@@ -31,6 +31,7 @@ case "${1:-help}" in
         shift
         "$BIN/ruff" check .
         "$BIN/mypy" --strict src
+        "$BIN/lint-imports" --no-cache pyproject.toml
         exec "$BIN/pytest" -q "$@"
         ;;
     completions)

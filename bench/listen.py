@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from notifyctl.signing import circle_sign
+from notifyctl.providers.circle.signing import circle_sign
 
 KEY = "bench-circle-auth-key"
 MINIMAL_APP = """

@@ -19,10 +19,9 @@ from aioserve import serve
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from notifyctl import signing
 from notifyctl.errors import AuthError, ConfigError, NotFoundError, UsageError, WireError
 from notifyctl.http import NetOptions
-from notifyctl.providers.circle import wire
+from notifyctl.providers.circle import signing, wire
 from notifyctl.providers.circle.api import (
     CircleClient,
     ServerNotificationsRoute,

@@ -17,7 +17,6 @@ import ssl
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from aiohttp import web
 from aioserve import ServeThread
 from pelion_events import message
 from sandbox import SandboxThread
+from waiting import wait_for
 
 from conftest import Result, subprocess_env
 from notifyctl.events import read_capture
@@ -83,14 +83,16 @@ def listen_once(cli: Any, verbose: list[str], args: list[str], send: Any) -> Res
             "--timeout", "20", "-o", "jsonl")))
     worker.start()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+
+    def sent() -> bool:
         try:
             send(url)
-            break
         except httpx.TransportError:
-            time.sleep(0.02)
-    worker.join(20)
+            return False  # not listening yet
+        return True
+
+    wait_for(sent, interval=0.02, what=f"listen on port {port}")
+    worker.join(30)
     return result[0]
 
 
@@ -190,9 +192,8 @@ def test_sandbox_start_up_lines_hold_no_secret(tmp_path: Path) -> None:
         proc = subprocess.Popen([sys.executable, "-m", "notifyctl", "-v", "sandbox"],
                                 stdout=subprocess.PIPE, stderr=handle, env=env)
     try:
-        deadline = time.monotonic() + 20
-        while "Ctrl-C" not in err.read_text() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for(lambda: "Ctrl-C" in err.read_text() or proc.poll() is not None,
+                 what="the sandbox's start-up lines")
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=20)
@@ -202,11 +203,12 @@ def test_sandbox_start_up_lines_hold_no_secret(tmp_path: Path) -> None:
 
 
 def test_iottly_stream_url_key_is_redacted_in_errors_and_logs() -> None:
-    from notifyctl.providers.streaming import quiet_logger, redact, translate
+    from notifyctl.redaction import redact
+    from notifyctl.ws import quiet_logger, translate
 
     url = f"wss://127.0.0.1:9/v1/stream?api_key={OTHER}&x=1"
     assert redact(url) == "wss://127.0.0.1:9/v1/stream?api_key=***&x=1"
-    assert OTHER not in translate(OSError(f"cannot reach {url}"), "iottly").message
+    assert OTHER not in translate(OSError(f"cannot reach {url}"), url, "iottly").message
     logger = quiet_logger("websockets.client.hardening")
     logger.setLevel(logging.DEBUG)
     records: list[str] = []

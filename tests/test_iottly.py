@@ -15,12 +15,14 @@ import pytest
 from aioserve import ServeThread, serve
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from waiting import async_wait_for
 
 from notifyctl.errors import AuthError, NetworkError, NotFoundError, WireError
 from notifyctl.providers.iottly import wire
 from notifyctl.providers.iottly.emulator import IottlyEmulator
 from notifyctl.providers.iottly.stream import IottlyStream
-from notifyctl.providers.streaming import doubling, redact
+from notifyctl.redaction import redact
+from notifyctl.retry import backoff
 
 KEY = "ik_live_secret_0123456789"
 
@@ -64,7 +66,7 @@ def test_stream_url_and_redaction() -> None:
     assert wire.stream_url("http://127.0.0.1:9/x/v1.0/", "k") == \
         "ws://127.0.0.1:9/x/v1/stream?api_key=k"
     assert wire.stream_url("", "k", "wss://edge/ws?x=1") == "wss://edge/ws?x=1&api_key=k"
-    assert list(itertools.islice(doubling(), 7)) == [1, 2, 4, 8, 16, 30, 30]
+    assert list(itertools.islice(backoff(), 7)) == [1, 2, 4, 8, 16, 30, 30]
 
 
 @settings(max_examples=300, deadline=None)
@@ -98,7 +100,8 @@ def test_tail_reconnects_and_resubscribes_after_1001(caplog: pytest.LogCaptureFi
     caplog.set_level(logging.DEBUG)
 
     async def main() -> None:
-        emulator = IottlyEmulator(api_key=KEY, ping_interval=0.05, pong_timeout=0.05)
+        # Pings every 0.05 s, then 1 s for the pong: a loaded machine does not miss that.
+        emulator = IottlyEmulator(api_key=KEY, ping_interval=0.05, pong_timeout=1.0)
         async with serve(emulator.install) as url:
             slept: list[float] = []
             stream = _stream(url, [("dev_1", ["cpu"]), ("dev_2", [])], slept)
@@ -112,26 +115,29 @@ def test_tail_reconnects_and_resubscribes_after_1001(caplog: pytest.LogCaptureFi
                             return
 
             task = asyncio.create_task(consume())
-            await emulator.wait_subscribed(2)
+            await emulator.wait_subscribed(2, timeout=30)
             assert await emulator.publish("dev_1", "memory", 1) == 0  # not subscribed
             await emulator.publish("dev_1", "cpu", 18.4)
             await emulator.publish("dev_2", "temp", 40)
-            await asyncio.sleep(0.25)  # several server pings: answered, so still connected
+            # Server pings answered, twice: the connection outlived a whole ping cycle.
+            client = emulator.clients[0]
+            for pongs in ("a pong", "a second pong"):
+                before = client.last_pong
+                await async_wait_for(lambda b=before: client.last_pong > b, what=pongs)
             assert emulator.connections == 1
             await emulator.restart()  # 1001
-            await emulator.wait_subscribed(2)
+            await emulator.wait_subscribed(2, timeout=30)
             await emulator.publish("dev_1", "cpu", 20.0)
-            await asyncio.wait_for(task, 5)
+            await asyncio.wait_for(task, 30)
             events = [stream.decode(f)[0] for f in got]
             assert [(e.device, e.stream, e.value) for e in events] == [
                 ("dev_1", "cpu", 18.4), ("dev_2", "temp", 40), ("dev_1", "cpu", 20.0)]
             assert emulator.connections == 2 and slept == [1.0]
             kinds = [m["type"] for m in emulator.log]
             assert kinds.count("subscribe") == 4
-            async with asyncio.timeout(2):
-                while kinds.count("unsubscribe") < 2:
-                    await asyncio.sleep(0.01)
-                    kinds = [m["type"] for m in emulator.log]
+            await async_wait_for(
+                lambda: [m["type"] for m in emulator.log].count("unsubscribe") >= 2,
+                what="both subscriptions undone")
 
     asyncio.run(main())
     assert KEY not in caplog.text
@@ -202,6 +208,18 @@ def test_exec_errors(cli, iottly_server, monkeypatch: pytest.MonkeyPatch) -> Non
     result = cli("iottly", "exec", "--api-url", iottly_server.url, "dev_1", "echo", "x")
     # A missing secret is configuration (2); 3 is the platform refusing (README's table).
     assert result.exit_code == 2 and "NOTIFYCTL_API_KEY" in result.stderr
+
+
+def test_exec_refuses_a_profile_of_another_platform(cli, iottly_server) -> None:
+    """Another platform's profile would send the command to that platform's URL; --api-url
+    says where to go instead."""
+    assert cli("profile", "add", "prod", "--provider", "pelion").exit_code == 0
+    result = cli("-p", "prod", "iottly", "exec", "dev_1", "echo", "x")
+    assert result.exit_code == 2 and "profile 'prod' is not an iottly profile" in result.stderr
+    assert "--api-url" in result.stderr
+    direct = cli("-p", "prod", "iottly", "exec", "--api-url", iottly_server.url, "dev_1",
+                 "echo", "x")
+    assert (direct.exit_code, direct.stdout) == (0, "x\n"), direct.stderr
 
 
 def test_exec_exit_code_in_a_subprocess(run, iottly_server) -> None:

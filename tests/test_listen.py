@@ -18,7 +18,8 @@ import pytest
 from notifyctl.events import read_capture
 from notifyctl.listen import BackgroundListener, Settings
 from notifyctl.listen.view import ListSink
-from notifyctl.signing import circle_sign, standard_sign
+from notifyctl.providers.circle.signing import circle_sign
+from notifyctl.signing import standard_sign
 
 CIRCLE_KEY = "circle-auth-key"
 WHSEC = "whsec_" + base64.b64encode(b"standard-webhooks-secret").decode()
@@ -234,7 +235,7 @@ def test_sigfox_form_json_text_and_get(listening: Any) -> None:
 
 
 def test_sigfox_bidir_downlink(listening: Any) -> None:
-    with listening(provider="sigfox", downlink_data="0011223344556677") as rx:
+    with listening(provider="sigfox", options={"downlink_data": "0011223344556677"}) as rx:
         body = {"device": "1A2B3C", "time": 1763888400, "data": "01", "ack": "true"}
         answer = rx.post(json.dumps(body), Content_Type="application/json")
         assert answer.status_code == 200
@@ -251,10 +252,8 @@ def test_xml_entity_bomb_refused_fast(listening: Any, tmp_path: Path) -> None:
     bomb = f'<?xml version="1.0"?><!DOCTYPE d [{entities}]><d><data>&e9;</data></d>'
     save = tmp_path / "cap.jsonl"
     with listening(provider="sigfox", save=str(save)) as rx:
-        started = time.monotonic()
         answer = rx.post(bomb, Content_Type="application/xml")
-        assert answer.status_code == 400
-        assert time.monotonic() - started < 2
+        assert answer.status_code == 400  # refused, not expanded (see test_listen_xml.py)
         good = "<msg><device>1A2B3C</device><data>00ff</data></msg>"
         assert rx.post(good, Content_Type="text/xml").status_code == 204
     assert "DOCTYPE" in rx.lines[0]["error"]
@@ -294,7 +293,7 @@ def test_respond_and_fail_ratio(listening: Any) -> None:
 
 def test_forward_to_passes_the_exact_request(listening: Any, tmp_path: Path) -> None:
     downstream_capture = tmp_path / "down.jsonl"
-    with listening(provider="sigfox", downlink_data="0102030405060708",
+    with listening(provider="sigfox", options={"downlink_data": "0102030405060708"},
                    save=str(downstream_capture)) as down, \
             listening(provider="sigfox", forward_to=down.base + "/app") as front:
         body = '{"device":"ABC","data":"01","ack":true}'
@@ -382,12 +381,16 @@ def test_forward_to_unreachable_is_502(listening: Any) -> None:
 def test_settings_validation() -> None:
     from notifyctl.errors import UsageError
 
-    for bad in ({"downlink_data": "0011"}, {"downlink_data": "zz11223344556677"},
-                {"path": "hook"}, {"fail_ratio": 1.5}, {"respond": 42}, {"count": 0}):
+    for bad in ({"path": "hook"}, {"fail_ratio": 1.5}, {"respond": 42}, {"count": 0}):
         with pytest.raises(UsageError):
             Settings(provider="sigfox", **bad).validate()
+    # The platform's own options are checked by its receiver, as a listener starts.
+    for downlink in ("0011", "zz11223344556677"):
+        with pytest.raises(UsageError, match="exactly 16 hex"):
+            BackgroundListener(Settings(provider="sigfox", options={"downlink_data": downlink}))
     with pytest.raises(UsageError, match="--callback-password-env"):
-        BackgroundListener(Settings(provider="thingspace", callback_username="hook"))
+        BackgroundListener(Settings(provider="thingspace",
+                                    options={"callback_username": "hook"}))
     with pytest.raises(UsageError, match="--verify-key-env"):
         BackgroundListener(Settings(provider="circle"))
 
@@ -401,16 +404,19 @@ class Boom:
         raise RuntimeError("a handler bug")
 
 
-def make_boom(settings: Settings) -> Boom:
+def make_boom(settings: Any) -> Boom:
     return Boom()
 
 
 def test_a_handler_bug_answers_500_and_the_receiver_lives_on(
         listening: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from notifyctl.listen import handlers
+    from notifyctl import registry
+    from notifyctl.contract import Platform
 
-    monkeypatch.setitem(handlers.HANDLERS, "boom", "test_listen:make_boom")
+    installed = registry.platforms()
+    boom = Platform(name="boom", title="A receiver with a bug", receiver="test_listen:make_boom")
+    monkeypatch.setattr(registry, "platforms", lambda: {**installed, "boom": boom})
     with listening(provider="boom") as rx:
         assert [rx.post("{}").status_code for _ in range(2)] == [500, 500]
     assert "handler failed" in capsys.readouterr().err
@@ -421,10 +427,11 @@ def test_handlers_never_raise_on_arbitrary_requests(provider: str) -> None:
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    from notifyctl.listen.handlers import Request, make_handler
+    from notifyctl.contract.receive import Request
+    from notifyctl.listen.handlers import make_handler
 
-    handler = make_handler(Settings(provider=provider, verify_key=WHSEC,
-                                    downlink_data="00" * 8 if provider == "sigfox" else None))
+    options = {"downlink_data": "00" * 8} if provider == "sigfox" else {}
+    handler = make_handler(Settings(provider=provider, verify_key=WHSEC, options=options))
     content_types = st.sampled_from(["", "application/json", "text/plain", "application/xml",
                                      "application/x-www-form-urlencoded", "text/xml; x=1"])
     bodies = st.one_of(st.binary(max_size=300), st.text(max_size=300).map(str.encode),

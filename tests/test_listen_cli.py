@@ -5,6 +5,7 @@ that holds every request answered 2xx when SIGTERM arrives under load."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import os
@@ -19,10 +20,11 @@ from typing import Any
 
 import httpx
 import pytest
+from waiting import wait_for
 
 from conftest import subprocess_env
 from notifyctl.events import read_capture
-from notifyctl.signing import circle_sign
+from notifyctl.providers.circle.signing import circle_sign
 
 KEY = "circle-cli-key"
 
@@ -37,17 +39,16 @@ class Spawned:
                 [sys.executable, "-m", "notifyctl", "listen", *args],
                 stdout=out, stderr=err, env=subprocess_env(**env),
             )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            text = self.err.read_text()
-            if "\n" in text:
-                self.url = text.splitlines()[0]
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.02)
-        self.proc.kill()
-        raise AssertionError(f"listen did not start: {self.err.read_text()!r}")
+        try:
+            wait_for(lambda: "\n" in self.err.read_text() or self.proc.poll() is not None,
+                     what="listen's first stderr line (its URL)")
+        except AssertionError:
+            self.proc.kill()
+            raise
+        text = self.err.read_text()
+        if "\n" not in text:
+            raise AssertionError(f"listen did not start: {text!r}")
+        self.url = text.splitlines()[0]
 
     @property
     def base(self) -> str:
@@ -109,6 +110,9 @@ def test_strict_verification_failure_exit_7(tmp_path: Path) -> None:
     (["--provider", "circle", "--verify-key-env", "NOT_SET_ANYWHERE"], "NOT_SET_ANYWHERE"),
     (["--provider", "circle"], "--verify-key-env"),
     (["--provider", "nope"], "no provider 'nope'"),
+    (["--provider", "sigfx"], "did you mean 'sigfox'?"),
+    (["--provider", "pelion", "--downlink-data", "0011223344556677"],
+     "--downlink-data is a sigfox option, not for pelion"),
     (["--provider", "iottly", "--fail-ratio", "2"], "--fail-ratio"),
 ])
 def test_usage_errors_exit_2(cli: Any, args: list[str], message: str) -> None:
@@ -117,20 +121,30 @@ def test_usage_errors_exit_2(cli: Any, args: list[str], message: str) -> None:
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
 
 
+def test_another_platforms_option_is_refused_for_the_environments_provider(
+        cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NOTIFYCTL_PROVIDER", "iottly")
+    result = cli("listen", "--callback-username", "u", "--timeout", "1")
+    assert result.exit_code == 2
+    assert "--callback-username is a thingspace option, not for iottly" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
 def test_in_process_jsonl(cli: Any) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
 
+    def post() -> bool:
+        try:
+            httpx.post(f"http://127.0.0.1:{port}/h", content=b"device=AB12&data=ff",
+                       headers={"Content-Type": "application/x-www-form-urlencoded"})
+        except httpx.ConnectError:
+            return False  # not listening yet
+        return True
+
     def send() -> None:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                httpx.post(f"http://127.0.0.1:{port}/h", content=b"device=AB12&data=ff",
-                           headers={"Content-Type": "application/x-www-form-urlencoded"})
-                return
-            except httpx.ConnectError:
-                time.sleep(0.02)
+        wait_for(post, interval=0.02, what=f"listen on port {port}")
 
     sender = threading.Thread(target=send)
     sender.start()
@@ -178,9 +192,7 @@ def test_sigterm_under_load_keeps_every_2xx_in_capture(tmp_path: Path) -> None:
     workers = [threading.Thread(target=hammer, args=(i,)) for i in range(4)]
     for worker in workers:
         worker.start()
-    deadline = time.monotonic() + 10
-    while len(answered) < 200 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_for(lambda: len(answered) >= 200, what="200 requests answered")
     listen.proc.send_signal(signal.SIGTERM)
     code = listen.wait()
     stop.set()
@@ -258,13 +270,12 @@ def test_reader_going_away_ends_the_run_quietly() -> None:
     assert httpx.post(url, json={"n": 1}).status_code == 200
     assert json.loads(proc.stdout.readline())["payload"] == {"n": 1}
     proc.stdout.close()  # `listen | head -1`
-    for n in range(50):  # bounded: the next flush hits the closed pipe and ends the run
-        try:
-            httpx.post(url, json={"n": n}, timeout=5)
-        except httpx.HTTPError:
-            break
-        if proc.poll() is not None:
-            break
-        time.sleep(0.02)
+
+    def poke() -> bool:  # the next flush hits the closed pipe and ends the run
+        with contextlib.suppress(httpx.HTTPError):  # already gone
+            httpx.post(url, json={"n": 2}, timeout=5)
+        return proc.poll() is not None
+
+    wait_for(poke, interval=0.02, what="listen to end once its reader went away")
     assert proc.wait(10) == 0
     assert "Traceback" not in proc.stderr.read().decode()

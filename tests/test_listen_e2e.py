@@ -5,12 +5,12 @@ check, errors on purpose and the sandbox's retries), then ``replay`` re-deliveri
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 from sandbox import SandboxThread
+from waiting import wait_for
 
 from notifyctl.events import read_capture
 from notifyctl.listen import BackgroundListener, Settings
@@ -22,16 +22,14 @@ def note(n: int) -> dict[str, Any]:
             "max-age": n}
 
 
-def accepted_ages(sink: ListSink, count: int, timeout: float = 10) -> list[int]:
+def accepted_ages(sink: ListSink, count: int, timeout: float = 30) -> list[int]:
     """``max-age`` of the notifications in requests answered 2xx, once there are ``count``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ages = sorted(json.loads(bytes(event.raw))["max-age"] for seen in list(sink.seen)
+    def ages() -> list[int]:
+        return sorted(json.loads(bytes(event.raw))["max-age"] for seen in list(sink.seen)
                       if 200 <= seen.status < 300 for event in seen.events)
-        if len(ages) >= count:
-            return ages
-        time.sleep(0.01)
-    raise AssertionError(f"{len(sink.seen)} requests, wanted {count} events: {sink.lines[-3:]}")
+
+    wait_for(lambda: len(ages()) >= count, timeout, what=f"{count} events answered 2xx")
+    return ages()
 
 
 def test_sandbox_delivers_to_listen_then_replay(sandbox: SandboxThread, tmp_path: Path,
@@ -49,7 +47,9 @@ def test_sandbox_delivers_to_listen_then_replay(sandbox: SandboxThread, tmp_path
         assert registered.status_code == 204, registered.text
         for n in range(3):
             sandbox.inject({"notifications": [note(10 * n + i) for i in range(4)]})
-            time.sleep(0.05)
+            # One batch after the other: each delivered (after its retries) before the next.
+            wait_for(lambda n=n: sandbox.key_state()["delivered"] >= 4 * (n + 1),
+                     what=f"batch {n} delivered")
         ages = accepted_ages(sink, 12)
     # Every second request was answered 503 on purpose; the sandbox retried until 2xx.
     statuses = [seen.status for seen in sink.seen]

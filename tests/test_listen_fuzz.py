@@ -2,7 +2,11 @@
 ``listen`` handler raise or answer 5xx, with or without its check configured. A 5xx makes
 platforms retry for days; a raise is a 500. The bulk drives handlers directly; a smaller run
 sends raw bytes through a real listener (non-UTF-8 headers included) to cover the server path,
-where the only 5xx are the documented 503s (capture write failed, shutting down)."""
+where the only 5xx are the documented 503s (capture write failed, shutting down).
+
+The receivers come from the registry: every registered platform with a receiver is fuzzed with
+and without its key and with and without its own ``listen`` options, so a new platform is
+covered without an edit here."""
 
 from __future__ import annotations
 
@@ -23,31 +27,81 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from multidict import CIMultiDict
 
+from notifyctl import registry
+from notifyctl.contract import Opt
+from notifyctl.contract.receive import Handler, Request
 from notifyctl.errors import UsageError
 from notifyctl.events import read_capture
 from notifyctl.listen import BackgroundListener, Settings
-from notifyctl.listen.handlers import Handler, Request, make_handler
+from notifyctl.listen.handlers import make_handler
 from notifyctl.listen.server import ListenDelivery, Receiver
 from notifyctl.listen.view import NullSink, Seen, lines_of
-from notifyctl.signing import circle_sign, standard_sign
+from notifyctl.providers.circle.signing import circle_sign
+from notifyctl.signing import standard_sign
 
 KEY = "whsec_" + base64.b64encode(b"fuzzing-secret").decode()
 USER, PASSWORD = "cb-user", "cb-pass"
+PASSWORD_ENV = "FUZZ_CALLBACK_PASSWORD"
 AT = "2026-11-23T09:00:00.000Z"
 NS_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 NS_V2 = "http://nphase.com/unifiedwebservice/v2"
 
-# Every configuration a run can have; circle and generic cannot start without their key.
-CONFIGS: dict[str, dict[str, Any]] = {
-    "pelion": {}, "pelion+key": {"verify_key": KEY},
-    "circle+key": {"verify_key": KEY}, "generic+key": {"verify_key": KEY},
-    "iottly": {}, "iottly+key": {"verify_key": KEY},
-    "sigfox": {}, "sigfox+key": {"verify_key": KEY},
-    "sigfox+downlink": {"downlink_data": "0102030405060708"},
-    "sigfox+key+downlink": {"verify_key": KEY, "downlink_data": "a1b2c3d4e5f60718"},
-    "thingspace": {}, "thingspace+credentials": {"callback_username": USER,
-                                                 "callback_password": PASSWORD},
-}
+# Values for the listen options platforms declare (by dest), ones their receivers accept. An
+# option not listed gets one from its declaration (``sample``); list it here when that value
+# is not one the receiver takes.
+SAMPLES: dict[str, Any] = {"downlink_data": "0102030405060708", "callback_username": USER,
+                           "callback_password_env": PASSWORD_ENV}
+
+
+def sample(opt: Opt) -> Any:
+    if opt.dest in SAMPLES:
+        return SAMPLES[opt.dest]
+    if opt.choices:
+        value: Any = opt.choices[0]
+    elif opt.kind is bool:
+        value = not opt.default
+    else:
+        value = opt.kind(1) if opt.kind in (int, float) else "fuzz"
+    return [value] if opt.multiple else value
+
+
+def refuses_without_key(name: str) -> bool:
+    """Whether the platform's receiver cannot start without a key (circle's, generic's); any
+    other refusal of a bare configuration is a bug."""
+    try:
+        make_handler(Settings(provider=name))
+    except UsageError as exc:
+        assert "--verify-key-env" in str(exc), exc
+        return True
+    return False
+
+
+def configurations() -> dict[str, dict[str, Any]]:
+    """Every configuration a run of each registered receiver can have: with and without its
+    key, with and without its own listen options (``Settings`` keywords by name)."""
+    found: dict[str, dict[str, Any]] = {}
+    for name in registry.names("receiver"):
+        declared = registry.get(name).options_for("listen")
+        options = {opt.dest: sample(opt) for opt in declared}
+        bare = not refuses_without_key(name)
+        for key in ((False, True) if bare else (True,)):
+            for with_options in ((False, True) if options else (False,)):
+                label = name + ("+key" if key else "") + ("+options" if with_options else "")
+                found[label] = {**({"verify_key": KEY} if key else {}),
+                                **({"options": options} if with_options else {})}
+    return found
+
+
+CONFIGS = configurations()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def password_env() -> Iterator[None]:
+    """The variable a --callback-password-env style option names, for the receivers that read
+    one as they start."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(PASSWORD_ENV, PASSWORD)
+        yield
 
 # Field names the decoders look for, so generated bodies reach past the first type check.
 KEYS = [
@@ -201,6 +255,13 @@ def check_outcome(config: str, request: Request) -> None:
         path=request.path, headers=request.headers, at=AT))
 
 
+def test_every_receiver_is_fuzzed_with_and_without_its_key_and_options() -> None:
+    assert {config.partition("+")[0] for config in CONFIGS} == set(registry.names("receiver"))
+    assert {"pelion", "pelion+key", "circle+key", "generic+key", "iottly", "iottly+key",
+            "sigfox", "sigfox+key", "sigfox+options", "sigfox+key+options", "thingspace",
+            "thingspace+options"} <= set(CONFIGS)
+
+
 def test_circle_and_generic_refuse_to_start_without_their_key() -> None:
     for provider in ("circle", "generic"):
         with pytest.raises(UsageError, match="--verify-key-env"):
@@ -216,7 +277,8 @@ def test_no_request_makes_a_handler_raise_or_answer_5xx(case: tuple[str, Request
 # -- through a real listener ---------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def listeners(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def listeners(tmp_path_factory: pytest.TempPathFactory, password_env: None
+              ) -> Iterator[dict[str, Any]]:
     """One strict, capturing listener per configuration (the checks fail 401 under --strict)."""
     folder = tmp_path_factory.mktemp("fuzz")
     running = {}

@@ -261,3 +261,59 @@ def test_default_output_stays_as_it_was(cli: Any, platform: Platform) -> None:
     else:
         assert made.stdout == ""
     assert cli("-p", platform.name, "register", "x", "-o", "yaml").exit_code == 2
+
+
+# ---- platforms reach register/list/unregister only through their declarations ------------------
+
+@pytest.fixture
+def plugin_without_channels(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A platform installed as a plugin is (its own distribution's entry point), with an API
+    URL and a key but no ``channels`` capability."""
+    from notifyctl import registry
+
+    (tmp_path / "acme_platform.py").write_text(
+        "from notifyctl.contract import Platform\n"
+        "PLATFORM = Platform(name='acme', title='Acme', default_api_url='http://127.0.0.1:9',\n"
+        "    secrets=('api_key',), hints={'channels': 'set acme callbacks in its console'})\n")
+    info = tmp_path / "acme_platform-1.0.dist-info"
+    info.mkdir()
+    (info / "entry_points.txt").write_text(
+        "[notifyctl.providers]\nacme = acme_platform:PLATFORM\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry.platforms.cache_clear()
+    yield
+    registry.platforms.cache_clear()
+
+
+def test_a_platform_without_channels_is_refused_not_sent_to_another(
+        cli: Any, plugin_without_channels: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bug issue 12 names: a plugin's register/list/unregister fell through to Pelion's API
+    client with its key. Now it is a usage error with the platform's own hint."""
+    monkeypatch.setenv("NOTIFYCTL_API_KEY", SECRET)
+    for command in (["register", HOOK], ["unregister"], ["list"]):
+        result = cli(*command, "--provider", "acme")
+        assert result.exit_code == 2, result.stderr
+        line = one_line_error(result)
+        assert "acme has no management API" in line and "set acme callbacks" in line
+        assert "pelion" not in result.stderr and result.stdout == ""
+
+
+@pytest.mark.parametrize("platform", ["thingspace-rest", "circle"], indirect=True)
+@pytest.mark.parametrize("flag", ["--header", "-H"])
+def test_headers_are_refused_where_the_platform_sends_none(cli: Any, platform: Platform,
+                                                          flag: str) -> None:
+    """Pelion and Sigfox send the user's headers with every delivery; the others refuse them
+    with the one message for another platform's option."""
+    result = cli("-p", platform.name, "register", HOOK, *platform.register, flag, "X-Team: blue")
+    assert result.exit_code == 2, result.stderr
+    assert (f"--header is a pelion and sigfox option, not for {platform.provider}"
+            in one_line_error(result))
+
+
+def test_register_help_lists_the_resolved_platforms_options_only(cli: Any) -> None:
+    result = cli("register", "--help", "--provider", "thingspace")
+    assert result.exit_code == 0
+    options = result.stdout.split("Options:")[1]  # the examples name every platform's
+    assert "--service" in options and "--callback-password-env" in options
+    for other in ("--include-uid", "--device-type", "--event-type", "--websocket"):
+        assert other not in options

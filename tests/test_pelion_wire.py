@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from notifyctl.errors import UsageError, WireError
-from notifyctl.events import Event
+from notifyctl.events import Event, encode_jsonl
 from notifyctl.providers.pelion import wire
 
 EP = "01767982c9250000000000010011579e"
@@ -235,7 +235,7 @@ def test_tlv_payload(ct: str) -> None:
         {"type": "resource", "id": 300, "hex": "0196", "value": 406},
         {"type": "resource", "id": 9, "hex": "64", "value": 100},
     ]}]
-    line = json.loads(wire.encode_jsonl([event]))
+    line = json.loads(encode_jsonl([event]))
     assert line["payload"][0]["children"][2]["value"] == 406
 
 
@@ -398,7 +398,7 @@ def test_is_verification(data: bytes | str, expected: bool) -> None:
 def test_encode_jsonl() -> None:
     message = body({"notifications": [note(uid="a"), note(uid="b", ct="application/cbor")],
                     "de-registrations": ["gone"]})
-    out = wire.encode_jsonl(wire.decode(message, received_at=AT))
+    out = encode_jsonl(wire.decode(message, received_at=AT))
     lines = [json.loads(line) for line in out.splitlines()]
     assert out.endswith(b"\n") and len(lines) == 3
     assert lines[0] == {"provider": "pelion", "kind": "notification", "device": EP,
@@ -407,7 +407,7 @@ def test_encode_jsonl() -> None:
     assert lines[1]["payload_b64"] == "NDA2" and "payload" not in lines[1]
     assert lines[2] == {"provider": "pelion", "kind": "de-registration", "device": "gone",
                         "time": AT, "raw": "gone"}
-    assert wire.encode_jsonl([]) == b""
+    assert encode_jsonl([]) == b""
 
 
 # ---- properties ------------------------------------------------------------------------------

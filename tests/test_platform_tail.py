@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from typing import Any
 
 import httpx
 import pytest
+from waiting import Lines, wait_for
 
 from conftest import subprocess_env
 
@@ -25,26 +25,22 @@ def post(sandbox: Any, path: str, body: Any) -> None:
     assert response.status_code == 200, response.text
 
 
-def wait_for(check: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
-
-
 def start_tail(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "notifyctl", *args, "-o", "jsonl",
                              "--timeout", "20"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=subprocess_env())
 
 
-def finish(proc: subprocess.Popen[str]) -> tuple[list[dict[str, Any]], str]:
+def finish(proc: subprocess.Popen[str], out: Lines) -> tuple[list[dict[str, Any]], str]:
+    """The printed events and stderr once the tail has ended (``out`` collects stdout)."""
     try:
-        stdout, stderr = proc.communicate(timeout=20)
+        proc.wait(timeout=30)
     finally:
         proc.kill()
+    assert proc.stderr is not None
+    stderr = proc.stderr.read()
     assert proc.returncode == 0, stderr
-    return [json.loads(line) for line in stdout.splitlines()], stderr
+    return [json.loads(line) for line in out.finish()], stderr
 
 
 @pytest.fixture
@@ -63,20 +59,22 @@ def test_iottly_tail_resubscribes_after_a_1001_restart(sandbox: Any, iot: str) -
 
     proc = start_tail("-p", iot, "tail", "--device", "dev-1", "--stream", "temp",
                       "--count", "2")
-    wait_for(lambda: iottly()["subscriptions"] == 1)
+    out = Lines(proc.stdout)
+    wait_for(lambda: iottly()["subscriptions"] == 1, what="the tail's subscription")
     post(sandbox, "/_sandbox/iottly/events", [
         {"device": "dev-1", "stream": "hum", "value": 40},  # not subscribed: not sent
         {"device": "dev-1", "stream": "temp", "value": 21.5}])
-    time.sleep(0.1)
+    out.wait(1, what="the first event printed before the restart")
     post(sandbox, "/_sandbox/faults", {"action": "close", "code": 1001, "provider": "iottly"})
-    wait_for(lambda: iottly()["connections"] == 2 and iottly()["subscriptions"] == 1)
+    wait_for(lambda: iottly()["connections"] == 2 and iottly()["subscriptions"] == 1,
+             what="the tail to reconnect and subscribe again")
     post(sandbox, "/_sandbox/iottly/events", {"device": "dev-1", "stream": "temp", "value": 22})
-    events, stderr = finish(proc)
+    events, stderr = finish(proc, out)
     assert [(e["kind"], e["device"], e["stream"], e["value"]) for e in events] == [
         ("telemetry", "dev-1", "temp", 21.5), ("telemetry", "dev-1", "temp", 22)]
     assert "reconnecting in 1 s" in stderr
     assert IOTTLY_KEY not in stderr and IOTTLY_KEY not in json.dumps(events)
-    wait_for(lambda: iottly()["open"] == 0)  # left with a normal close
+    wait_for(lambda: iottly()["open"] == 0, what="the socket closed")  # a normal close
 
 
 def test_iottly_tail_needs_device_ids(cli: Any, iot: str) -> None:
@@ -109,17 +107,18 @@ def test_circle_tail_asks_for_a_new_url_after_a_drop(cli: Any, sandbox: Any,
         return state
 
     proc = start_tail("-p", "circ", "tail", "--kind", "activity_created", "--count", "2")
-    wait_for(lambda: circle()["sockets"] == 1)
+    out = Lines(proc.stdout)
+    wait_for(lambda: circle()["sockets"] == 1, what="the tail's socket")
     post(sandbox, "/_sandbox/circle/events",
          {"eventType": "activity_created", "eventData": {"accessoryId": "a", "activityId": "1"}})
-    time.sleep(0.1)
+    out.wait(1, what="the first event printed before the drop")
     post(sandbox, "/_sandbox/faults", {"action": "close", "code": 1001, "provider": "circle"})
-    wait_for(lambda: circle()["sockets"] == 0)
-    wait_for(lambda: circle()["sockets"] == 1)
+    wait_for(lambda: circle()["sockets"] == 0, what="the socket closed")
+    wait_for(lambda: circle()["sockets"] == 1, what="the tail to connect again")
     post(sandbox, "/_sandbox/circle/events", [
         {"eventType": "activity_updated", "eventData": {"accessoryId": "a", "activityId": "1"}},
         {"eventType": "activity_created", "eventData": {"accessoryId": "a", "activityId": "2"}}])
-    events, stderr = finish(proc)
+    events, stderr = finish(proc, out)
     assert [(e["kind"], e["id"]) for e in events] == [("activity_created", "1"),
                                                       ("activity_created", "2")]
     assert circle()["refused_handshakes"] == []  # no URL reused, no Authorization sent there
@@ -135,3 +134,14 @@ def test_iottly_exec_on_the_sandbox_exits_with_the_device_code(cli: Any, iot: st
     failed = cli("-p", iot, "iottly", "exec", "dev-1", "stderr", "boom")
     assert failed.exit_code == 1 and "boom" in failed.stderr
     assert IOTTLY_KEY not in echoed.stderr + failed.stderr
+
+
+@pytest.mark.parametrize("args", [["--provider", "circle"],
+                                  ["--provider", "iottly", "--device", "dev-1"]],
+                         ids=["circle", "iottly"])
+def test_sandbox_tails_the_chosen_platform(cli: Any, args: list[str]) -> None:
+    """``tail --sandbox --provider X`` opens X's stream against the embedded sandbox."""
+    result = cli("tail", "--sandbox", *args, "--count", "2", "-o", "jsonl", "--timeout", "20")
+    assert result.exit_code == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(events) == 2 and {event["provider"] for event in events} == {args[1]}

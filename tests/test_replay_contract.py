@@ -126,7 +126,7 @@ def test_only_skipped_lines_is_nothing_to_replay(cli: Any, tmp_path: Path) -> No
 
 
 def test_fixture_errors_name_the_fixture_not_a_path(cli: Any) -> None:
-    installed = str(fixtures.ROOT)
+    installed = str(fixtures.folder("pelion"))
     refused = cli("replay", "--fixture", "pelion/notifications", "--provider", "circle",
                   "--to", "http://127.0.0.1:9/", "-o", "json")
     assert refused.exit_code == 6
@@ -140,3 +140,50 @@ def test_fixture_errors_name_the_fixture_not_a_path(cli: Any) -> None:
     assert installed not in bad.stderr
     unknown = cli("replay", "--fixture", "nope/none", "--to", "http://127.0.0.1:9/")
     assert unknown.exit_code == 2 and "'nope/none'" in unknown.stderr
+
+
+# ---- platforms come from the registry (issue 12) -----------------------------------------------
+
+
+def test_replay_help_lists_the_resolved_platforms_own_options(cli: Any) -> None:
+    pelion = " ".join(cli("replay", "--provider", "pelion", "--help").stdout.split())
+    generic = " ".join(cli("replay", "--provider", "generic", "--help").stdout.split())
+    assert "--batch-size" in pelion and "--handshake" in pelion
+    assert "--keep-path " not in pelion and "--sign " not in pelion
+    assert "--keep-path " in generic and "--sign " in generic
+    assert "--batch-size" not in generic and "--handshake" not in generic
+
+
+def test_another_platforms_option_gets_the_one_refusal(cli: Any) -> None:
+    # Resolved from the fixture after parsing, and from --provider before it: one message.
+    for provider in ([], ["--provider", "iottly"]):
+        result = cli("replay", "--fixture", "iottly/telemetry", *provider,
+                     "--to", "http://127.0.0.1:9/", "--handshake")
+        assert result.exit_code == 2, result.stderr
+        assert "--handshake is a pelion option, not for iottly" in result.stderr
+
+
+def test_fixtures_are_each_platforms_own(cli: Any) -> None:
+    from notifyctl import registry
+
+    names = fixtures.available()
+    assert list(names) == sorted(names)
+    with_fixtures = {name for name, p in registry.platforms().items() if p.fixtures}
+    assert {name.split("/", 1)[0] for name in names} == with_fixtures
+    for name in names:
+        platform = name.split("/", 1)[0]
+        path = Path(fixtures.source(name).path)
+        assert path.is_file() and path.parent == fixtures.folder(platform)
+    listed = cli("replay", "--list-fixtures", "-o", "json")
+    assert listed.exit_code == 0 and listed.json() == names
+
+
+def test_an_allowed_empty_input_runs_no_platforms_rules(cli: Any, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    # Options that some platform's rules would refuse (-c with one-at-a-time delivery) do not
+    # matter when nothing is delivered and no platform was named.
+    result = cli("replay", str(empty), "--to", "http://127.0.0.1:9/", "--allow-empty",
+                 "-c", "4", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    assert (result.json()["provider"], result.json()["deliveries"]) == ("none", 0)

@@ -18,7 +18,7 @@ from aiohttp import web
 from aioserve import ServeThread
 
 from conftest import subprocess_env
-from notifyctl.replay.rules.pelion import DEFAULT_ATTEMPTS
+from notifyctl.providers.pelion.rules import DEFAULT_ATTEMPTS
 
 
 def free_port() -> int:

@@ -24,12 +24,13 @@ import httpx
 import pytest
 from aiohttp import web
 from sandbox import SandboxThread
+from waiting import async_wait_for, wait_for
 from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
+from notifyctl.contract.deliver import Verdict
 from notifyctl.providers.pelion import emulator_delivery, tlv
 from notifyctl.providers.pelion.emulator_delivery import callback_rules
-from notifyctl.replay.rules.base import Verdict
 
 CALLBACK = "/v2/notification/callback"
 
@@ -61,14 +62,12 @@ class Receiver:
     def batches(self) -> list[dict[str, Any]]:
         return [json.loads(body) for _, _, body in self.requests if body != b"{}"]
 
-    async def wait_items(self, count: int, timeout: float = 10) -> list[Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            items = [i for batch in self.batches() for i in batch.get("notifications", [])]
-            if len(items) >= count:
-                return items
-            await asyncio.sleep(0.01)
-        raise AssertionError(f"only {len(self.batches())} batches arrived")
+    def items(self) -> list[Any]:
+        return [i for batch in self.batches() for i in batch.get("notifications", [])]
+
+    async def wait_items(self, count: int) -> list[Any]:
+        await async_wait_for(lambda: len(self.items()) >= count, what=f"{count} notifications")
+        return self.items()
 
 
 @asynccontextmanager
@@ -133,18 +132,19 @@ async def _verifier_paths(request: web.Request) -> web.StreamResponse:
     if request.path == "/moved":
         raise web.HTTPFound("/ok")
     if request.path == "/slow":
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(10.0)  # far beyond the sandbox's timeout (cancelled at cleanup)
     return web.Response(status=500 if request.path == "/fail" else 200)
 
 
 @pytest.mark.parametrize("path", ["/fail", "/moved", "/slow", "refused"])
 def test_verification_failures_answer_400(path: str) -> None:
-    with SandboxThread(callback_timeout=0.3) as sb:
+    # 2 s: long enough for /ok to answer on a busy machine, far shorter than /slow.
+    with SandboxThread(callback_timeout=2.0) as sb:
 
         async def main() -> httpx.Response:
             app = web.Application()
             app.router.add_route("*", "/{tail:.*}", _verifier_paths)
-            runner = web.AppRunner(app, access_log=None)
+            runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
             await runner.setup()
             await web.TCPSite(runner, "127.0.0.1", 0).start()
             base = f"http://127.0.0.1:{runner.addresses[0][1]}"
@@ -184,13 +184,16 @@ def test_one_batch_in_flight_in_order(sandbox: SandboxThread) -> None:
     assert len(rx.batches()) >= 10
 
 
+# retry_base 0.1 s: the back-off, not a busy machine's scheduling delay, makes the gaps.
+@pytest.mark.parametrize("sandbox", [{"retry_base": 0.1}], indirect=True)
 def test_backoff_after_failures_then_recovery(sandbox: SandboxThread) -> None:
     async def main() -> Receiver:
         async with receiver(Receiver(statuses=[500, 503, 429])) as rx:
             assert (await put_callback(sandbox, {"url": rx.url})).status_code == 204
             sandbox.inject({"notifications": [note(1)]})
             await rx.wait_items(4)  # three failed attempts, then the accepted one
-            await asyncio.sleep(0.05)
+            await async_wait_for(lambda: sandbox.key_state()["callback"]["delivered"] == 1,
+                                 what="the sandbox to count the batch delivered")
             return rx
 
     rx = asyncio.run(main())
@@ -198,7 +201,7 @@ def test_backoff_after_failures_then_recovery(sandbox: SandboxThread) -> None:
     assert len(attempts) == 4
     assert len({body for _, body in attempts}) == 1  # the same batch each time
     gaps = [b[0] - a[0] for a, b in itertools.pairwise(attempts)]
-    for gap, expected in zip(gaps, (0.01, 0.02, 0.04), strict=True):
+    for gap, expected in zip(gaps, (0.1, 0.2, 0.4), strict=True):
         assert gap >= expected * 0.9
     assert gaps[2] > gaps[0]
     stats = sandbox.key_state()["callback"]
@@ -221,10 +224,11 @@ def test_backoff_schedule_is_capped_and_sandbox_rules_never_give_up() -> None:
 
 
 def test_no_delivery_loop_outside_the_engine() -> None:
-    """The sandbox sends through replay's Deliverer: no HTTP call or back-off of its own."""
+    """The sandbox sends through its sender (replay's Deliverer, see test_sandbox.py): no HTTP
+    call or back-off of its own."""
     source = Path(emulator_delivery.__file__).read_text()
     assert ".put(" not in source and "sleep(" not in source and "2.0 **" not in source
-    assert "Deliverer(" in source
+    assert "context.sender(" in source
 
 
 def test_reregistering_keeps_the_queue(sandbox: SandboxThread) -> None:
@@ -305,9 +309,7 @@ def _start_cli(*args: str, **env: str) -> tuple[subprocess.Popen[str], list[str]
     reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")),  # type: ignore[union-attr]
                               daemon=True)
     reader.start()
-    deadline = time.monotonic() + 20
-    while len(lines) < 2 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.02)
+    wait_for(lambda: len(lines) >= 2 or proc.poll() is not None, what="the announcement")
     assert len(lines) >= 2, f"no announcement; exit {proc.poll()}: {lines}"
     return proc, lines
 

@@ -15,6 +15,7 @@ import aiohttp
 import httpx
 import pytest
 from sandbox import SandboxThread
+from waiting import async_wait_for
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
@@ -56,13 +57,21 @@ def note(n: int, ep: str = "dev-1") -> dict[str, Any]:
 
 
 async def frame(ws: ClientConnection) -> Any:
-    return json.loads(await asyncio.wait_for(ws.recv(), 5))
+    return json.loads(await asyncio.wait_for(ws.recv(), 30))
 
 
 async def closed_with(ws: ClientConnection) -> int | None:
     with pytest.raises(ConnectionClosed):
-        await asyncio.wait_for(ws.recv(), 5)
+        await asyncio.wait_for(ws.recv(), 30)
     return ws.close_code
+
+
+async def registered(sb: SandboxThread, connections: int = 1) -> None:
+    """Until the sandbox has made the socket just opened the key's current connection (the
+    handshake completes before the server registers it)."""
+    await async_wait_for(lambda: sb.key_state().get("connections", 0) >= connections
+                         and sb.key_state().get("connected"),
+                         what=f"connection {connections} to be the channel's socket")
 
 
 def websocket_channel(sb: SandboxThread, key: str | None = None, **serialization: Any) -> None:
@@ -120,7 +129,7 @@ def test_shutdown_closes_sockets_with_1001() -> None:
 
         async def main() -> int | None:
             async with open_ws(sb) as ws:
-                await asyncio.sleep(0.05)
+                await registered(sb)
                 await asyncio.to_thread(sb.stop)
                 return await closed_with(ws)
 
@@ -203,7 +212,7 @@ def test_websocket_refusals_and_delete(
     async def main() -> int | None:
         async with open_ws(sandbox, key) as ws:
             if code == 1000:
-                await asyncio.sleep(0.05)
+                await registered(sandbox)
                 assert call(sandbox, "DELETE", "websocket").status_code == 204
             return await closed_with(ws)
 
@@ -232,7 +241,7 @@ def test_second_connection_takes_over_with_1001(sandbox: SandboxThread) -> None:
 
     async def main() -> None:
         async with open_ws(sandbox) as first:
-            await asyncio.sleep(0.05)
+            await registered(sandbox)
             async with open_ws(sandbox, header=True) as second:
                 assert await closed_with(first) == 1001
                 sandbox.inject({"notifications": [note(7)]})
@@ -362,7 +371,7 @@ def test_drop_fault_aborts_without_close_frame(sandbox: SandboxThread) -> None:
 
     async def main() -> int | None:
         async with open_ws(sandbox) as ws:
-            await asyncio.sleep(0.05)
+            await registered(sandbox)
             assert sandbox.fault(action="drop")["affected"] == 1
             return await closed_with(ws)
 
@@ -371,27 +380,35 @@ def test_drop_fault_aborts_without_close_frame(sandbox: SandboxThread) -> None:
 
 
 def test_server_pings_and_stall_fault() -> None:
-    with SandboxThread(ping_interval=0.05) as sb:
+    # The sandbox pings PING s after connecting, waits PING s for the pong (it closes with 1001
+    # without one: a busy machine must not miss that), then PING s before the next ping.
+    interval = 1.0
+    with SandboxThread(ping_interval=interval) as sb:
         websocket_channel(sb)
 
         async def main() -> None:
             async with aiohttp.ClientSession() as session:
                 async with session.ws_connect(ws_url(sb), headers=auth(sb.api_key),
                                               autoping=False) as ws:
-                    ping = await ws.receive(timeout=5)
+                    ping = await ws.receive(timeout=30)
                     assert ping.type is aiohttp.WSMsgType.PING
                     assert len(ping.data) == 4
                     await ws.pong(ping.data)
                     # Client pings are answered until the stall fault.
                     await ws.ping(b"c1")
-                    while (await ws.receive(timeout=5)).type is not aiohttp.WSMsgType.PONG:
-                        pass
+                    while (msg := await ws.receive(timeout=30)).type is not aiohttp.WSMsgType.PONG:
+                        assert msg.type is aiohttp.WSMsgType.PING, msg
+                        await ws.pong(msg.data)
                     assert sb.fault(action="stall")["affected"] == 1
                     sb.inject({"notifications": [note(1)]})
                     await ws.ping(b"c2")
+                    # Longer than the next ping would take: no pong, no ping, no frame.
                     with pytest.raises(TimeoutError):
-                        await ws.receive(timeout=0.3)  # no pong, no ping, no frame
+                        await ws.receive(timeout=2.5 * interval)
                     assert sb.key_state()["queue_size"] == 1
+                    # As a client's keep-alive does: give up on it with 1011, not a normal
+                    # close (a normal close from the client would close the channel too).
+                    await ws.close(code=aiohttp.WSCloseCode.INTERNAL_ERROR)
                 # A new connection is healthy again and gets the queued event.
                 async with open_ws(sb) as fresh:
                     assert await frame(fresh) == {"notifications": [note(1)]}
@@ -408,7 +425,7 @@ def test_unanswered_pings_close_with_1001() -> None:
                 aiohttp.ClientSession() as session,
                 session.ws_connect(ws_url(sb), headers=auth(sb.api_key), autoping=False) as ws,
             ):
-                while (msg := await ws.receive(timeout=5)).type is aiohttp.WSMsgType.PING:
+                while (msg := await ws.receive(timeout=30)).type is aiohttp.WSMsgType.PING:
                     pass
                 assert msg.type is aiohttp.WSMsgType.CLOSE
                 return ws.close_code if ws.close_code is not None else msg.data

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from recorder import Recorder
+from waiting import wait_for
 
 PASSWORD = "sfx-pw-8c1d2e"  # the API password: never in any output
 DT = "5a1b2c3d4e5f"
@@ -78,7 +79,10 @@ def test_register_deliver_disable_unregister(cli: Any, sandbox: Any, sfx: str,
     batches = len([r for r in receiver.requests if r.path == "/batch"])
     uplink(sandbox, "1A2B", 3, now + 5)
     receiver.wait(batches + 1, path="/batch")  # delivered to the enabled callback only
-    time.sleep(0.1)
+    # The sandbox sends one round of messages at a time: once a later uplink has arrived, every
+    # request of the round before (a disabled callback's included) has been answered.
+    uplink(sandbox, "1A2B", 4, now + 6)
+    receiver.wait(batches + 2, path="/batch")
     assert len([r for r in receiver.requests if r.path == "/up"]) == before
     assert cli("-p", sfx, "sigfox", "enable", callback_id, "--device-type", DT).exit_code == 0
 
@@ -100,10 +104,8 @@ def test_failed_delivery_is_retried_once_then_listed_undelivered(
     uplink(sandbox, "BEEF", 7, int(time.time()))
     tries = receiver.wait(2)
     assert all(r.method == "GET" and r.body == b"" for r in tries)
-    deadline = time.monotonic() + 5
-    while sigfox_state(sandbox)["undelivered"] < 1 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.1)
+    # Listed undelivered once the sandbox has given up: no attempt can follow.
+    wait_for(lambda: sigfox_state(sandbox)["undelivered"] >= 1, what="an undelivered entry")
     assert len(receiver.requests) == 2  # the first send and exactly one retry
     errors = cli("-p", sfx, "sigfox", "undelivered", "--device-type", DT)
     assert errors.exit_code == 0, errors.stderr
@@ -207,9 +209,7 @@ def test_sandbox_to_listen_capture_replays_the_same_messages(
         made = cli("-p", sfx, "register", listener.url + "/sf", "--device-type", DT)
         assert made.exit_code == 0, made.stderr  # POST, form body: Sigfox's default
         uplink(sandbox, "CAFE", 5, 1700000000)
-        deadline = time.monotonic() + 5
-        while not sink.seen and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_for(lambda: sink.seen, what="the uplink at the listener")
     [seen] = sink.seen
     assert [(e.device, e.payload) for e in seen.events] == [("CAFE", f"{5:016x}")]
     # The provider comes from the capture; the form body is read back into variables.
@@ -239,7 +239,8 @@ def test_sandbox_reads_the_downlink_answer_of_the_selected_bidir_callback(
     callback_id = made.stdout.strip()
     uplink(sandbox, "CAFE", 1, int(time.time()), ack=True)
     receiver.wait(1)
-    time.sleep(0.05)
+    # Its answer is read (downlinks updated) in the same step that counts it delivered.
+    wait_for(lambda: sigfox_state(sandbox)["delivered"] >= 1, what="the BIDIR delivery")
     assert sigfox_state(sandbox)["downlinks"] == {}  # not the downlink callback yet
     selected = cli("-p", sfx, "sigfox", "downlink", callback_id, "--device-type", DT)
     assert selected.exit_code == 0, selected.stderr
@@ -247,11 +248,33 @@ def test_sandbox_reads_the_downlink_answer_of_the_selected_bidir_callback(
     assert row["downlink"] is True
     uplink(sandbox, "CAFE", 2, int(time.time()), ack=True)
     receiver.wait(2)
-    deadline = time.monotonic() + 5
-    while not sigfox_state(sandbox)["downlinks"] and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_for(lambda: sigfox_state(sandbox)["downlinks"], what="the downlink answer read")
     assert sigfox_state(sandbox)["downlinks"] == {"CAFE": "0102030405060708"}
     uplink_only = cli("-p", sfx, "register", "http://127.0.0.1:9/u", "--device-type", DT)
     refused = cli("-p", sfx, "sigfox", "downlink", uplink_only.stdout.strip(),
                   "--device-type", DT)
     assert refused.exit_code == 2 and "BIDIR" in refused.stderr
+
+
+def test_unreadable_bidir_answer_is_listed_undelivered_saying_why(
+        cli: Any, sandbox: Any, sfx: str, receiver: Recorder) -> None:
+    receiver.answers["/bidir"] = (200, b'{"CAFE":{"downlinkData":"12"}}', "application/json")
+    made = cli("-p", sfx, "register", receiver.url + "/bidir", "--device-type", DT,
+               "--type", "data/bidir")
+    assert made.exit_code == 0, made.stderr
+    selected = cli("-p", sfx, "sigfox", "downlink", made.stdout.strip(), "--device-type", DT)
+    assert selected.exit_code == 0, selected.stderr
+    uplink(sandbox, "CAFE", 1, int(time.time()), ack=True)
+    receiver.wait(1)
+    deadline = time.monotonic() + 5
+    while sigfox_state(sandbox)["undelivered"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    errors = cli("-p", sfx, "sigfox", "undelivered", "--device-type", DT)
+    assert errors.exit_code == 0, errors.stderr
+    [error] = errors.json()
+    # The 200 was answered, but the downlink in it is lost: said, not "(last: 200)".
+    assert error["device"] == "CAFE" and error["status"] == 200
+    assert "answered 200, but" in error["message"]
+    assert "must be exactly 16 hex characters" in error["message"]
+    assert len(receiver.requests) == 1  # an unusable answer is not sent again
+    assert sigfox_state(sandbox)["downlinks"] == {}

@@ -9,7 +9,8 @@ import hmac
 import pytest
 
 from notifyctl.errors import UsageError
-from notifyctl.signing import circle_sign, circle_verify, standard_sign, standard_verify
+from notifyctl.providers.circle.signing import circle_sign, circle_verify
+from notifyctl.signing import standard_sign, standard_verify
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 MSG_ID = "msg_p5jXN8AQM9LWM0D4loKWxJek"

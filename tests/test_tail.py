@@ -16,19 +16,20 @@ from typing import Any
 import pytest
 from pelion_events import message, note
 from sandbox import SandboxThread
+from waiting import async_wait_for as until
 
 from notifyctl.errors import AuthError, NetworkError, NotFoundError
 from notifyctl.events import Event
 from notifyctl.http import NetOptions
 from notifyctl.providers.pelion.api import PelionApi, websocket_url
 from notifyctl.providers.pelion.stream import PelionStream
+from notifyctl.retry import backoff
 from notifyctl.tail import (
     Dedup,
     Filters,
     Source,
     TailOptions,
     TailRun,
-    backoff_delays,
     tail,
 )
 
@@ -54,14 +55,6 @@ def make_stream(sb: SandboxThread, delay: float = 0.02, **kwargs: Any) -> Pelion
     kwargs.setdefault("reconnect_delays", lambda: itertools.repeat(delay))
     kwargs.setdefault("on_state", lambda text: None)
     return PelionStream(sb.url, sb.api_key, NetOptions(timeout=5, retry_base=0.01), **kwargs)
-
-
-async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 Script = Callable[[PelionStream, ListSink], Awaitable[None]]
@@ -104,14 +97,17 @@ def test_reconnect_loses_and_repeats_nothing(sandbox: SandboxThread, fault: dict
         await call(sandbox.inject, message(range(50)))
         await until(lambda: len(sink.events) >= 50)
         await call(sandbox.fault, **fault)
-        await call(sandbox.inject, message(range(50, 120)))  # queued while disconnected
+        await call(sandbox.inject, message(range(50, 110)))  # queued while disconnected
+        await until(lambda: len(sink.events) >= 110)
+        state = await call(sandbox.key_state)
+        assert state["channel"] == "websocket"  # never deleted to reconnect
+        await call(sandbox.inject, message(range(110, 120)))
 
     stream = make_stream(sandbox, delay=0.2)
     sink, result = drive(stream, TailOptions(count=120, timeout=10, dedup_window=0), script)
     assert isinstance(result, TailRun), result
     assert [e.id for e in sink.events] == [f"u{i}" for i in range(120)]
     assert stream.stats.reconnects == 1 and stream.stats.connections == 2
-    assert sandbox.key_state()["channel"] == "websocket"  # never deleted to reconnect
 
 
 def test_dead_connection_noticed_by_keepalive(sandbox: SandboxThread) -> None:
@@ -174,7 +170,7 @@ def test_real_takeover_and_deletion(sandbox: SandboxThread) -> None:
         await until(lambda: stream.stats.state == "connected")
         url = websocket_url(sandbox.url)
         async with connect(url, subprotocols=["wss", f"pelion_{sandbox.api_key}"]):  # type: ignore[list-item]
-            await asyncio.sleep(0.3)
+            await until(lambda: stream.stats.state == "stopped")  # the tail ended on the 1001
 
     _, result = drive(make_stream(sandbox), TailOptions(timeout=10), takeover)
     assert isinstance(result, NotFoundError) and "1001" in str(result)
@@ -211,10 +207,9 @@ def test_unreachable_gives_up_after_retry_for() -> None:
     async def nothing(stream: PelionStream, sink: ListSink) -> None:
         pass
 
-    started = time.monotonic()
+    # Without retry_for the run would go on to its 10 s --timeout and end without an error.
     _, result = drive(stream, TailOptions(timeout=10), nothing)
     assert isinstance(result, NetworkError) and "gave up" in str(result)
-    assert time.monotonic() - started < 3
     assert any("retrying in" in m for m in messages)
 
 
@@ -260,8 +255,8 @@ def test_filter_and_dedup_units() -> None:
     assert dedup.filter(frame(None, None)) == frame(None, None)
 
 
-def test_backoff_delays_shape() -> None:
-    delays = list(itertools.islice(backoff_delays(), 12))
+def test_jittered_backoff_shape() -> None:
+    delays = list(itertools.islice(backoff(jitter=True), 12))
     assert 0.5 <= delays[0] <= 1.0  # first retry within a second
     assert all(15 <= d <= 30 for d in delays[6:])  # capped at 30 s
     assert all(d / 2 <= 30 for d in delays)
@@ -275,10 +270,11 @@ def test_handshake_429_honours_retry_after(sandbox: SandboxThread) -> None:
     async def nothing(stream: PelionStream, sink: ListSink) -> None:
         pass
 
-    # The back-off alone would wait 5 s: finishing in time means Retry-After was used.
-    stream = make_stream(sandbox, delay=5.0)
+    # The back-off alone would wait 60 s: reaching the count within the 20 s --timeout means
+    # Retry-After was used (a TailRun, not CountNotReached).
+    stream = make_stream(sandbox, delay=60.0)
     started = time.monotonic()
-    sink, result = drive(stream, TailOptions(count=1, timeout=4), nothing)
+    sink, result = drive(stream, TailOptions(count=1, timeout=20), nothing)
     assert isinstance(result, TailRun), result
-    assert 0.3 <= time.monotonic() - started < 3
+    assert time.monotonic() - started >= 0.3
     assert [e.id for e in sink.events] == ["u0"]

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from pelion_events import message, note
 from sandbox import SandboxThread
+from waiting import Lines, wait_for
 
 from conftest import subprocess_env
 from notifyctl.events import Event, read_capture
@@ -43,7 +44,8 @@ def test_count_timeout_exit_codes(cli, keyed: SandboxThread) -> None:
     assert [e["id"] for e in lines(got.stdout)] == ["u0", "u1", "u2"]
     # (u3 and u4 came in the same frame: received, beyond the count, not printed)
     keyed.inject(message(range(5, 7)))
-    short = cli("tail", *args(keyed), "--count", "10", "--timeout", "0.5")
+    # (2 s to connect and print the two queued events, even on a busy machine)
+    short = cli("tail", *args(keyed), "--count", "10", "--timeout", "2")
     assert short.exit_code == 8, short.stderr
     assert [e["id"] for e in lines(short.stdout)] == ["u5", "u6"]
     assert "2 of 10 events" in short.stderr
@@ -159,10 +161,9 @@ def test_close_code_exit_codes_subprocess(sandbox: SandboxThread, close: int, co
         env=subprocess_env(NOTIFYCTL_API_KEY=sandbox.api_key),
     )
     try:
-        deadline = time.monotonic() + 15
-        while not sandbox.key_state().get("connected"):
-            assert time.monotonic() < deadline and proc.poll() is None
-            time.sleep(0.02)
+        wait_for(lambda: sandbox.key_state().get("connected") or proc.poll() is not None,
+                 interval=0.02, what="the tail's socket")
+        assert proc.poll() is None
         sandbox.fault(action="close", code=close)
         _, err = proc.communicate(timeout=15)
     finally:
@@ -177,16 +178,19 @@ def test_sandbox_mode_ctrl_c_exits_130_cleanly(tmp_path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "notifyctl", "tail", "--sandbox", "--rate", "200", "-o", "jsonl",
          "--save", str(capture)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=subprocess_env(),
+        # Unbuffered: readline must not read ahead lines that communicate() would then miss.
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=subprocess_env(), bufsize=0,
     )
+    out = Lines(proc.stdout)  # every line, however much the pipe held when the signal came
     try:
-        assert proc.stdout is not None
-        first = [json.loads(proc.stdout.readline()) for _ in range(10)]
+        first = [json.loads(line) for line in out.wait(10, what="10 events")]
         proc.send_signal(signal.SIGINT)
-        rest, err = proc.communicate(timeout=15)
+        proc.wait(30)
     finally:
         if proc.poll() is None:
             proc.kill()
+    assert proc.stderr is not None
+    err, rest = proc.stderr.read(), b"".join(out.finish()[10:])
     assert proc.returncode == 130, err
     assert {e["provider"] for e in first} == {"pelion"}
     assert b"Traceback" not in err and b"Task was destroyed" not in err

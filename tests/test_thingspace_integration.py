@@ -16,6 +16,7 @@ import httpx
 import pytest
 from aiohttp import web
 from aioserve import ServeThread
+from waiting import wait_for
 
 from conftest import subprocess_env
 from notifyctl.events import read_capture
@@ -183,9 +184,10 @@ def capture_via_listen(cli: Any, sandbox: Any, api: str, path: Path) -> list[dic
     """The sandbox delivers one DeviceUsage event to ``listen --save``; its event lines."""
     profile = add_profile(cli, sandbox, api)
     sink = ListSink()
-    settings = Settings(provider="thingspace", callback_username="hook",
-                        callback_password=PASSWORD, save=str(path), output="none", count=1,
-                        timeout=15)
+    # The password comes from the variable --callback-password-env names (the logins fixture).
+    settings = Settings(provider="thingspace",
+                        options={"callback_username": "hook", "callback_password_env": "CBP"},
+                        save=str(path), output="none", count=1, timeout=15)
     rx = BackgroundListener(settings, sink).start()
     try:
         registered = register(cli, profile, rx.url)
@@ -234,10 +236,9 @@ def test_wrong_callback_credentials_fail_strict_listen_with_exit_7(
              "--count", "1", "--timeout", "15", "-o", "jsonl"],
             stdout=stdout, stderr=stderr, env=subprocess_env(EXPECTED="another-password"))
     try:
-        deadline = time.monotonic() + 20
-        while "\n" not in err.read_text() and time.monotonic() < deadline:
-            assert proc.poll() is None, err.read_text()
-            time.sleep(0.02)
+        wait_for(lambda: "\n" in err.read_text() or proc.poll() is not None,
+                 what="listen's first stderr line (its URL)")
+        assert proc.poll() is None, err.read_text()
         url = err.read_text().splitlines()[0]
         assert register(cli, profile, url).exit_code == 0
         inject(sandbox, "req-wrong")

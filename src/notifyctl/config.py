@@ -5,7 +5,9 @@ holds named profiles and never a secret. It is written atomically (temporary fil
 rename) with mode 0600, so an interrupted write or a malformed edit never loses the old file.
 
 Every setting is resolved by ``resolve`` with the precedence flag > environment > profile >
-default; nothing else in notifyctl decides between those sources.
+default; nothing else in notifyctl decides between those sources. Profiles are checked against
+the platforms' declarations (``notifyctl.registry``): a provider that is not installed, or a
+setting or value its platform does not declare, is refused when the file is read or written.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from notifyctl import registry
+from notifyctl.contract.connection import Connection
 from notifyctl.errors import ConfigError, UsageError
 
 COMMON_KEYS = ("provider", "api_url", "account")
@@ -152,20 +155,6 @@ def save(config: Config) -> None:
         raise
 
 
-def byte_limit(variable: str, default: int, env: Mapping[str, str] = os.environ) -> int:
-    """A size limit the user may raise through environment variable ``variable``."""
-    value = env.get(variable)
-    if value is None:
-        return default
-    try:
-        limit = int(value)
-    except ValueError:
-        limit = 0
-    if limit < 1:
-        raise UsageError(f"{variable}={value!r}: expected a number of bytes, at least 1")
-    return limit
-
-
 def check_profile_name(name: str) -> str:
     if not _PROFILE_NAME.match(name):
         raise UsageError(
@@ -194,17 +183,6 @@ def parse_assignment(text: str) -> tuple[str, str]:
     if key == "provider":
         raise UsageError("--set provider=…: use --provider")
     return key, value
-
-
-@dataclass(frozen=True)
-class Connection:
-    """The resolved settings a networked command runs with."""
-
-    profile: str | None
-    provider: str
-    api_url: str
-    account: str | None
-    settings: dict[str, Any]
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """The data every engine shares: ``Event`` (one decoded item), ``Delivery`` (one captured request
-or frame), and the capture file (JSON Lines of deliveries) with its reader and writer.
+or frame), ``StreamStats`` (a live stream's connection facts), the JSON-lines encoder, and the
+capture file (JSON Lines of deliveries) with its reader and writer.
 
 A capture keeps each body byte for byte (signatures depend on it): ``body`` when it is UTF-8,
 ``body_b64`` otherwise. Secret headers are kept with masked values. The writer appends and
@@ -11,7 +12,8 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -99,6 +101,25 @@ class Delivery(msgspec.Struct, omit_defaults=True):
         return b""
 
 
+@dataclass
+class StreamStats:
+    """Live connection facts a stream keeps up to date for ``tail``'s status line."""
+
+    state: str = "starting"  # connecting | connected | reconnecting | stopped
+    detail: str = ""
+    reconnects: int = 0
+    connections: int = 0
+
+
+def encode_jsonl(events: Sequence[Event]) -> bytes:
+    """Events as JSON Lines (one ``\\n``-terminated object each): ``tail``'s and ``listen``'s
+    output, encoded in one call per batch."""
+    return _encoder.encode_lines(events)
+
+
+_encoder = msgspec.json.Encoder()
+
+
 def now_iso() -> str:
     """UTC now as ``2026-11-23T09:00:00.123Z``."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -156,7 +177,7 @@ def parse_capture_line(line: bytes, where: str) -> Delivery:
 
 def max_capture_line(env: Mapping[str, str] = os.environ) -> int:
     """The longest capture line read, in bytes: ``NOTIFYCTL_MAX_CAPTURE_LINE`` or the default."""
-    from notifyctl.config import byte_limit
+    from notifyctl.limits import byte_limit
 
     return byte_limit(MAX_LINE_ENV, MAX_CAPTURE_LINE, env)
 

@@ -1,6 +1,6 @@
 """What counts as a secret in text notifyctl shows or stores, and how it is masked.
 
-One place for the rules: capture files (``events``), stream logs (``providers.streaming``) and
+One place for the rules: capture files (``events``), stream logs (``ws``) and
 error output (``cli.main``) all mask with these. Pure standard library, so the error path of
 any command can use it without loading anything heavy.
 """

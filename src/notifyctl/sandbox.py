@@ -1,8 +1,12 @@
-"""The sandbox: one aiohttp app on one port that composes every provider's emulator, runs the
-synthetic event generator, and serves the control and fault endpoints.
+"""The sandbox: one aiohttp app on one port that composes the emulator of every platform that
+declares one (``registry.names("emulator")``), runs the synthetic event generator, and serves
+the control and fault endpoints.
 
-Adding a platform is one line in ``EMULATORS`` plus a class following ``Emulator`` (its routes,
-its state, how it takes injected events and socket faults). Control endpoints, shared by all:
+A platform adds itself by declaring ``emulator="module:factory"``: the factory takes the
+``EmulatorContext`` below (the contract's ``SandboxContext``: settings, a task spawner, and
+delivery through the replay engine's ``Deliverer`` on the one HTTP session the sandbox owns)
+and returns an ``Emulator`` (its routes, its state, how it takes injected events and socket
+faults). Control endpoints, shared by all:
 
 - ``POST /_sandbox/{provider}/events``: inject a body in the provider's own delivery format;
   ``Authorization: Bearer KEY`` targets one key, without it every channel gets the events.
@@ -20,73 +24,67 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
-import importlib
 import secrets
 import signal
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
-from aiohttp import web  # noqa: TID253 - runs only inside `notifyctl sandbox` and tests
+import aiohttp  # noqa: TID253 - runs only inside `notifyctl sandbox` and tests
+from aiohttp import web  # noqa: TID253
 
+from notifyctl import registry
+from notifyctl.contract.deliver import DeliveryLog, Rules, Sender
+from notifyctl.contract.emulate import Emulator, SandboxConfig, SandboxContext
 from notifyctl.errors import Interrupted, UsageError
+from notifyctl.replay.engine import Deliverer
+from notifyctl.replay.report import Report
 
-# provider name -> "module:Class" of its emulator, imported when the sandbox starts.
-EMULATORS: dict[str, str] = {
-    "pelion": "notifyctl.providers.pelion.emulator:PelionEmulator",
-    "thingspace": "notifyctl.providers.thingspace.emulator_delivery:for_sandbox",
-    "sigfox": "notifyctl.providers.sigfox.emulator_delivery:for_sandbox",
-    "circle": "notifyctl.providers.circle.emulator_delivery:for_sandbox",
-    "iottly": "notifyctl.providers.iottly.emulator:for_sandbox",
-}
 GENERATOR_TICK = 0.05  # seconds between generator bursts at high rates
+# Connections the emulators' deliveries share: ThingSpace alone runs 64 at once, and a wait for
+# a pooled connection would eat into a delivery's own timeout.
+DELIVERY_CONNECTIONS = 256
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class SandboxConfig:
-    """Settings every emulator reads; times are in seconds."""
+class EmulatorContext:
+    """What the sandbox hands every emulator (``contract.emulate.SandboxContext``).
 
-    devices: int = 5
-    api_key: str | None = None  # None: any well-formed key is accepted, each with its own state
-    retry_base: float = 1.0  # multiplies every callback back-off delay (tests use 0.01)
-    queue_limit: int = 100_000  # items per key; the oldest are dropped beyond it
-    callback_timeout: float = 20.0
-    ping_interval: float = 20.0
-    seed: int = 0
+    Deliveries go through the replay engine's ``Deliverer`` (attempts, back-off, timeouts and
+    redirects as the platform's rules say) on one HTTP session for all emulators, opened on
+    first use in the running loop and closed by ``close``. It sends straight to the URL (a
+    callback goes exactly where it was registered, whatever HTTPS_PROXY says) and keeps no
+    cookies (every delivery stands alone, as the platform's would).
+    """
 
+    def __init__(self, config: SandboxConfig) -> None:
+        self.config = config
+        self._session: aiohttp.ClientSession | None = None
 
-class Emulator(Protocol):
-    """What the sandbox needs from a provider's emulator."""
+    def spawn(self, tasks: set[asyncio.Task[T]], job: Coroutine[Any, Any, T]) -> None:
+        """Run ``job`` in the background, held in ``tasks`` until it ends: the event loop keeps
+        only weak references, so an unheld task could vanish mid-send."""
+        task = asyncio.get_running_loop().create_task(job)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
 
-    name: str
+    def log(self, what: str) -> DeliveryLog:
+        return Report("sandbox", what)
 
-    def setup(self, app: web.Application) -> None:
-        """Add the platform's routes to the app."""
+    def sender(self, rules: Rules, log: DeliveryLog) -> Sender:
+        if not isinstance(log, Report):
+            raise TypeError("a sandbox delivery log comes from EmulatorContext.log")
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=DELIVERY_CONNECTIONS),
+                cookie_jar=aiohttp.DummyCookieJar(), trust_env=False)
+        return Deliverer(self._session, rules, log, proxies=False)
 
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None:
-        """Close connections (1001 going away) and stop deliveries."""
-
-    def inject(self, body: Any, api_key: str | None) -> dict[str, Any]:
-        """Queue injected events; raise ValueError (answered 400) on a malformed body."""
-
-    async def fault(self, fault: dict[str, Any]) -> int:
-        """Apply a socket fault; returns how many connections it hit. ValueError -> 400."""
-
-    def generate(self, count: int) -> None:
-        """Produce ``count`` synthetic events for the channels that exist."""
-
-    def state(self) -> dict[str, Any]: ...
-
-
-def spawn(tasks: set[asyncio.Task[T]], job: Coroutine[Any, Any, T]) -> None:
-    """Run ``job`` in the background, held in ``tasks`` until it ends: the event loop keeps
-    only weak references, so an unheld task could vanish mid-send."""
-    task = asyncio.get_running_loop().create_task(job)
-    tasks.add(task)
-    task.add_done_callback(tasks.discard)
+    async def close(self) -> None:
+        """Close the delivery session (after the emulators stopped sending)."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
 
 @dataclass
@@ -130,12 +128,9 @@ class HttpFault:
                 "method": self.method, "retry_after": self.retry_after}
 
 
-def _load(name: str, config: SandboxConfig) -> Emulator:
-    module_name, _, class_name = EMULATORS[name].partition(":")
-    factory: Callable[[SandboxConfig], Emulator] = getattr(
-        importlib.import_module(module_name), class_name
-    )
-    return factory(config)
+def _load(name: str, context: SandboxContext) -> Emulator:
+    factory: Callable[[SandboxContext], Emulator] = registry.get(name).load("emulator")
+    return factory(context)
 
 
 def _bearer(request: web.Request) -> str | None:
@@ -169,11 +164,16 @@ class Sandbox:
         )
         self.api_key = api_key or f"ak_sandbox_{secrets.token_hex(16)}"
         self.url = ""
-        names = list(providers) if providers is not None else list(EMULATORS)
-        unknown = [name for name in names if name not in EMULATORS]
+        available = registry.names("emulator")
+        if not available:
+            raise UsageError("sandbox: no installed platform has an emulator")
+        names = list(providers) if providers is not None else available
+        unknown = [name for name in names if name not in available]
         if unknown:
             raise UsageError(f"sandbox: no emulator for {', '.join(unknown)}")
-        self.emulators: dict[str, Emulator] = {name: _load(name, self.config) for name in names}
+        self.context = EmulatorContext(self.config)
+        self.emulators: dict[str, Emulator] = {name: _load(name, self.context)
+                                               for name in names}
         self.generated = 0
         self._faults: list[HttpFault] = []
         self._runner: web.AppRunner | None = None
@@ -218,6 +218,7 @@ class Sandbox:
             self._generator = None
         for emulator in self.emulators.values():
             await emulator.stop()
+        await self.context.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

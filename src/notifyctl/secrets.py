@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from notifyctl.errors import ConfigError
+from notifyctl.errors import ConfigError, UsageError
 
 SERVICE = "notifyctl"
 SECRET_ENV: dict[str, str] = {
@@ -110,6 +110,20 @@ def lookup(
     return SecretState(name, "keyring" if value else None, value)
 
 
+def from_env(option: str, var: str | None, *, allow_empty: bool = True,
+             hint: str | None = None) -> str | None:
+    """The value of the environment variable an ``--...-env VAR`` option names (None without
+    the option): secrets come from the environment, never from the command line. A usage error
+    names the option and the variable when it is not set (or empty, unless ``allow_empty``)."""
+    if var is None:
+        return None
+    value = os.environ.get(var)
+    if value is None or (not value and not allow_empty):
+        raise UsageError(f"{option} {var}: the environment variable {var} is not set"
+                         + ("" if allow_empty else " or empty"), hint=hint)
+    return value
+
+
 def require(profile: str | None, name: str, env: Mapping[str, str] = os.environ) -> str:
     """The secret's value, or a ConfigError (exit 2: a missing setting, not the platform
     refusing) saying how to provide it."""
@@ -144,3 +158,4 @@ def delete(profile: str, name: str) -> bool:
         return True
 
     return _bounded(remove, "deleting")
+

@@ -1,8 +1,16 @@
-"""Signatures shared by ``replay`` (signing) and ``listen`` (verifying).
+"""Signatures shared by delivery rules (signing) and receivers (verifying), and what replay
+does with a captured signature.
 
 - Standard Webhooks v1: ``webhook-signature: v1,<base64 HMAC-SHA256 of "{id}.{ts}.{body}">``,
   space-separated list, secret given as ``whsec_<base64>`` (or bare base64, padding optional).
-- Logitech Circle: ``X-Logi-Verify: <base64 HMAC-SHA256 of the exact body>``.
+- ``hmac_b64``: the base64 HMAC-SHA256 a platform's own scheme builds on (a platform's own
+  header scheme lives in its package).
+- On replay a captured signature is kept, re-signed or refused, never sent stale silently:
+  with a key (``--sign-key-env VAR``) the exact bytes sent are signed, and a captured signature
+  that does not match them counts as re-signed in the report; without one, a captured
+  signature on an unchanged body is sent as captured, and on a changed body (the rules rewrote
+  it, or its captured Content-Length no longer fits) the delivery is refused
+  (``no_key_refusal``).
 
 Comparisons are constant-time; the exact bytes are signed, never re-serialised JSON. Header
 values are whatever a sender put there (any text, any length): checking one never raises.
@@ -14,13 +22,15 @@ import base64
 import hashlib
 import hmac
 import time
+from collections.abc import Mapping
 
 from notifyctl.errors import UsageError
 
 STANDARD_TOLERANCE_S = 5 * 60
 
 
-def _hmac_b64(key: bytes, message: bytes) -> str:
+def hmac_b64(key: bytes, message: bytes) -> str:
+    """Base64 of the HMAC-SHA256 of ``message`` under ``key``."""
     return base64.b64encode(hmac.new(key, message, hashlib.sha256).digest()).decode("ascii")
 
 
@@ -49,7 +59,7 @@ def standard_sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     """The ``webhook-signature`` value for one attempt. The id is signed as it is, dots
     included: the official libraries sign and verify ``f"{id}.{timestamp}.{body}"`` verbatim."""
     signed = _bytes(f"{msg_id}.{timestamp}.") + body
-    return "v1," + _hmac_b64(standard_secret(secret), signed)
+    return "v1," + hmac_b64(standard_secret(secret), signed)
 
 
 def standard_verify(
@@ -82,15 +92,23 @@ def standard_verify(
     return "no webhook-signature entry matches"
 
 
-def circle_sign(key: str, body: bytes) -> str:
-    """The ``X-Logi-Verify`` value: base64 HMAC-SHA256 of the exact body."""
-    return _hmac_b64(key.encode("utf-8"), body)
+def standard_matches(key: str, headers: Mapping[str, str], body: bytes) -> bool:
+    """Whether captured Standard Webhooks headers sign this body (their age is not checked:
+    a capture is old by nature)."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    try:
+        stamp = int(lowered.get("webhook-timestamp", ""))
+    except ValueError:
+        return False
+    return standard_verify(key, lowered, body, now=stamp) is None
 
 
-def circle_verify(key: str, header: str | None, body: bytes) -> str | None:
-    """None when ``header`` matches the body, else what is wrong."""
-    if not header:
-        return "missing X-Logi-Verify"
-    if same(header, circle_sign(key, body)):
-        return None
-    return "X-Logi-Verify does not match the body"
+def no_key_refusal(header: str, captured: str | None, changed: bool, key_env: str | None,
+                   *, required: bool) -> str | None:
+    """Why a delivery cannot be sent without a key, or None when it can go as captured."""
+    hint = f"pass --sign-key-env {key_env or 'VAR'} with the key in that variable to sign it"
+    if not captured:
+        return f"unsigned: {header} is required and no key was given; {hint}" if required else None
+    if changed:
+        return f"the captured {header} no longer matches the changed body; {hint}"
+    return None

@@ -1,12 +1,13 @@
 """The provider-independent ``tail`` engine: frames in, filtered events out.
 
-A ``Source`` (a provider's live stream, e.g. ``providers.pelion.stream.PelionStream``) yields raw
-frames and owns connecting and reconnecting. This module does the rest, once for every provider:
-capture each frame as it arrives (``--save``), decode it, filter (``--device``/``--path`` globs,
-``--kind``), drop duplicates by event id within a bounded window, stop at ``--count`` or
-``--timeout``, and hand each frame's events to a sink (JSON lines here, the live table in
-``tail_view``). Work is per frame, not per event, wherever it can be: the hot path is one decode,
-one list comprehension when filters are set, and one ``write`` of pre-encoded JSON lines.
+A ``Source`` (a platform's live stream, from its ``stream`` capability, see
+``notifyctl.contract.stream``) yields raw frames and owns connecting and reconnecting. This
+module does the rest, once for every platform: capture each frame as it arrives (``--save``),
+decode it, filter (``--device``/``--path`` globs, ``--kind``), drop duplicates by event id
+within a bounded window, stop at ``--count`` or ``--timeout``, and hand each frame's events to a
+sink (JSON lines here, the live table in ``tail_view``). Work is per frame, not per event,
+wherever it can be: the hot path is one decode, one list comprehension when filters are set,
+and one ``write`` of pre-encoded JSON lines.
 
 ``run`` is the synchronous entry point: it owns the event loop and turns SIGINT/SIGTERM into
 ``Interrupted`` (exit 130/143) after the capture and output are flushed.
@@ -17,62 +18,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fnmatch
-import random
 import re
 import signal
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Protocol
 
 from notifyctl import output
+from notifyctl.contract.stream import Opener, Source, StreamStats
 from notifyctl.errors import CountNotReached, Interrupted, WireError
-from notifyctl.events import CaptureWriter, Delivery, Event, now_iso
+from notifyctl.events import CaptureWriter, Delivery, Event, encode_jsonl, now_iso
+
+__all__ = ["Dedup", "Filters", "JsonlSink", "Sink", "Source", "StreamStats", "TailOptions",
+           "TailRun", "run", "tail"]
 
 DEDUP_WINDOW = 20_000
 WRITE_BATCH = 1_000  # events encoded per write
 # Malformed frames are shown one by one up to this many (the user must see that something is
 # being skipped), then only counted: a server sending garbage must not flood the terminal.
 BAD_FRAME_WARNINGS = 10
-
-
-# -- what a provider's stream offers -------------------------------------------------------
-@dataclass
-class StreamStats:
-    """Live connection facts a source keeps up to date for the status line."""
-
-    state: str = "starting"  # connecting | connected | reconnecting | stopped
-    detail: str = ""
-    reconnects: int = 0
-    connections: int = 0
-
-
-class Source(Protocol):
-    provider: str
-    capture_path: str
-    stats: StreamStats
-
-    def frames(self) -> AsyncGenerator[bytes, None]:
-        """Raw frames as received; reconnects inside; raises NotifyctlError when it gives up."""
-        ...
-
-    def decode(self, body: bytes, *, received_at: str | None = None) -> list[Event]: ...
-
-    def encode_jsonl(self, events: Sequence[Event]) -> bytes: ...
-
-
-def backoff_delays(base: float = 1.0, cap: float = 30.0) -> Iterator[float]:
-    """Exponential back-off with jitter: each delay in [d/2, d] for d = base, 2*base, ... cap.
-
-    The first retry comes within ``base`` seconds; jitter keeps many clients from reconnecting
-    in lockstep after a server restart.
-    """
-    delay = base
-    while True:
-        yield delay / 2 + random.uniform(0, delay / 2)
-        delay = min(cap, delay * 2)
 
 
 # -- filters and de-duplication --------------------------------------------------------------
@@ -193,7 +159,7 @@ class JsonlSink:
         out = self._stream or output.current().out
         out.flush()
         raw = getattr(out, "buffer", None)
-        self._encode = source.encode_jsonl
+        self._encode = encode_jsonl
         if raw is not None:
             self._write: Callable[[bytes], object] = raw.write
             self._flush: Callable[[], object] = raw.flush
@@ -329,7 +295,7 @@ async def tail(
 
 
 def run(
-    open_source: Callable[[], AbstractAsyncContextManager[Source]],
+    open_source: Opener,
     sink: Sink,
     options: TailOptions,
     on_finish: Callable[[TailRun, Source], None] | None = None,

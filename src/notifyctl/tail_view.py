@@ -2,9 +2,11 @@
 
 The view never renders per event. ``emit`` only appends a frame's events to a bounded deque
 under a lock; Rich's refresh thread calls ``_render`` at most ``REFRESH_PER_SECOND`` times a
-second and builds the table lazily from a snapshot of the newest rows. Columns have fixed widths
-(cheaper to lay out, and the table does not jump as values change). Device data goes through
-``output.inert`` so payloads cannot inject markup or terminal controls.
+second and builds the table lazily from a snapshot of the newest rows. The columns are the
+platform's (``Platform.columns``, declared in its package): ``layout`` keeps kind and time
+whole, drops the least important columns on a narrow terminal instead of cutting every cell,
+and gives the content column the rest. Widths only grow, so the table does not jump. Device
+data goes through ``output.inert`` so payloads cannot inject markup or terminal controls.
 
 The status line shows the stream state, events/s with a sparkline of the last 30 seconds'
 rates, the total, reconnects, duplicates dropped and the age of the newest event. Stream
@@ -17,6 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from msgspec.structs import replace  # noqa: TID253 - loaded only by `tail -o table`
@@ -26,6 +29,8 @@ from rich.table import Table  # noqa: TID253
 from rich.text import Text  # noqa: TID253
 
 from notifyctl import output
+from notifyctl.contract import DEFAULT_COLUMNS, Column
+from notifyctl.events import now_iso
 
 if TYPE_CHECKING:
     from notifyctl.events import Event
@@ -107,11 +112,58 @@ def _compact(value: Any) -> str:
         return str(value)
 
 
+GAP = 2  # between columns: Rich's default padding of one space on each side
+
+
+def _cell(event: Event, field: str) -> str:
+    if field == "time":
+        return _clock(event.time)
+    if field == "content":
+        return _content(event)[:500]
+    value = getattr(event, field, None)
+    return "" if value is None else str(value)
+
+
+def _fit(text: str, size: int, col: Column) -> str:
+    # Ids differ at either end, so they lose their middle; Rich ends anything else with "…".
+    return _middle(text, size) if col.field == "device" else text
+
+
+def layout(columns: Sequence[Column], widest: dict[int, int], total: int
+           ) -> list[tuple[int, int]]:
+    """(column index, width) of the columns that fit in ``total`` characters.
+
+    Fit columns take their widest value; the others start at their least width. While the
+    sum does not fit, the column with the lowest ``keep`` goes: on a narrow terminal a column is
+    dropped rather than every column cut to "…". Space left grows the other columns up to the
+    widest value (at most ``most``); the content column takes the rest when rendering.
+    """
+    def least(index: int) -> int:
+        col = columns[index]
+        return widest.get(index, len(col.header)) if col.fit else max(col.width, len(col.header))
+
+    shown = list(range(len(columns)))
+    while len(shown) > 1 and sum(map(least, shown)) + GAP * (len(shown) - 1) > total:
+        shown.remove(min(shown, key=lambda index: columns[index].keep))
+    sizes = {index: least(index) for index in shown}
+    spare = total - sum(sizes.values()) - GAP * (len(shown) - 1)
+    for index in shown:
+        col = columns[index]
+        if col.fit or col.field == "content" or spare <= 0:
+            continue
+        most = max(col.most, col.width)
+        grow = min(spare, max(0, min(most, widest.get(index, 0)) - sizes[index]))
+        sizes[index] += grow
+        spare -= grow
+    return [(index, sizes[index]) for index in shown]
+
+
 class LiveTable:
     """A ``notifyctl.tail.Sink`` drawing a Live table on stdout."""
 
     def __init__(self, console: Console | None = None,
-                 refresh_per_second: float = REFRESH_PER_SECOND) -> None:
+                 refresh_per_second: float = REFRESH_PER_SECOND,
+                 columns: Sequence[Column] = ()) -> None:
         self.console = console or output.current().console
         self.refresh_per_second = refresh_per_second
         self._rows: deque[Event] = deque(maxlen=MAX_ROWS)
@@ -120,6 +172,8 @@ class LiveTable:
         self._message_at = 0.0
         self._live: Live | None = None
         self._source: Source | None = None
+        self._columns: Sequence[Column] = columns or DEFAULT_COLUMNS
+        self._widest: dict[int, int] = {}  # column index -> widest value shown so far
         self._run: TailRun | None = None
         # (monotonic second, events total at its start) and completed per-second rates
         self._second_start = (time.monotonic(), 0)
@@ -133,6 +187,7 @@ class LiveTable:
 
     def start(self, source: Source, run: TailRun) -> None:
         self._source, self._run = source, run
+        self._widest = {}
         self._second_start = (time.monotonic(), run.events)
         self._live = Live(
             console=self.console,
@@ -147,7 +202,11 @@ class LiveTable:
     def emit(self, events: list[Event]) -> None:
         # Copies without ``raw``: a decoded item's raw JSON is a view into its whole frame,
         # which a kept row would otherwise hold in memory.
-        rows = [replace(event, raw=None) for event in events[-MAX_ROWS:]]
+        # An event without a time of its own (some Circle and Iottly events) shows when it
+        # arrived, rather than an empty time column.
+        arrived = now_iso()
+        rows = [replace(event, raw=None, time=event.time or arrived)
+                for event in events[-MAX_ROWS:]]
         with self._lock:
             self._rows.extend(rows)
 
@@ -187,25 +246,29 @@ class LiveTable:
         return status
 
     def _table(self, height: int, width: int) -> Table:
-        # Fixed widths; on narrow terminals the device column gives way so payloads stay.
-        device_width = max(12, min(32, width - (12 + 13 + 14 + 10 + 24)))
-        table = Table(expand=True, box=None, pad_edge=False, header_style="bold")
-        table.add_column("time", width=12, no_wrap=True)
-        table.add_column("kind", width=13, no_wrap=True, overflow="ellipsis")
-        table.add_column("device", width=device_width, no_wrap=True, overflow="ellipsis")
-        table.add_column("path", width=14, no_wrap=True, overflow="ellipsis")
-        table.add_column("payload", ratio=1, no_wrap=True, overflow="ellipsis")
         with self._lock:
             count = min(len(self._rows), height)
             rows = [self._rows[-1 - i] for i in range(count)]
-        for event in reversed(rows):
-            table.add_row(  # all inert: kind and time are the sender's text on some platforms
-                output.inert(_clock(event.time)),
-                output.inert(event.kind),
-                output.inert(_middle(event.device or "", device_width)),
-                output.inert(event.path or ""),
-                output.inert(_content(event)[:500]),
-            )
+        rows.reverse()
+        cells = [[_cell(event, col.field) for col in self._columns] for event in rows]
+        for index, col in enumerate(self._columns):
+            # Fit columns only ever grow, so the table does not jump back and forth.
+            widest = max([len(col.header), *(len(row[index]) for row in cells)])
+            self._widest[index] = max(self._widest.get(index, 0), widest)
+        shown = layout(self._columns, self._widest, width)
+        table = Table(expand=True, box=None, pad_edge=False, header_style="bold")
+        for index, size in shown:
+            col = self._columns[index]
+            if col.field == "content":
+                table.add_column(col.header, ratio=1, min_width=size, no_wrap=True,
+                                 overflow="ellipsis")
+            else:
+                table.add_column(col.header, width=size, min_width=size, no_wrap=True,
+                                 overflow="ellipsis")
+        for row in cells:
+            # All inert: kind and time are the sender's text on some platforms.
+            table.add_row(*(output.inert(_fit(row[index], size, self._columns[index]))
+                            for index, size in shown))
         return table
 
     def _render(self) -> Group:

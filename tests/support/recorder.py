@@ -9,12 +9,12 @@ answers what the test set per path: ``recorder.answers["/hook"] = (410, b"", Non
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 from aioserve import ServeThread
+from waiting import TIMEOUT, wait_for
 
 
 @dataclass
@@ -51,16 +51,15 @@ class Recorder:
             headers["Content-Type"] = content_type
         return web.Response(status=status, body=answer, headers=headers)
 
-    def wait(self, count: int, timeout: float = 10.0, path: str | None = None) -> list[Seen]:
+    def wait(self, count: int, timeout: float = TIMEOUT, path: str | None = None) -> list[Seen]:
         """The first ``count`` requests (to ``path`` when given); fails after ``timeout``."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def got() -> list[Seen]:
             with self._lock:
-                got = [r for r in self.requests if path is None or r.path == path]
-            if len(got) >= count:
-                return got[:count]
-            time.sleep(0.01)
-        raise AssertionError(f"only {len(got)} of {count} requests arrived: {got}")
+                return [r for r in self.requests if path is None or r.path == path]
+
+        wait_for(lambda: len(got()) >= count, timeout,
+                 what=f"{count} request(s) to {path or 'any path'}")
+        return got()[:count]
 
     def __enter__(self) -> Recorder:
         self._server.__enter__()

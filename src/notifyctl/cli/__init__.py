@@ -14,7 +14,7 @@ import os
 import re
 import shlex
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
@@ -77,13 +77,35 @@ def _platform_commands() -> dict[str, str]:
             if platform.commands is not None}
 
 
-@functools.cache
 def _build(name: str) -> _click.Command:
-    module, _, attribute = (COMMANDS.get(name) or _platform_commands()[name]).partition(":")
-    target = getattr(importlib.import_module(module), attribute)
-    if not isinstance(target, typer.Typer) and platform_options.KEYWORD in inspect.signature(
+    """The command ``name``; one taking platform options is built for the platforms in play
+    (a process running several command lines, as the tests do, may resolve different ones)."""
+    target = _target(name)
+    if isinstance(target, typer.Typer) or platform_options.KEYWORD not in inspect.signature(
             target).parameters:
-        target = platform_options.with_platform_options(name, target, _platforms_in_play())
+        return _built(name, None)
+    return _built(name, tuple(platform.name for platform in _platforms_in_play()))
+
+
+def _target(name: str) -> Any:
+    # A platform's own subcommands (and --provider's TAB) reach the CLI through the host.
+    from notifyctl.cli.channels import PlatformHost
+    from notifyctl.contract import commands
+
+    commands.install(PlatformHost())
+    module, _, attribute = (COMMANDS.get(name) or _platform_commands()[name]).partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+@functools.cache
+def _built(name: str, in_play: tuple[str, ...] | None) -> _click.Command:
+    from notifyctl import registry
+
+    target = _target(name)
+    if in_play is not None:
+        platforms = registry.platforms()
+        target = platform_options.with_platform_options(
+            name, target, [platforms[each] for each in in_play])
     # A holder group gives the command the root's settings (plain help, no Rich) through
     # Typer's public API only.
     holder = typer.Typer(rich_markup_mode=None)
@@ -193,7 +215,7 @@ def root(
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code; the only place errors are printed."""
     args = sys.argv[1:] if argv is None else argv
-    platform_options.ARGV = list(args)
+    _command_line(args)
     if os.environ.get(COMPLETE_VAR):
         # Typer registers its shell classes only with add_completion=True; TAB needs them.
         from typer._completion_classes import completion_init
@@ -214,6 +236,15 @@ def main(argv: list[str] | None = None) -> int:
             raise
         pipes.silence_stdout()
         return ExitStatus.OK
+    finally:
+        _command_line(None)
+
+
+def _command_line(args: list[str] | None) -> None:
+    """Start (or end, with None) the run of one command line: the platforms in play are read
+    from it (commands are cached per platforms in play, so a process running several command
+    lines, as the tests do, never reuses one built for another)."""
+    platform_options.ARGV = None if args is None else list(args)
 
 
 def _dispatch(args: list[str]) -> int:

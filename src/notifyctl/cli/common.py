@@ -12,8 +12,25 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from notifyctl.contract.commands import (
+    AccountOpt,
+    ApiUrlOpt,
+    CaBundleOpt,
+    InsecureOpt,
+    NetTimeoutOpt,
+    ProviderOpt,
+    TableJsonOpt,
+)
+from notifyctl.contract.manage import HEADER_OPTIONS
+
+# Re-exported: the commands import them from here with the other shared types.
+__all__ = ["AccountOpt", "ApiUrlOpt", "CaBundleOpt", "InsecureOpt", "NetTimeoutOpt",
+           "ProviderOpt", "TableJsonOpt"]
+
 if TYPE_CHECKING:
-    from notifyctl.config import Config, Connection
+    from notifyctl.config import Config
+    from notifyctl.contract import Platform
+    from notifyctl.contract.connection import Connection
 
 
 @dataclass
@@ -62,47 +79,32 @@ def active_profile(config: Config) -> str | None:
     return name
 
 
-# Options every networked command takes, so a CI script needs no config file.
-ProviderOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--provider",
-        help="Platform (overrides the profile; env NOTIFYCTL_PROVIDER).",
-        autocompletion=complete_provider,
-        show_default=False,
-    ),
-]
-ApiUrlOpt = Annotated[
-    str | None,
-    typer.Option("--api-url", help="API base URL (env NOTIFYCTL_API_URL).", show_default=False),
-]
-AccountOpt = Annotated[
-    str | None,
-    typer.Option("--account", help="Account name (env NOTIFYCTL_ACCOUNT).", show_default=False),
-]
-# Network options (notifyctl.http.net_options builds the client settings from them).
-# --timeout means "stop after S seconds" on every command that takes it (StopTimeoutOpt); the
-# bound on each HTTP request is --request-timeout everywhere.
-NetTimeoutOpt = Annotated[
-    float | None,
-    typer.Option("--request-timeout", metavar="S", help="Seconds per HTTP request (default 30).",
-                 show_default=False),
-]
-InsecureOpt = Annotated[
-    bool, typer.Option("--insecure", help="Do not verify TLS certificates (testing only).")
-]
-CaBundleOpt = Annotated[
-    str | None,
-    typer.Option("--ca-bundle", help="PEM file of CA certificates to trust.", show_default=False),
-]
+def stored_signing_secret(platform: Platform) -> str | None:
+    """The secret that signs ``platform``'s callbacks (``Platform.signing_secret``, e.g. a key
+    ``register`` generated) as the active profile's keyring holds it; None when the platform has
+    none, or there is no profile, no entry, or no usable keyring."""
+    if platform.signing_secret is None:
+        return None
+    return keyring_secret(active_profile(load_config()), platform.signing_secret)
 
-# Options several commands share with one meaning; a command whose option means something else
-# (tail's --count -n) keeps its own.
-TableJsonOpt = Annotated[
-    str | None,
-    typer.Option("--output", "-o", help="table or json (default: table on a terminal, else json).",
-                 show_default=False),
-]
+
+def keyring_secret(profile: str | None, name: str) -> str | None:
+    """The profile's keyring entry ``name``; None without a profile, an entry or a usable
+    keyring (the caller has other ways to get the value, or does without)."""
+    from notifyctl import secrets
+
+    if profile is None:
+        return None
+    try:
+        return secrets.lookup(profile, name).value
+    except secrets.KeyringUnavailable:
+        return None
+
+
+# The options every networked command takes (ProviderOpt, ApiUrlOpt, AccountOpt, NetTimeoutOpt,
+# InsecureOpt, CaBundleOpt) and TableJsonOpt are the contract's, imported above: a platform's
+# own subcommands take the same ones. --timeout means "stop after S seconds" on every command
+# that takes it (StopTimeoutOpt); the bound on each HTTP request is --request-timeout everywhere.
 TableJsonlOpt = Annotated[
     str | None,
     typer.Option("--output", "-o", help="table or jsonl (default: table on a terminal, else "
@@ -113,35 +115,14 @@ StopTimeoutOpt = Annotated[
     typer.Option("--timeout", help="Stop after S seconds (exit 8 if --count is not reached).",
                  show_default=False),
 ]
+# The user's delivery headers: one spelling and help on register and replay.
 HeaderOpt = Annotated[
     list[str] | None,
-    typer.Option("--header", "-H", help="'Name: value' sent with every delivery (repeatable).",
-                 show_default=False),
+    typer.Option(HEADER_OPTIONS[0].flag, "-H", help=HEADER_OPTIONS[0].help, show_default=False),
 ]
 HeaderEnvOpt = Annotated[
     list[str] | None,
-    typer.Option("--header-env", help="'Name=VARIABLE': a header whose value (a token) comes from "
-                 "the environment, never the command line (repeatable).", show_default=False),
-]
-DeviceTypeOpt = Annotated[
-    str | None,
-    typer.Option("--device-type", help="sigfox: the device type the callbacks belong to.",
-                 show_default=False),
-]
-ContentTypeOpt = Annotated[
-    str | None,
-    typer.Option("--content-type", help="sigfox: the body's content type.", show_default=False),
-]
-CallbackUsernameOpt = Annotated[
-    str | None,
-    typer.Option("--callback-username", help="thingspace: the username inside each callback.",
-                 show_default=False),
-]
-CallbackPasswordEnvOpt = Annotated[
-    str | None,
-    typer.Option("--callback-password-env", metavar="VAR", help="thingspace: environment "
-                 "variable holding the password inside each callback (masked in captures).",
-                 show_default=False),
+    typer.Option(HEADER_OPTIONS[1].flag, help=HEADER_OPTIONS[1].help, show_default=False),
 ]
 
 
@@ -165,21 +146,6 @@ def table_format(fmt: str | None, machine: str = "json") -> str:
     raise UsageError(f"--output {fmt!r}: choose table or {machine}", hint=hint)
 
 
-def env_value(option: str, var: str | None, *, allow_empty: bool = True,
-              hint: str | None = None) -> str | None:
-    """The value of the environment variable an ``--...-env VAR`` option names (None without
-    the option): secrets come from the environment, never from the command line."""
-    from notifyctl.errors import UsageError
-
-    if var is None:
-        return None
-    value = os.environ.get(var)
-    if value is None or (not value and not allow_empty):
-        raise UsageError(f"{option} {var}: the environment variable {var} is not set"
-                         + ("" if allow_empty else " or empty"), hint=hint)
-    return value
-
-
 def connection(
     provider: str | None = None, api_url: str | None = None, account: str | None = None
 ) -> Connection:
@@ -188,17 +154,3 @@ def connection(
 
     flags = ConnectionFlags(GLOBALS.profile, provider, api_url, account)
     return resolve(flags, load_config())
-
-
-def platform_connection(platform: str, provider: str | None, api_url: str | None,
-                        account: str | None) -> Connection:
-    """The connection of a platform's own subcommand (``sigfox enable``, ``iottly exec``): it
-    takes --provider like every networked command, but only naming its own platform."""
-    from notifyctl.errors import UsageError
-    from notifyctl.suggest import did_you_mean
-
-    if provider is not None and provider != platform:
-        raise UsageError(f"--provider {provider!r}: 'notifyctl {platform} ...' works on "
-                         f"{platform} only", hint=did_you_mean(provider, [platform])
-                         + f"pass --provider {platform} or leave it out")
-    return connection(platform, api_url, account)

@@ -1,14 +1,17 @@
-"""TAB completion of option values: fixtures, Circle event types, ThingSpace services, event
-kinds, and the providers a receiver speaks.
+"""TAB completion of option values: fixtures, event kinds, the providers a receiver speaks, and
+platform options whose candidates depend on the profile (``Opt.completer``); options with
+fixed ``Opt.choices`` complete from the declaration itself (``cli/platform_options.py``).
 
 Each completer runs on every TAB, so it reads small data modules only (the fixture index, each
-platform's ``kinds``, ThingSpace's service list) and the config file without PyYAML; a test
+platform's ``kinds``, a platform's completer module) and the config file without PyYAML; a test
 checks that no network stack, keyring or YAML gets imported.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
+from collections.abc import Callable
 
 import typer
 
@@ -46,20 +49,16 @@ def complete_kind(ctx: typer.Context, incomplete: str) -> list[str]:
     return _matching([kind for platform in chosen for kind in platform.kinds], incomplete)
 
 
-def complete_event_type(incomplete: str) -> list[str]:
-    """``register --event-type``: Circle's event types."""
-    from notifyctl.providers.circle.kinds import EVENT_TYPES
+def declared(target: str) -> Callable[[typer.Context, str], list[str]]:
+    """TAB for a platform option with its own ``Opt.completer`` (``"module:function"``),
+    called with the profile's settings; imported only when TAB asks."""
 
-    return _matching(EVENT_TYPES, incomplete)
+    def complete(ctx: typer.Context, incomplete: str) -> list[str]:
+        module, _, attribute = target.partition(":")
+        function = getattr(importlib.import_module(module), attribute)
+        return list(function(_profile_settings(ctx), incomplete))
 
-
-def complete_service(ctx: typer.Context, incomplete: str) -> list[str]:
-    """``--service``: ThingSpace's services for the profile's api (both APIs' when unknown)."""
-    from notifyctl.providers.thingspace import services
-
-    api = _profile_settings(ctx).get("api", "").lower()
-    names = services.SERVICES.get(api) or (*services.REST_SERVICES, *services.SOAP_SERVICES)
-    return sorted(_matching(names, incomplete))
+    return complete
 
 
 def complete_fixture(incomplete: str) -> list[str]:

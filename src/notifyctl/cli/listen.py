@@ -1,4 +1,9 @@
-"""``notifyctl listen``: parse the options, run the receiver (``notifyctl.listen``), render."""
+"""``notifyctl listen``: parse the options, run the receiver (``notifyctl.listen``), render.
+
+The platforms come from the registry: those with a receiver are the ``--provider`` choices, and
+each platform's own ``listen`` options (``Platform.options``) are added by the lazy root and
+handed over as ``platform_options``. Nothing here names a platform.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +11,19 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from notifyctl.cli.common import (
-    CallbackPasswordEnvOpt,
-    CallbackUsernameOpt,
-    StopTimeoutOpt,
-    TableJsonlOpt,
-    table_format,
-)
+from notifyctl.cli.common import StopTimeoutOpt, TableJsonlOpt, table_format
 from notifyctl.cli.completers import complete_receiver_provider
+from notifyctl.cli.platform_options import PlatformValues  # Typer reads the signature
 
 if TYPE_CHECKING:
     from notifyctl.listen.view import Seen, Sink
 
-LISTEN_PROVIDERS = "pelion, circle, generic, iottly, sigfox, thingspace"
+
+def receivers() -> str:
+    """The platforms ``listen`` can receive from, for help and hints."""
+    from notifyctl import registry
+
+    return ", ".join(registry.names("receiver"))
 
 
 def listen(
@@ -26,7 +31,7 @@ def listen(
     port: Annotated[int, typer.Option("--port", help="Port to bind (0 picks a free one).")] = 0,
     provider: Annotated[
         str | None,
-        typer.Option("--provider", help=f"Whose callbacks: {LISTEN_PROVIDERS} (default: the "
+        typer.Option("--provider", help=f"Whose callbacks: {receivers()} (default: the "
                      "profile's; env NOTIFYCTL_PROVIDER).",
                      autocompletion=complete_receiver_provider, show_default=False),
     ] = None,
@@ -74,16 +79,12 @@ def listen(
     verify_key_env: Annotated[
         str | None,
         typer.Option("--verify-key-env", help="Environment variable holding the verification "
-                     "key (circle authKey, generic whsec_ secret; for pelion, iottly, sigfox the "
-                     "expected Authorization header).", show_default=False),
+                     "key: the platform's signing secret, or the Authorization header it sends "
+                     "(default: the profile's stored signing secret, where the platform has "
+                     "one).", show_default=False),
     ] = None,
-    downlink_data: Annotated[
-        str | None,
-        typer.Option("--downlink-data", help="sigfox: answer BIDIR requests with this "
-                     "downlink (16 hex characters).", show_default=False),
-    ] = None,
-    callback_username: CallbackUsernameOpt = None,
-    callback_password_env: CallbackPasswordEnvOpt = None,
+    *,
+    platform_options: PlatformValues | None = None,
 ) -> None:
     """Receive callbacks locally: answer handshakes, check signatures, show and capture them.
 
@@ -102,24 +103,24 @@ def listen(
     import asyncio
 
     from notifyctl import output
-    from notifyctl.cli.common import env_value
+    from notifyctl.cli.common import stored_signing_secret
     from notifyctl.listen import Listener, Settings
+    from notifyctl.listen.handlers import receiver_platform
     from notifyctl.listen.view import JsonlSink, TableSink
+    from notifyctl.secrets import from_env
 
     out = output.current()
     name = provider or _configured_provider()
-    key = env_value("--verify-key-env", verify_key_env, allow_empty=False)
-    if verify_key_env is None and name == "circle":
-        from notifyctl.providers.circle.commands import stored_auth_key
-
-        key = stored_auth_key()  # the authKey 'register' generated and stored, if any
-    callback_password = env_value("--callback-password-env", callback_password_env)
+    platform = receiver_platform(name)
+    options = (platform_options or PlatformValues("listen")).take(platform)
+    key = from_env("--verify-key-env", verify_key_env, allow_empty=False)
+    if verify_key_env is None:
+        key = stored_signing_secret(platform)  # e.g. a key 'register' generated and stored
     chosen = table_format(fmt, machine="jsonl")
     settings = Settings(
         provider=name, host=host, port=port, path=path, save=save, forward_to=forward_to,
         count=count, timeout=timeout, output=chosen, strict=strict, respond=respond,
-        fail_ratio=fail_ratio, max_body=max_body, verify_key=key, downlink_data=downlink_data,
-        callback_username=callback_username, callback_password=callback_password,
+        fail_ratio=fail_ratio, max_body=max_body, verify_key=key, options=options,
     )
     proxy = _LateSink()
 
@@ -166,4 +167,4 @@ def _configured_provider() -> str:
         if "no provider" not in exc.message:
             raise
         raise UsageError("no provider chosen",
-                         hint=f"pass --provider P; listen knows {LISTEN_PROVIDERS}") from exc
+                         hint=f"pass --provider P; listen knows {receivers()}") from exc

@@ -62,7 +62,8 @@ class PlatformValues:
 
 def refusal(command: str, flag: str, owners: Sequence[str], platform: str) -> UsageError:
     """The one message for an option of another platform."""
-    return UsageError(f"{flag} is a {' and '.join(owners)} option, not for {platform}",
+    article = "an" if owners[0][:1] in ("a", "e", "i", "o", "u") else "a"
+    return UsageError(f"{flag} is {article} {' and '.join(owners)} option, not for {platform}",
                       hint=f"see 'notifyctl {command} --help' with --provider {platform}")
 
 
@@ -82,7 +83,6 @@ def merged(command: str, platforms: Iterable[Platform]
 
 def _parameter(opt: Opt, owners: tuple[str, ...], alone: bool) -> inspect.Parameter:
     names = [f"{opt.flag}/{opt.negative}"] if opt.negative else [opt.flag]
-    label = "" if alone else f"{', '.join(owners)}: "
     kind: Any = list[opt.kind] if opt.multiple else opt.kind  # type: ignore[name-defined]
     if not opt.multiple and opt.kind is not bool:
         kind = kind | None
@@ -91,9 +91,15 @@ def _parameter(opt: Opt, owners: tuple[str, ...], alone: bool) -> inspect.Parame
     def complete(incomplete: str) -> list[str]:
         return [choice for choice in choices if choice.startswith(incomplete)]
 
-    info = typer.Option(*names, help=label + opt.help, metavar=opt.metavar,
+    text = opt.help if alone else opt.labelled(owners)
+    completer: Callable[..., list[str]] | None = complete if choices else None
+    if opt.completer:
+        from notifyctl.cli.completers import declared
+
+        completer = declared(opt.completer)
+    info = typer.Option(*names, help=text, metavar=opt.metavar,
                         show_default=opt.kind is bool and opt.default is True,
-                        autocompletion=complete if choices else None)
+                        autocompletion=completer)
     default = opt.default if opt.kind is bool else None
     return inspect.Parameter(opt.dest, inspect.Parameter.KEYWORD_ONLY, default=default,
                              annotation=Annotated[kind, info])

@@ -1,47 +1,38 @@
 """``notifyctl replay``: re-deliver captured deliveries to a URL with the platform's own rules.
 
-Thin: parse the options, hand them to ``notifyctl.replay``, render the report. The signing key
-is read from the environment variable named by ``--sign-key-env``, never from the command line.
+Thin: parse the options, hand them to ``notifyctl.replay``, render the report. The platforms
+come from the registry: those with delivery rules are the valid ``--provider`` values, and each
+adds its own options (``options["replay"]`` of its declaration), whose values reach its rules in
+``RuleOptions.extra``. The signing key is read from the environment variable named by
+``--sign-key-env``, never from the command line; without it, a platform that declares a
+``signing_secret`` signs with the one stored for the active profile.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from notifyctl.cli.common import (
-    CaBundleOpt,
-    CallbackPasswordEnvOpt,
-    CallbackUsernameOpt,
-    ContentTypeOpt,
-    HeaderEnvOpt,
-    HeaderOpt,
-    InsecureOpt,
-)
+from notifyctl.cli.common import CaBundleOpt, HeaderEnvOpt, HeaderOpt, InsecureOpt
 from notifyctl.cli.completers import complete_fixture
-from notifyctl.cli.sigfox_options import (
-    BatchOpt,
-    BodyTemplateOpt,
-    CallbackTypeOpt,
-    LinePatternOpt,
-    MethodOpt,
-    UrlTemplateOpt,
-)
+from notifyctl.cli.platform_options import PlatformValues
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Coroutine
+    from collections.abc import Callable, Coroutine, Iterable, Iterator
 
-    from notifyctl.replay.inputs import Item
+    from notifyctl.contract import Platform
+    from notifyctl.contract.deliver import InputStats, Item
     from notifyctl.replay.report import Report
-
-PROVIDERS = ("pelion", "circle", "iottly", "generic", "thingspace", "sigfox")
 
 
 def _complete_provider(incomplete: str) -> list[str]:
-    return [name for name in PROVIDERS if name.startswith(incomplete)]
+    from notifyctl import registry
+
+    return [name for name in registry.names("rules") if name.startswith(incomplete)]
 
 
 def replay(
@@ -53,18 +44,20 @@ def replay(
     to: Annotated[
         str | None,
         typer.Option("--to", help="Target URL, used exactly as given for every provider "
-                     "(see --keep-path).", show_default=False),
+                     "(unless the platform's own option, such as --keep-path, says otherwise).",
+                     show_default=False),
     ] = None,
     provider: Annotated[
         str | None,
-        typer.Option("--provider", help="Delivery rules: pelion, circle, iottly, thingspace, "
-                     "sigfox or generic (default: env NOTIFYCTL_PROVIDER, the fixture's, or "
-                     "the capture's).",
+        typer.Option("--provider", help="Whose delivery rules: a platform with rules (TAB "
+                     "lists them; default: env NOTIFYCTL_PROVIDER, the fixture's, or the "
+                     "capture's).",
                      autocompletion=_complete_provider, show_default=False),
     ] = None,
     fixture: Annotated[
         str | None,
-        typer.Option("--fixture", help="Replay a built-in fixture, e.g. pelion/notifications.",
+        typer.Option("--fixture", help="Replay a built-in fixture, PLATFORM/KIND (see "
+                     "--list-fixtures).",
                      autocompletion=complete_fixture, show_default=False),
     ] = None,
     list_fixtures: Annotated[
@@ -80,57 +73,28 @@ def replay(
         bool, typer.Option("--allow-empty", help="Exit 0 when the input holds nothing to "
                            "replay (default: exit 2).")
     ] = False,
-    keep_path: Annotated[
-        bool, typer.Option("--keep-path", help="generic: append each captured path and query "
-                           "to --to's path (http://h/base + /hook?x=1 -> "
-                           "http://h/base/hook?x=1).")
-    ] = False,
     header: HeaderOpt = None,
     header_env: HeaderEnvOpt = None,
-    sign: Annotated[
-        str | None,
-        typer.Option("--sign", help="generic: sign with 'standard-webhooks'.", show_default=False),
-    ] = None,
     sign_key_env: Annotated[
         str | None,
         typer.Option("--sign-key-env", metavar="VAR", help="Environment variable holding the "
-                     "signing key (circle authKey, Standard Webhooks whsec_ secret).",
+                     "signing key (the platform's key, e.g. a whsec_ secret; default: the key the "
+                     "platform stores for the profile, where it has one).",
                      show_default=False),
     ] = None,
-    batch_size: Annotated[
-        int | None,
-        typer.Option("--batch-size", help="pelion: re-chunk the events into batches of N "
-                     "(max 10000); default: each captured batch as captured, one PUT each.",
-                     show_default=False),
-    ] = None,
-    handshake: Annotated[
-        bool, typer.Option("--handshake", help="pelion: send the verification PUT {} first.")
-    ] = False,
     max_attempts: Annotated[
         int | None,
-        typer.Option("--max-attempts", help="pelion (default 8; 0: until accepted, as the "
-                     "platform), thingspace (default: the body's maxCallbackThreshold, else 4) "
-                     "and generic (default 1): attempts per delivery.",
+        typer.Option("--max-attempts", help="Attempts per delivery (default: the platform's "
+                     "own rule; 0: until accepted, where the platform retries that long).",
                      show_default=False),
     ] = None,
     retry_base: Annotated[
         float, typer.Option("--retry-base", help="First back-off delay in seconds (doubles).")
     ] = 1.0,
-    payload_only: Annotated[
-        bool, typer.Option("--payload-only", help="iottly: send the payload, not {\"msg\": ...}.")
-    ] = False,
-    callback_username: CallbackUsernameOpt = None,
-    callback_password_env: CallbackPasswordEnvOpt = None,
-    callback_type: CallbackTypeOpt = None,
-    url_template: UrlTemplateOpt = None,
-    method: MethodOpt = None,
-    body_template: BodyTemplateOpt = None,
-    content_type: ContentTypeOpt = None,
-    batch: BatchOpt = False,
-    line_pattern: LinePatternOpt = None,
     concurrency: Annotated[
         int | None,
-        typer.Option("--concurrency", "-c", help="Deliveries in flight (default 16; pelion: 1).",
+        typer.Option("--concurrency", "-c", help="Deliveries in flight (default 16; 1 where the "
+                     "platform delivers one at a time).",
                      show_default=False),
     ] = None,
     rate: Annotated[
@@ -163,7 +127,7 @@ def replay(
     timeout: Annotated[
         float | None,
         typer.Option("--request-timeout", metavar="S", help="Per-request timeout in seconds "
-                     "(default: the platform's: pelion 20, thingspace 20, circle 5).",
+                     "(default: the platform's own).",
                      show_default=False),
     ] = None,
     insecure: InsecureOpt = False,
@@ -178,6 +142,8 @@ def replay(
         typer.Option("--output", "-o", help="json: the report on stdout (default: summary on "
                      "stderr only).", show_default=False),
     ] = None,
+    *,
+    platform_options: PlatformValues | None = None,
 ) -> None:
     """Re-deliver captured deliveries to --to exactly as the platform would.
 
@@ -218,15 +184,10 @@ def replay(
         out.warn("TLS certificates are not verified (--insecure)")
     _run(
         files=files or [], to=to, provider=provider, fixture=fixture, input_format=input_format,
-        skip_invalid=skip_invalid, allow_empty=allow_empty, keep_path=keep_path,
-        headers=header or [], header_env=header_env or [],
-        sign=sign, sign_key_env=sign_key_env,
-        batch_size=batch_size, handshake=handshake, max_attempts=max_attempts,
-        retry_base=retry_base, payload_only=payload_only, callback_username=callback_username,
-        callback_password_env=callback_password_env, concurrency=concurrency, rate=rate,
-        sigfox={"callback_type": callback_type, "url_template": url_template, "method": method,
-                "body_template": body_template, "content_type": content_type, "batch": batch,
-                "line_pattern": line_pattern},
+        skip_invalid=skip_invalid, allow_empty=allow_empty,
+        headers=header or [], header_env=header_env or [], sign_key_env=sign_key_env,
+        max_attempts=max_attempts, retry_base=retry_base, concurrency=concurrency, rate=rate,
+        platform_options=platform_options or PlatformValues("replay"),
         speed=1.0 if realtime else speed, duplicates=duplicates,
         shuffle=shuffle_window if shuffle else 0, seed=seed, limit=limit, timeout=timeout,
         insecure=insecure, ca_bundle=ca_bundle, report_file=report_file,
@@ -234,24 +195,34 @@ def replay(
     )
 
 
-def _stored_key(provider: str) -> str | None:
-    """circle without --sign-key-env: the authKey 'register' stored for the profile."""
-    if provider != "circle":
+def _stored_key(platform: Platform) -> str | None:
+    """Without --sign-key-env: the signing secret the platform keeps in the active profile's
+    keyring entry (a key 'register' generated), or None (no such secret, no profile, no entry,
+    or no usable keyring)."""
+    if platform.signing_secret is None:
         return None
-    from notifyctl.providers.circle.commands import stored_auth_key
+    from notifyctl import secrets
+    from notifyctl.cli.common import active_profile, load_config
 
-    return stored_auth_key()
+    profile = active_profile(load_config())
+    if profile is None:
+        return None
+    try:
+        return secrets.lookup(profile, platform.signing_secret).value
+    except secrets.KeyringUnavailable:
+        return None
+
+
+NO_PLATFORM = "none"  # the report's provider when nothing was captured and none was named
 
 
 def _run(**args: Any) -> None:
-    import asyncio
-    import itertools
     import json
 
     from notifyctl import output
-    from notifyctl.cli.common import env_value
+    from notifyctl.contract.deliver import InputStats
     from notifyctl.errors import DeliveryFailed, Interrupted, UsageError
-    from notifyctl.replay import engine, fixtures, inputs, rules
+    from notifyctl.replay import fixtures, inputs
     from notifyctl.replay.report import Report, histogram_lines, summary_rows
 
     out = output.current()
@@ -261,59 +232,17 @@ def _run(**args: Any) -> None:
     if not paths:
         raise UsageError("nothing to replay", hint="name capture files, or use --fixture NAME "
                          "(see --list-fixtures)")
-    stats = inputs.InputStats()
+    stats = InputStats()
     source = inputs.read_inputs(paths, fmt=args["input_format"], skip_invalid=args["skip_invalid"],
                                 stats=stats, limit=args["limit"])
-    name = args["provider"] or os.environ.get("NOTIFYCTL_PROVIDER")
-    if not name and args["fixture"]:
-        name = args["fixture"].split("/", 1)[0]
-    first: Item | None = None
-    if not name:
-        first = next(source, None)
-        name = first.provider if first is not None else None
-        if first is None:
-            if not args["allow_empty"]:
-                raise UsageError(_nothing_message(paths, stats),
-                                 hint="pass --allow-empty where an empty input is expected")
-            name = "generic"  # any rules deliver nothing; the report still says so
-        if not name:
-            raise UsageError("which platform's rules? pass --provider "
-                             f"({', '.join(rules.names())})")
-    from notifyctl.headers import from_options
-
-    headers = list(from_options(args["headers"], args["header_env"]).items())
-    sign_key = env_value("--sign-key-env", args["sign_key_env"], allow_empty=False,
-                         hint="it must hold the signing key (never pass a key on the command line)")
-    options = rules.RuleOptions(
-        target=args["to"], headers=headers, sign=args["sign"],
-        sign_key=sign_key or _stored_key(name),
-        sign_key_env=args["sign_key_env"], batch_size=args["batch_size"],
-        keep_path=args["keep_path"],
-        handshake=args["handshake"], max_attempts=args["max_attempts"],
-        retry_base=args["retry_base"], payload_only=args["payload_only"],
-        timeout=args["timeout"], skip_invalid=args["skip_invalid"], stats=stats,
-        callback_username=args["callback_username"],
-        callback_password=env_value("--callback-password-env", args["callback_password_env"]),
-        **args["sigfox"],
-    )
-    chosen = rules.load(name, options)
-    if args["handshake"] and chosen.name != "pelion":
-        raise UsageError("--handshake is a pelion option")
-    progress, every = _progress_for(out)
-    opts = engine.Options(
-        concurrency=args["concurrency"], rate=args["rate"], speed=args["speed"],
-        duplicates=args["duplicates"], shuffle=args["shuffle"], seed=args["seed"],
-        insecure=args["insecure"], ca_bundle=args["ca_bundle"], progress=progress,
-        progress_interval=every,
-    )
-    items = itertools.chain([first] if first is not None else [], source)
-    report = Report(chosen.name, args["to"])
-    try:
-        signum = asyncio.run(_until_signal(
-            engine.replay(items, args["to"], chosen, opts, stats=stats, report=report), report))
-    finally:
-        if progress is _progress:
-            sys.stderr.write("\r\x1b[K")
+    first, name = _platform_name(args, source, paths, stats)
+    signum: int | None = None
+    if name is None:  # an empty input, allowed: no platform's rules to run
+        report = Report(NO_PLATFORM, args["to"])
+        report.finished = report.started
+    else:
+        items = itertools.chain([first] if first is not None else [], source)
+        report, signum = _deliver(args, name, items, stats)
     data = report.as_dict()
     if args["report_file"]:
         try:
@@ -337,6 +266,73 @@ def _run(**args: Any) -> None:
     if report.events + report.refused == 0 and not args["allow_empty"]:
         raise UsageError(_nothing_message(paths, stats),
                          hint="pass --allow-empty where an empty input is expected")
+
+
+def _platform_name(args: dict[str, Any], source: Iterator[Item], paths: list[Any],
+                   stats: InputStats) -> tuple[Item | None, str | None]:
+    """Whose rules: --provider, NOTIFYCTL_PROVIDER, the fixture's platform, else the first
+    captured item's (read here, and returned so it is still delivered). None: the input is
+    empty and --allow-empty said that is fine."""
+    from notifyctl import registry
+    from notifyctl.errors import UsageError
+
+    name = args["provider"] or os.environ.get("NOTIFYCTL_PROVIDER")
+    if not name and args["fixture"]:
+        name = args["fixture"].split("/", 1)[0]
+    if name:
+        return None, name
+    first = next(source, None)
+    if first is None:
+        if not args["allow_empty"]:
+            raise UsageError(_nothing_message(paths, stats),
+                             hint="pass --allow-empty where an empty input is expected")
+        return None, None
+    if not first.provider:
+        raise UsageError("which platform's rules? pass --provider "
+                         f"({', '.join(registry.names('rules'))})")
+    return first, first.provider
+
+
+def _deliver(args: dict[str, Any], name: str, items: Iterable[Item],
+             stats: InputStats) -> tuple[Report, int | None]:
+    """Deliver ``items`` by platform ``name``'s rules; the report, and the signal that stopped
+    the run, if one did."""
+    import asyncio
+
+    from notifyctl import output, registry
+    from notifyctl.contract.deliver import RuleOptions
+    from notifyctl.headers import from_options
+    from notifyctl.replay import engine
+    from notifyctl.replay.report import Report
+    from notifyctl.secrets import from_env
+
+    headers = list(from_options(args["headers"], args["header_env"]).items())
+    sign_key = from_env("--sign-key-env", args["sign_key_env"], allow_empty=False,
+                         hint="it must hold the signing key (never pass a key on the command line)")
+    platform = registry.get(name, "rules")
+    options = RuleOptions(
+        target=args["to"], headers=headers, sign_key=sign_key or _stored_key(platform),
+        sign_key_env=args["sign_key_env"], max_attempts=args["max_attempts"],
+        retry_base=args["retry_base"], timeout=args["timeout"],
+        skip_invalid=args["skip_invalid"], stats=stats,
+        extra=args["platform_options"].take(platform), notify=output.current().info,
+    )
+    chosen = engine.load_rules(name, options)
+    progress, every = _progress_for(output.current())
+    opts = engine.Options(
+        concurrency=args["concurrency"], rate=args["rate"], speed=args["speed"],
+        duplicates=args["duplicates"], shuffle=args["shuffle"], seed=args["seed"],
+        insecure=args["insecure"], ca_bundle=args["ca_bundle"], progress=progress,
+        progress_interval=every,
+    )
+    report = Report(chosen.name, args["to"])
+    try:
+        signum = asyncio.run(_until_signal(
+            engine.replay(items, args["to"], chosen, opts, stats=stats, report=report), report))
+    finally:
+        if progress is _progress:
+            sys.stderr.write("\r\x1b[K")
+    return report, signum
 
 
 def _nothing_message(paths: list[Any], stats: Any) -> str:

@@ -7,40 +7,42 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
+    from notifyctl.contract import Platform
     from notifyctl.sandbox import Sandbox
 
 
 def _announce(sandbox: Sandbox) -> None:
-    from notifyctl import output
+    from notifyctl import output, registry
 
     out = output.current()
-    # The first line is what scripts and people copy: keep it first and on one line.
+    url = sandbox.url
+    first, *others = [registry.get(name) for name in sandbox.emulators]
+    # The first two lines are what scripts and people copy: keep them first, each on one line.
     out.notice(
-        f"sandbox listening on {sandbox.url}; use it with: notifyctl profile add sandbox "
-        f"--provider pelion --api-url {sandbox.url}"
+        f"sandbox listening on {url}; use it with: notifyctl profile add sandbox "
+        f"--provider {first.name} --api-url {url}{first.sandbox_path}"
     )
-    out.notice(
-        f"API key (a sandbox key, safe to show): export NOTIFYCTL_API_KEY={sandbox.api_key}"
-    )
-    if "thingspace" in sandbox.emulators:
-        out.info(
-            f"ThingSpace: notifyctl profile add ts-sandbox --provider thingspace --api-url "
-            f"{sandbox.url}/api --account sandbox (SOAP: --set api=soap --api-url "
-            f"{sandbox.url}/api/v2)"
-        )
-        out.info(
-            "ThingSpace logins (sandbox values, safe to show): export NOTIFYCTL_USERNAME=sandbox "
-            "NOTIFYCTL_PASSWORD=sandbox NOTIFYCTL_CLIENT_ID=sandbox NOTIFYCTL_CLIENT_SECRET=sandbox"
-        )
-    if {"sigfox", "circle", "iottly"} <= set(sandbox.emulators):
-        out.info(
-            f"Sigfox: --provider sigfox --api-url {sandbox.url}/v2 (any login); Circle: "
-            f"--provider circle --api-url {sandbox.url} (any token); Iottly: --provider iottly "
-            f"--api-url {sandbox.url}/v1.0"
-        )
+    out.notice(f"API key (a sandbox key, safe to show): export NOTIFYCTL_API_KEY={sandbox.api_key}")
+    for platform in (first, *others):
+        if platform is not first:
+            out.info(f"{platform.title}: notifyctl profile add {platform.name}-sandbox "
+                     f"--provider {platform.name} --api-url {url}{platform.sandbox_path}"
+                     f"{platform.sandbox_note.replace('{url}', url)}")
+        logins = _logins(platform)
+        if logins:
+            out.info(f"{platform.title} logins (sandbox values, safe to show): export {logins}")
     if sandbox.config.api_key is None:
         out.info("any key starting with ak_ is accepted; each key has its own channel")
     out.info(f"synthetic events: {sandbox.rate:g}/s; press Ctrl-C to stop")
+
+
+def _logins(platform: Platform) -> str:
+    """``VAR=sandbox ...`` for the secrets a sandbox profile of ``platform`` needs besides the
+    API key printed above: the emulators accept "sandbox" for every one of them."""
+    from notifyctl.secrets import SECRET_ENV
+
+    return " ".join(f"{SECRET_ENV[secret]}=sandbox" for secret in platform.required_secrets({})
+                    if secret != "api_key" and secret in SECRET_ENV)
 
 
 def sandbox(
@@ -67,18 +69,25 @@ def sandbox(
     """Serve a local emulator of the platforms' notification channels until Ctrl-C.
 
     \b
-    Examples:
-      notifyctl sandbox --port 8099 --rate 20
+    Examples (each one runs against the sandbox as written; tests run them):
+      notifyctl sandbox --port 8099 --rate 20 &
       notifyctl profile add sandbox --provider pelion --api-url http://127.0.0.1:8099
-      NOTIFYCTL_API_KEY=ak_... notifyctl -p sandbox tail
+      NOTIFYCTL_API_KEY=ak_demo notifyctl -p sandbox tail --count 20 -o jsonl
+      curl -fsS http://127.0.0.1:8099/_sandbox/pelion/events -H 'Authorization: Bearer ak_demo' \\
+        -d '{"notifications": [{"ep": "dev-1", "path": "/3303/0/5700", "payload": "MjEuNQ=="}]}'
+      curl -fsS http://127.0.0.1:8099/_sandbox/thingspace/events \\
+        -d '{"service": "DeviceUsage", "deviceIds": [{"kind": "IMEI", "id": "990000862471854"}]}'
+      curl -fsS http://127.0.0.1:8099/_sandbox/iottly/events \\
+        -d '{"device": "dev_01", "stream": "temp", "value": 21.5}'
+      curl -fsS http://127.0.0.1:8099/_sandbox/faults -d '{"action": "close", "code": 1001}'
 
-    Control endpoints for tests and CI: POST /_sandbox/pelion/events (inject a
-    NotificationMessage), POST /_sandbox/thingspace/events ({"service": "DeviceUsage",
-    "deviceIds": [...]}), POST /_sandbox/sigfox/events ({"device", "time", "data",
-    "seqNumber", "deviceTypeId"}), POST /_sandbox/circle/events ({"eventType",
-    "eventData"}), POST /_sandbox/iottly/events ({"device", "stream", "value"}),
-    POST /_sandbox/faults ({"action": "close", "code": 1001, "provider": "iottly"}
-    restarts Iottly's stream), GET /_sandbox/state.
+    Control endpoints for tests and CI (POST a JSON body): /_sandbox/pelion/events (a
+    NotificationMessage; 'Authorization: Bearer KEY' for one key, else every channel),
+    /_sandbox/thingspace/events ({"service", "deviceIds": [{"kind", "id"}]}),
+    /_sandbox/sigfox/events ({"device", "time", "data", "seqNumber", "deviceTypeId"}),
+    /_sandbox/circle/events ({"eventType", "eventData"}), /_sandbox/iottly/events ({"device",
+    "stream", "value"}), /_sandbox/faults ({"action": "close", "code": 1001, "provider":
+    "iottly"} restarts Iottly's stream; "drop", "stall", "http_status"); GET /_sandbox/state.
     """
     from notifyctl.errors import UsageError
     from notifyctl.sandbox import Sandbox, serve

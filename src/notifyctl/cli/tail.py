@@ -1,13 +1,19 @@
 """``notifyctl tail``: follow a platform's live event stream (or an embedded sandbox's).
 
-Thin: parse and check the options, pick the source (``providers.pelion.stream``; Circle and
-Iottly through ``cli.platform_tail``) and the sink (JSON lines, or the live table of
-``tail_view``), and hand them to the ``notifyctl.tail`` engine.
+Thin: parse and check the shared options, take the platform's own (``platform_options``), open
+the platform's ``stream`` capability from the registry (it checks its options before anything
+connects), pick the sink (JSON lines, or the live table of ``tail_view`` with the platform's
+columns), and hand them to the ``notifyctl.tail`` engine. It names no platform.
+
+``--sandbox`` starts ``notifyctl.sandbox.Sandbox`` inside tail's event loop and opens the stream
+of the chosen platform (``--provider``, else the first with both a stream and an emulator)
+against the sandbox's URL plus ``Platform.sandbox_path``, the sandbox's key for every secret.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,11 +25,16 @@ from notifyctl.cli.common import (
     ProviderOpt,
     StopTimeoutOpt,
     TableJsonlOpt,
+    connection,
     table_format,
 )
 from notifyctl.cli.completers import complete_kind
+from notifyctl.cli.platform_options import PlatformValues
 
 if TYPE_CHECKING:
+    from notifyctl.contract import Platform
+    from notifyctl.contract.connection import Connection
+    from notifyctl.contract.stream import Opener, StreamContext
     from notifyctl.tail import Source, TailRun
 
 ListOpt = list[str] | None
@@ -41,11 +52,6 @@ def tail(
         typer.Option("--device", help="Only devices matching this glob (repeatable).",
                      show_default=False),
     ] = None,
-    path: Annotated[
-        ListOpt,
-        typer.Option("--path", help="Only resource paths matching this glob (repeatable).",
-                     show_default=False),
-    ] = None,
     kind: Annotated[
         ListOpt,
         typer.Option("--kind", help="Only these event kinds (repeatable), e.g. notification.",
@@ -58,35 +64,41 @@ def tail(
     ] = None,
     retry_for: Annotated[
         float,
-        typer.Option("--retry-for", help="Seconds to keep retrying a failing connection."),
+        typer.Option("--retry-for", help="Seconds to keep retrying a connection that was up"
+                     " (where nothing ever answered, tail gives up after 3 attempts)."),
     ] = 60.0,
     sandbox: Annotated[
         bool,
         typer.Option("--sandbox", help="Run an embedded sandbox emulator and tail it"
-                     " (no account needed)."),
+                     " (no account needed); --provider picks the platform (default: the"
+                     " first with a stream and an emulator)."),
     ] = False,
     rate: Annotated[
-        float, typer.Option("--rate", help="--sandbox: synthetic events per second.")
-    ] = 20.0,
+        float | None,
+        typer.Option("--rate", help="--sandbox: synthetic events per second (default 20).",
+                     show_default=False),
+    ] = None,
     devices: Annotated[
-        int, typer.Option("--devices", help="--sandbox: number of synthetic devices.")
-    ] = 5,
-    stream_name: Annotated[
-        ListOpt,
-        typer.Option("--stream", help="iottly: subscribe each --device to this stream only "
-                     "(repeatable; default all).", show_default=False),
+        int | None,
+        typer.Option("--devices", help="--sandbox: number of synthetic devices (default 5).",
+                     show_default=False),
     ] = None,
     provider: ProviderOpt = None,
     api_url: ApiUrlOpt = None,
     account: AccountOpt = None,
     insecure: InsecureOpt = False,
     ca_bundle: CaBundleOpt = None,
+    *,
+    platform_options: PlatformValues | None = None,
 ) -> None:
     """Follow live events: a live table on a terminal, JSON lines otherwise.
 
     Reconnects by itself after network drops and service restarts (the channel's queue is kept).
+    Ending (--count, --timeout, Ctrl-C) closes the socket normally, which on Pelion also closes
+    the WebSocket channel and drops its queue: the next 'register' finds nothing in the way.
     Exit codes: 0 --count reached or --timeout without --count; 3 key refused; 4 channel gone or
-    taken over by another client; 5 network down for --retry-for seconds; 8 --timeout before
+    taken over by another client; 5 nothing answered in 3 attempts, or the network down for
+    --retry-for seconds; 8 --timeout before
     --count; 130/143 interrupted (the --save capture is complete).
 
     \b
@@ -97,82 +109,135 @@ def tail(
       notifyctl -p iot tail --device dev_01 --stream temp --stream hum
       notifyctl -p circle tail --kind activity_created --device ACCESSORY_ID
     """
-    from contextlib import AbstractAsyncContextManager
 
+    from notifyctl import registry
     from notifyctl import tail as engine
+    from notifyctl.contract.stream import StreamContext
     from notifyctl.errors import UsageError
-    from notifyctl.providers.pelion import stream, wire
+    from notifyctl.http import net_options
 
     chosen = table_format(fmt, machine="jsonl")
+    _check_numbers(count, timeout, retry_for, rate, devices)
+    if not sandbox and (rate is not None or devices is not None):
+        raise UsageError(f"{'--rate' if rate is not None else '--devices'} is a --sandbox option",
+                         hint="add --sandbox to tail an embedded emulator")
+    if sandbox:
+        platform = registry.get(provider or _sandbox_platform(), "stream")
+        conn = _sandbox_connection(platform, "http://127.0.0.1:0")  # the real URL comes later
+    else:
+        conn = connection(provider, api_url, account)  # read the config once
+        platform = registry.get(conn.provider, "stream")
+    values = (platform_options or PlatformValues("tail")).take(platform)
+    _check_kinds(platform, kind or [])
+
+    sink: engine.Sink
+    on_state = None
+    if chosen == "table":
+        from notifyctl.tail_view import LiveTable
+
+        view = LiveTable(columns=platform.columns)
+        on_state, sink = view.message, view
+    else:
+        sink = engine.JsonlSink()
+
+    # With --sandbox, the sandbox's key (known once it runs) stands for every secret.
+    secret = _secret(conn.profile) if not sandbox else (lambda _name: "sandbox")
+    context = StreamContext(conn, net_options(None, insecure, ca_bundle), secret,
+                            devices=device or [], kinds=kind or [], options=values,
+                            retry_for=retry_for, on_state=on_state)
+    stream = platform.load("stream")
+    open_source: Opener = stream(context)  # checks the options: exit 2 before connecting
+    if sandbox:
+        open_source = _sandboxed(stream, context, platform, 20.0 if rate is None else rate,
+                                 5 if devices is None else devices)
+
+    tail_options = engine.TailOptions(
+        count=count,
+        timeout=timeout,
+        # A platform whose events have resource paths declares --path.
+        filters=engine.Filters(device or (), values.get("path") or (), kind or ()),
+        save=save,
+        # Ids that name one event each are de-duplicated (Pelion re-sends batches); where an id
+        # names something events share (a Circle activity, an Iottly subscription) they are not.
+        dedup_window=engine.DEDUP_WINDOW if platform.unique_ids else 0,
+    )
+    engine.run(open_source, sink, tail_options, on_finish=_summary)
+
+
+def _secret(profile: str | None) -> Callable[[str], str]:
+    def secret(name: str) -> str:
+        from notifyctl import secrets
+
+        return secrets.require(profile, name)
+
+    return secret
+
+
+def _check_kinds(platform: Platform, kinds: list[str]) -> None:
+    from notifyctl.errors import UsageError
+
+    for name in kinds:
+        if platform.kinds and name not in platform.kinds:
+            raise UsageError(f"--kind {name!r}: not a {platform.name} event kind",
+                             hint=f"kinds: {', '.join(platform.kinds)}")
+
+
+def _sandbox_platform() -> str:
+    """The first registered platform with both a live stream and an emulator."""
+    from notifyctl import registry
+    from notifyctl.errors import UsageError
+
+    for name in registry.names("stream"):
+        if registry.get(name).has("emulator"):
+            return name
+    raise UsageError("no installed platform has both a live stream and a sandbox emulator")
+
+
+def _sandbox_connection(platform: Platform, url: str) -> Connection:
+    from notifyctl.contract.connection import Connection
+
+    return Connection(profile=None, provider=platform.name,
+                      api_url=url.rstrip("/") + platform.sandbox_path, account=None, settings={})
+
+
+def _sandboxed(stream: Callable[[StreamContext], Opener], context: StreamContext,
+               platform: Platform, rate: float, devices: int) -> Opener:
+    """Start an embedded sandbox on 127.0.0.1 in tail's event loop and tail it."""
+    import asyncio
+    from contextlib import asynccontextmanager
+    from dataclasses import replace
+
+    @asynccontextmanager
+    async def open_source() -> AsyncIterator[Source]:
+        from notifyctl import output
+        from notifyctl.sandbox import Sandbox
+
+        box = Sandbox(host="127.0.0.1", port=0, rate=rate, devices=devices)
+        url = await box.start()
+        output.current().info(f"sandbox at {url} ({devices} devices, {rate:g} events/s)")
+        try:
+            there = replace(context, connection=_sandbox_connection(platform, url),
+                            secret=lambda _name: box.api_key)
+            async with stream(there)() as source:
+                yield source
+        finally:
+            await asyncio.wait_for(asyncio.shield(box.stop()), 5)
+
+    return open_source
+
+
+def _check_numbers(count: int | None, timeout: float | None, retry_for: float,
+                   rate: float | None, devices: int | None) -> None:
+    from notifyctl.errors import UsageError
+
     if count is not None and count < 1:
         raise UsageError(f"--count {count}: must be at least 1")
     if timeout is not None and timeout <= 0:
         raise UsageError(f"--timeout {timeout:g}: must be greater than 0")
     if retry_for < 0:
         raise UsageError(f"--retry-for {retry_for:g}: must be 0 or more")
-    if sandbox and (rate < 0 or devices < 1):
+    if (rate is not None and rate < 0) or (devices is not None and devices < 1):
         raise UsageError("--rate must be 0 or more and --devices at least 1")
-    platform = conn = None
-    if not sandbox:
-        from notifyctl.cli.common import connection
-        from notifyctl.cli.platform_channels import PLATFORMS
-
-        conn = connection(provider, api_url, account)  # read the config once
-        if conn.provider in PLATFORMS:
-            platform = conn
-        elif conn.provider != "pelion":
-            raise UsageError(
-                f"{conn.provider} has no live stream to tail",
-                hint=f"receive its callbacks with 'notifyctl listen --provider {conn.provider}'",
-            )
-    known = set(wire.KINDS.values())
-    for name in kind or [] if platform is None else []:
-        if name not in known:
-            raise UsageError(f"--kind {name!r}: not a pelion event kind",
-                             hint=f"kinds: {', '.join(sorted(known))}")
-
-    sink: engine.Sink
-    options: dict[str, Any] = {"retry_for": retry_for}
-    if chosen == "table":
-        from notifyctl.tail_view import LiveTable
-
-        view = LiveTable()
-        options["on_state"] = view.message
-        sink = view
-    else:
-        sink = engine.JsonlSink()
-
-    if platform is not None:
-        from notifyctl.cli import platform_tail
-        from notifyctl.http import net_options
-
-        platform_source = platform_tail.opener(
-            platform, net_options(None, insecure, ca_bundle), devices=device or [],
-            streams=stream_name or [], kinds=kind or [], on_state=options.get("on_state"))
-    elif conn is not None:
-        from notifyctl import secrets
-        from notifyctl.http import net_options
-
-        key = secrets.require(conn.profile, "api_key")
-        net = net_options(None, insecure, ca_bundle)
-
-    def open_source() -> AbstractAsyncContextManager[Source]:
-        if platform is not None:
-            return platform_source()
-        if conn is None:  # --sandbox
-            return stream.open_sandbox_stream(rate, devices, **options)
-        return stream.open_stream(conn.api_url, key, net, **options)
-
-    tail_options = engine.TailOptions(
-        count=count,
-        timeout=timeout,
-        filters=engine.Filters(device or (), path or (), kind or ()),
-        save=save,
-        # Pelion re-sends batches; Circle/Iottly ids name an activity or subscription, shared
-        # by distinct events.
-        dedup_window=engine.DEDUP_WINDOW if platform is None else 0,
-    )
-    engine.run(open_source, sink, tail_options, on_finish=_summary)
 
 
 def _summary(run: TailRun, source: Source) -> None:

@@ -13,7 +13,7 @@ capabilities as ``"module:attribute"`` import strings, loaded only when an engin
 capability     what the attribute is                     who uses it
 =============  ========================================  ======================================
 ``channels``   ``(ManageContext) -> Channels``           ``register``, ``list``, ``unregister``
-``stream``     ``(StreamContext) -> async cm of Source``  ``tail``
+``stream``     ``(StreamContext) -> Opener``             ``tail``
 ``receiver``   ``(ReceiverSettings) -> Handler``          ``listen``
 ``rules``      ``(RuleOptions) -> Rules`` (a class)       ``replay`` and the sandbox
 ``emulator``   ``(SandboxContext) -> Emulator``           ``sandbox``
@@ -32,10 +32,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from notifyctl.contract.options import Column, Opt, Setting
+from notifyctl.contract.options import (
+    CONTENT,
+    DEFAULT_COLUMNS,
+    DEVICE,
+    KIND,
+    TIME,
+    Column,
+    Opt,
+    Setting,
+)
 from notifyctl.errors import UsageError
 
-__all__ = ["CAPABILITIES", "Column", "Missing", "Opt", "Platform", "Setting"]
+__all__ = ["CAPABILITIES", "CONTENT", "DEFAULT_COLUMNS", "DEVICE", "KIND", "TIME", "Column",
+           "Missing", "Opt", "Platform", "Setting"]
 
 Capability = Literal["channels", "stream", "receiver", "rules", "emulator", "commands"]
 CAPABILITIES: tuple[Capability, ...] = (
@@ -78,9 +88,11 @@ class Platform:
     # listen verifies with and replay signs with when no --...-key-env variable is given.
     signing_secret: str | None = None
     kinds: tuple[str, ...] = ()
+    # tail's live table (``DEFAULT_COLUMNS`` when empty): the one place a platform says them.
     columns: tuple[Column, ...] = ()
     options: Mapping[str, tuple[Opt, ...]] = field(default_factory=dict)
-    fixtures: str | None = None  # a package holding <kind>.jsonl captures and index.json
+    # "package:folder": <kind>.jsonl captures and index.json (kind -> description) there.
+    fixtures: str | None = None
     channels: str | None = None
     stream: str | None = None
     receiver: str | None = None
@@ -90,6 +102,9 @@ class Platform:
     hints: Mapping[str, str] = field(default_factory=dict)
     # The platform's API under the sandbox's URL (``tail --sandbox``, the sandbox's banner).
     sandbox_path: str = ""
+    # What the sandbox's banner adds to the platform's line after its --api-url: more of the
+    # profile (``--account sandbox``) or a sentence of its own; ``{url}`` is the sandbox's URL.
+    sandbox_note: str = ""
     # Event ids name one event each, so tail drops a repeated id (Pelion re-sends batches);
     # False where an id names something events share (a Circle activity).
     unique_ids: bool = False

@@ -13,9 +13,10 @@ to the engine (``notifyctl.replay``); the platform's own ``replay`` options arri
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 from notifyctl.errors import UsageError
 
@@ -45,7 +46,6 @@ class InputStats:
         self.invalid += 1
         if len(self.problems) < 20:
             self.problems.append(message)
-
 
 
 HOP_BY_HOP = frozenset(
@@ -106,10 +106,13 @@ class RuleOptions:
     retry_base: float = 1.0
     timeout: float | None = None  # overrides the platform's own request timeout
     skip_invalid: bool = False  # a body the platform could not have sent is counted, not fatal
-    # The platform's own replay options (its Opt declarations), by dest; secrets among them
-    # were read from the environment variable the user named.
+    # The platform's own replay options (its Opt declarations), by dest. A secret arrives as
+    # the name of its variable (--...-env VAR); the rules read it with secrets.from_env.
     extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
     stats: InputStats = field(default_factory=InputStats)
+    # Where the rules' lines for the user go (e.g. a downlink an answer carried): platforms do
+    # not print; the command passes its output's info, the sandbox nothing (dropped).
+    notify: Callable[[str], None] | None = field(default=None, repr=False)
 
 
 class Rules:
@@ -119,12 +122,20 @@ class Rules:
     timeout = 10.0  # the platform's request timeout, seconds
     sequential = False  # one delivery in flight, the next only after the previous settled
     stop_on_failure = False  # a failed delivery ends the run (nothing after it may be sent)
+    # A replay sends ``handshake()`` before the deliveries (a platform option asked for it);
+    # the sandbox sends it when a channel is registered, whatever this says.
+    handshake_first = False
 
     def __init__(self, options: RuleOptions) -> None:
         self.options = options
         self.resigned = 0  # captured signatures that no longer matched and were replaced
         if options.timeout is not None:
             self.timeout = options.timeout
+
+    def settings(self) -> dict[str, str]:
+        """How these rules shape the deliveries, for the summary and the report
+        (e.g. ``{"batches": "as captured"}``)."""
+        return {}
 
     def requests(self, items: Iterator[Item]) -> Iterator[Request | Refused]:
         """The deliveries the platform would make for these captured ones, in order."""
@@ -138,7 +149,7 @@ class Rules:
         self.options.stats.skip(message)
 
     def handshake(self) -> Request | None:
-        """A verification request sent before anything else (``--handshake``), if any."""
+        """The platform's verification request, if it has one (see ``handshake_first``)."""
         return None
 
     def attempt_headers(self, request: Request, attempt: int) -> dict[str, str]:
@@ -191,10 +202,19 @@ def length_mismatch(item: Item) -> bool:
 
 
 def join_url(target: str, path: str | None) -> str:
-    """``--to`` plus a captured path (``http://h/base`` + ``/hook?x=1``)."""
+    """``--to`` with a captured path and query appended to its own (``http://h/base?k=1`` +
+    ``/hook?x=1`` is ``http://h/base/hook?k=1&x=1``)."""
     if not path:
         return target
-    return target.rstrip("/") + "/" + path.lstrip("/")
+    base, captured = urlsplit(target), urlsplit(path)
+    joined = base.path.rstrip("/") + "/" + captured.path.lstrip("/")
+    query = "&".join(q for q in (base.query, captured.query) if q)
+    return urlunsplit((base.scheme, base.netloc, joined, query, ""))
+
+
+# The outcome of an attempt cancelled before its answer came (Ctrl-C, a channel removed): the
+# receiver may have seen it. One of the keys of ``DeliveryLog.statuses``.
+INTERRUPTED = "interrupted"
 
 
 class DeliveryLog(Protocol):
@@ -206,15 +226,20 @@ class DeliveryLog(Protocol):
     failed: int
     refused: int
     events_accepted: int
-    statuses: Mapping[str, int]
+
+    @property
+    def statuses(self) -> Mapping[str, int]:
+        """Attempts by outcome: a status code, ``timeout``, ``connect-error``, INTERRUPTED..."""
 
 
 class Sender(Protocol):
     """Delivers requests by a platform's rules (the replay engine's ``Deliverer``): attempts,
     back-off, timeouts and redirects as the rules say. ``last`` is the latest attempt's outcome
-    (a status code, ``timeout``, ``connect-error``...)."""
+    (a status code, ``timeout``, ``connect-error``...); ``unreadable`` why that attempt's
+    answer, which the rules read, could not be used (the delivery then failed), else None."""
 
     last: str | None
+    unreadable: str | None
 
     async def deliver(self, request: Request) -> Verdict: ...
 

@@ -5,6 +5,11 @@ The capability is a factory ``(ManageContext) -> Channels``. Its methods talk to
 and return data; they never print or prompt. What the user sees is built by the command from
 the returned ``Change`` (a success line, a JSON record for ``-o json``, warnings, a secret to
 show once) or ``Listing`` (records for ``-o json``, columns and rows for the table).
+
+A platform that sends the user's own headers with every delivery declares ``HEADER_OPTIONS``
+among its ``register`` options. ``register`` takes them as shared options (``-H`` included,
+spelt as on ``replay``), refuses them for a platform that does not declare them, and turns
+their values into the ``headers`` it passes to ``Channels.register``.
 """
 
 from __future__ import annotations
@@ -13,9 +18,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from notifyctl.contract.options import Opt
+
 if TYPE_CHECKING:
-    from notifyctl.config import Connection
+    from notifyctl.contract.connection import Connection
     from notifyctl.http import NetOptions
+
+HEADER_OPTIONS = (
+    Opt("--header", "'Name: value' sent with every delivery (repeatable).", multiple=True),
+    Opt("--header-env", "'Name=VARIABLE': a header whose value (a token) comes from the "
+        "environment, never the command line (repeatable).", multiple=True),
+)
+
+
+def _unheard(message: str) -> None:
+    """Where warnings go when nobody shows them."""
 
 
 @dataclass
@@ -26,7 +43,9 @@ class ManageContext:
     set it; ``stored(name)`` reads a keyring-only secret (None when absent or no keyring);
     ``store(name, value)`` keeps one and returns why it could not (None when stored); ``ask``
     is a hidden prompt on a terminal, None when nobody can answer; ``options`` are the
-    platform's own options of the command.
+    platform's own options of the command. ``warn`` shows a warning at once: for what the user
+    should read even when the call then fails (a port the platform refuses); what only the
+    outcome knows goes in ``Change.warnings``.
     """
 
     connection: Connection
@@ -36,6 +55,7 @@ class ManageContext:
     store: Callable[[str, str], str | None]
     ask: Callable[[str], str] | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    warn: Callable[[str], None] = _unheard
 
 
 @dataclass

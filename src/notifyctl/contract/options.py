@@ -5,6 +5,7 @@ so a platform package stays free of the CLI and ``--help`` stays cheap.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,8 +16,11 @@ class Opt:
 
     ``flag`` is the long name (``--include-uid``); ``negative`` a ``--no-...`` form for a
     boolean that defaults to true. ``kind`` is ``str``, ``int``, ``float`` or ``bool``;
-    ``multiple`` makes it repeatable (a list). ``choices`` are also offered by TAB completion.
-    The value reaches the platform under ``dest`` (the flag without dashes, ``-`` as ``_``).
+    ``multiple`` makes it repeatable (a list). ``choices`` are also offered by TAB completion;
+    ``completer`` is a ``"module:function"`` that TAB calls with the resolved profile's
+    settings and the word typed, where the candidates depend on the profile (ThingSpace's
+    services per API), imported only on TAB. The value reaches the platform under ``dest``
+    (the flag without dashes, ``-`` as ``_``).
     """
 
     flag: str
@@ -27,10 +31,18 @@ class Opt:
     choices: tuple[str, ...] = ()
     metavar: str | None = None
     negative: str | None = None
+    completer: str | None = None
 
     @property
     def dest(self) -> str:
         return self.flag.lstrip("-").replace("-", "_")
+
+    def labelled(self, owners: Sequence[str]) -> str:
+        """The help behind the owners' label (``pelion: re-chunk ...``) where several platforms'
+        options are listed together: the sentence goes on in lower case, as the shared options'
+        help reads; a leading acronym (``BATCH_URL``, ``GET``) stays."""
+        text = self.help[0].lower() + self.help[1:] if self.help[:2].istitle() else self.help
+        return f"{', '.join(owners)}: {text}"
 
     def given(self, value: Any) -> bool:
         """Whether ``value`` is something the user passed rather than the default."""
@@ -67,10 +79,28 @@ class Setting:
 
 @dataclass(frozen=True)
 class Column:
-    """A column of the live tables (``tail``, ``listen``): the event field it shows, its header,
-    its width (None: takes the rest), and ``keep`` (lower goes first on a narrow terminal)."""
+    """A column of ``tail``'s live table, as a platform declares it (``Platform.columns``): the
+    platform knows which of its events' fields matter.
+
+    ``field`` is an ``Event`` attribute, or ``"content"`` (payload, value or output chunk: the
+    column that takes the remaining width); ``header`` its title. ``width`` is the least useful
+    width (0: the header's), ``most`` the widest the column grows to before the content column
+    gets the rest. On a narrow terminal the column with the lowest ``keep`` is dropped first.
+    ``fit`` columns (kind, time) are as wide as their widest value so far and never cut: a cut
+    kind is ambiguous.
+    """
 
     field: str
     header: str
-    width: int | None = None
-    keep: int = 1
+    width: int = 0
+    keep: int = 0
+    most: int = 0
+    fit: bool = False
+
+
+# What every platform's events have; a platform's own columns go between device and content.
+TIME = Column("time", "time", fit=True, keep=90)
+KIND = Column("kind", "kind", fit=True, keep=100)
+DEVICE = Column("device", "device", width=12, most=36, keep=60)
+CONTENT = Column("content", "payload", width=8, keep=80)
+DEFAULT_COLUMNS: tuple[Column, ...] = (TIME, KIND, DEVICE, CONTENT)

@@ -11,7 +11,6 @@ errors on purpose, forwarding and output for every platform alike. A factory rai
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ from typing import Any, Protocol
 
 from notifyctl.errors import WireError
 from notifyctl.events import Event
+from notifyctl.signing import same
 
 
 @dataclass(frozen=True)
@@ -132,9 +132,7 @@ def header_secret_check(headers: Mapping[str, str], secret: str | None) -> str |
     if not value:
         return "missing Authorization header"
     presented = value.partition(" ")[2] if " " in value else value
-    if hmac.compare_digest(presented.encode(), secret.encode()) or hmac.compare_digest(
-        value.encode(), secret.encode()
-    ):
+    if same(presented, secret) or same(value, secret):
         return None
     return "Authorization header does not match the key"
 
@@ -155,6 +153,20 @@ class HeaderKeyed:
 
     def accept(self, request: Request, verified: bool | None) -> Outcome:
         raise NotImplementedError
+
+
+def header_text(value: str) -> str:
+    """A header value safe to print and store as JSON. aiohttp keeps bytes that are not UTF-8
+    as lone surrogates, which no JSON encoder takes: such a value is read byte for byte as
+    ISO-8859-1 (HTTP's historical header charset) instead. Handlers verify signatures on the
+    value as received (``signing`` encodes surrogates back to the sent bytes)."""
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogateescape").decode("latin-1")
+    return value
 
 
 def as_text(value: Any) -> str | None:

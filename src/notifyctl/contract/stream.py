@@ -5,7 +5,12 @@ The capability is a function ``(StreamContext) -> Opener``: it checks the option
 input exits 2 before anything connects) and returns an ``Opener``, called inside ``tail``'s
 event loop, whose context manager yields the ``Source`` and releases its resources on exit. A
 ``Source`` owns connecting, its platform's close-code and reconnect policy, and keeps ``stats``
-current; ``tail`` captures, decodes (with the source's pure ``decode``), filters and prints.
+current; ``tail`` captures, decodes (with the source's pure ``decode``), filters and prints
+(JSON lines through ``notifyctl.events.encode_jsonl``, or the live table with the platform's
+``Platform.columns``). The reconnecting loop itself is shared: ``notifyctl.ws.Reconnecting``.
+
+With ``tail --sandbox`` the context points at the sandbox (its URL plus ``Platform.
+sandbox_path``; the sandbox's key for every secret): a stream needs nothing else for it.
 """
 
 from __future__ import annotations
@@ -15,20 +20,15 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+# Core data (shared infrastructure such as ``notifyctl.ws`` keeps it up to date too).
+from notifyctl.events import StreamStats
+
+__all__ = ["Opener", "Source", "StreamContext", "StreamStats"]
+
 if TYPE_CHECKING:
-    from notifyctl.config import Connection
+    from notifyctl.contract.connection import Connection
     from notifyctl.events import Event
     from notifyctl.http import NetOptions
-
-
-@dataclass
-class StreamStats:
-    """Live connection facts a source keeps up to date for the status line."""
-
-    state: str = "starting"  # connecting | connected | reconnecting | stopped
-    detail: str = ""
-    reconnects: int = 0
-    connections: int = 0
 
 
 class Source(Protocol):
@@ -42,8 +42,6 @@ class Source(Protocol):
 
     def decode(self, body: bytes, *, received_at: str | None = None) -> list[Event]: ...
 
-    def encode_jsonl(self, events: Sequence[Event]) -> bytes: ...
-
 
 Opener = Callable[[], AbstractAsyncContextManager[Source]]
 
@@ -51,8 +49,11 @@ Opener = Callable[[], AbstractAsyncContextManager[Source]]
 @dataclass
 class StreamContext:
     """Everything a stream is opened with. ``secret(name)`` returns a required secret or raises
-    the configuration error that says how to set it; ``on_state`` shows connection changes (the
-    live table's status line, else stderr)."""
+    the configuration error that says how to set it; ``devices`` and ``kinds`` are the shared
+    ``--device``/``--kind`` values (a platform that asks its server for exactly those refuses
+    globs), ``options`` the platform's own ``tail`` options by ``dest``; ``retry_for`` the
+    seconds of failure a stream that was up rides out; ``on_state`` shows connection changes
+    (the live table's status line, else stderr)."""
 
     connection: Connection
     net: NetOptions

@@ -1,8 +1,12 @@
 """``notifyctl listen``: a local receiver that answers, verifies, shows and captures callbacks.
 
-    settings.py  Settings (validated options)      handlers.py  Request/Outcome, registry
+    settings.py  Settings (validated options)      handlers.py  the platform's receiver
     server.py    the aiohttp app: answer, capture   run.py       lifecycle, exit outcome
-    view.py      JSON lines / live table            <provider>.py one small handler each
+    view.py      JSON lines / live table
+
+Each platform's receiver is ``receive.py`` in its own package, declared as
+``Platform.receiver`` and taken from the registry; what it trades with the server is
+``notifyctl.contract.receive``. Nothing here names a platform.
 
 Public API: ``Settings``, ``Listener``, ``BackgroundListener``, ``serve``.
 """

@@ -18,8 +18,8 @@ from aiohttp import web  # noqa: TID253 - listen runs only inside its command
 from multidict import CIMultiDict
 
 from notifyctl import output
+from notifyctl.contract.receive import Handler, Outcome, Request, header_text
 from notifyctl.events import CaptureWriter, Delivery, now_iso
-from notifyctl.listen.handlers import Handler, Outcome, Request, header_text
 from notifyctl.listen.view import Seen, Sink
 
 if TYPE_CHECKING:

@@ -1,14 +1,18 @@
-"""``Settings``: everything one ``listen`` run is configured with, validated once."""
+"""``Settings``: everything one ``listen`` run is configured with, validated once.
+
+The platform's own options (``Platform.options["listen"]``) travel as ``options``, by ``dest``,
+to its receiver, which validates them itself: this module knows no platform.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from notifyctl.errors import UsageError
 
 DEFAULT_MAX_BODY = 32 * 1024 * 1024
-_HEX16 = re.compile(r"[0-9A-Fa-f]{16}")
 
 
 @dataclass
@@ -28,10 +32,8 @@ class Settings:
     max_body: int = DEFAULT_MAX_BODY
     # The secret itself (read from the variable --verify-key-env names); never printed.
     verify_key: str | None = field(default=None, repr=False)
-    downlink_data: str | None = None
-    # ThingSpace: the credentials a callback must carry (password read from an env variable).
-    callback_username: str | None = None
-    callback_password: str | None = field(default=None, repr=False)
+    # The platform's own listen options by dest (``PlatformValues.take``); its receiver reads them.
+    options: dict[str, Any] = field(default_factory=dict)
     # Seconds in-flight requests get to finish when the run stops.
     shutdown_grace: float = 2.0
 
@@ -51,16 +53,6 @@ class Settings:
             raise UsageError(f"--fail-ratio {self.fail_ratio} must be between 0 and 1")
         if self.max_body < 1:
             raise UsageError("--max-body must be at least 1 byte")
-        if self.downlink_data is not None and not _HEX16.fullmatch(self.downlink_data):
-            raise UsageError(
-                f"--downlink-data {self.downlink_data!r} must be exactly 16 hex characters "
-                "(8 bytes, Sigfox's downlink size)"
-            )
-        if self.downlink_data is not None and self.provider != "sigfox":
-            raise UsageError("--downlink-data only applies to --provider sigfox")
-        if (self.callback_username or self.callback_password) and self.provider != "thingspace":
-            raise UsageError("--callback-username/--callback-password-env only apply to "
-                             "--provider thingspace")
         if self.forward_to is not None and not re.match(r"https?://", self.forward_to):
             raise UsageError(f"--forward-to {self.forward_to!r} must be an http(s):// URL")
         if self.output not in ("jsonl", "table", "none"):

@@ -3,13 +3,15 @@
 Public API (imported lazily, so listing fixtures does not load aiohttp)::
 
     from notifyctl.replay import replay, Options, load_rules, RuleOptions, read_inputs
-    rules = load_rules("pelion", RuleOptions(target="http://127.0.0.1:8080/hook"))
+    rules = load_rules(name, RuleOptions(target="http://127.0.0.1:8080/hook"))
     report = await replay(read_inputs(["capture.jsonl"]), rules.options.target, rules, Options())
 
-Modules: ``inputs`` (streaming readers), ``rules`` (one module per provider), ``signed``
-(captured signatures), ``engine`` (pacing, concurrency, attempts, transport), ``answers``
-(decoding answers the rules read), ``reach`` (giving up on targets that never answered),
-``report`` (counters, latency histogram, summary), ``fixtures`` (built-in bodies).
+Modules: ``inputs`` (streaming readers), ``engine`` (pacing, concurrency, attempts, transport;
+``load_rules`` gets a platform's rules from the registry), ``answers`` (decoding answers the
+rules read), ``reach`` (giving up on targets that never answered), ``report`` (counters,
+latency histogram, summary), ``fixtures`` (the platforms' built-in captures). The rules
+themselves, and the values they trade with the engine, are the platforms' side of the contract
+(``notifyctl.contract.deliver``); signatures on replay are ``notifyctl.signing``'s.
 """
 
 from __future__ import annotations
@@ -17,24 +19,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from notifyctl.replay.engine import Deliverer, Options, replay
-    from notifyctl.replay.inputs import InputStats, Item, read_inputs
+    from notifyctl.contract.deliver import InputStats, Item, Request, RuleOptions, Rules
+    from notifyctl.replay.engine import Deliverer, Options, load_rules, replay
+    from notifyctl.replay.inputs import read_inputs
     from notifyctl.replay.report import Report
-    from notifyctl.replay.rules import load as load_rules
-    from notifyctl.replay.rules.base import Request, RuleOptions, Rules
 
 _EXPORTS = {
     "Deliverer": "notifyctl.replay.engine",
     "Options": "notifyctl.replay.engine",
     "replay": "notifyctl.replay.engine",
-    "InputStats": "notifyctl.replay.inputs",
-    "Item": "notifyctl.replay.inputs",
+    "load_rules": "notifyctl.replay.engine",
     "read_inputs": "notifyctl.replay.inputs",
     "Report": "notifyctl.replay.report",
-    "load_rules": "notifyctl.replay.rules",
-    "Request": "notifyctl.replay.rules.base",
-    "RuleOptions": "notifyctl.replay.rules.base",
-    "Rules": "notifyctl.replay.rules.base",
+    "InputStats": "notifyctl.contract.deliver",
+    "Item": "notifyctl.contract.deliver",
+    "Request": "notifyctl.contract.deliver",
+    "RuleOptions": "notifyctl.contract.deliver",
+    "Rules": "notifyctl.contract.deliver",
 }
 
 __all__ = [
@@ -49,5 +50,4 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(name)
-    attribute = "load" if name == "load_rules" else name
-    return getattr(importlib.import_module(module), attribute)
+    return getattr(importlib.import_module(module), name)

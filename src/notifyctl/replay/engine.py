@@ -35,18 +35,26 @@ from typing import Protocol, runtime_checkable
 
 import aiohttp  # noqa: TID253 - the replay engine only loads when a replay runs
 
+from notifyctl.contract.deliver import (
+    INTERRUPTED,
+    Decision,
+    InputStats,
+    Item,
+    Refused,
+    Request,
+    RuleOptions,
+    Rules,
+    Verdict,
+)
 from notifyctl.errors import UsageError
 from notifyctl.replay.answers import ACCEPT_ENCODING, decoded
-from notifyctl.replay.inputs import InputStats, Item
 from notifyctl.replay.reach import Reach
 from notifyctl.replay.report import Report
-from notifyctl.replay.rules.base import Decision, Refused, Request, Rules, Verdict
 from notifyctl.retry import parse_retry_after
 
 DEFAULT_CONCURRENCY = 16
 MAX_RETRY_AFTER = 120.0  # seconds: the longest Retry-After a replay waits for
 CONNECT_TIMEOUT = 10.0  # seconds: a connection not made by then is not coming
-INTERRUPTED = "interrupted"  # the outcome of an attempt cancelled before its answer came
 
 
 @runtime_checkable
@@ -153,6 +161,7 @@ class Deliverer:
         self.proxies = proxies
         self.reach = reach
         self.last: str | None = None
+        self.unreadable: str | None = None  # why the last answer the rules read was unusable
         # Rules that read answers (Sigfox BIDIR downlinks) define answered(request, status,
         # content_type, body) -> None, or why the answer is unusable; the others pay nothing.
         self._answered = getattr(rules, "answered", None)
@@ -189,6 +198,7 @@ class Deliverer:
                 self._count(INTERRUPTED)  # sent, maybe received: the count must say so
                 raise
             self._count(outcome.name)
+            self.unreadable = outcome.unreadable
             decision = self._judge(request, outcome, decide(outcome.status, attempt))
             if decision.verdict is Verdict.RETRY and attempt == request.max_attempts:
                 decision = Decision(Verdict.FAILED)  # the delivery's own bound
@@ -387,10 +397,9 @@ async def replay(
     report.settings = rules.settings()
     ticker = asyncio.create_task(_tick(report, options)) if options.progress else None
     try:
-        if rules.options.handshake and await deliverer.handshake() not in (
+        if rules.handshake_first and await deliverer.handshake() not in (
                 None, Verdict.ACCEPTED):
-            report.stopped = reach.gave_up or (
-                "the verification handshake (PUT {}) was not accepted")
+            report.stopped = reach.gave_up or _handshake_refused(rules)
             return report
         requests = shaped(rules.requests(iter(source)), options, report)
         failure: list[BaseException] = []
@@ -443,6 +452,23 @@ async def replay(
             ticker.cancel()
         if own:
             await session.close()
+
+
+def load_rules(name: str, options: RuleOptions) -> Rules:
+    """The delivery rules of platform ``name`` (from the registry), configured with
+    ``options``, which they validate. A usage error names the platforms that have rules."""
+    from notifyctl import registry
+
+    rules: Rules = registry.get(name, "rules").load("rules")(options)
+    return rules
+
+
+def _handshake_refused(rules: Rules) -> str:
+    """``the verification handshake (PUT {}) was not accepted``, naming the rules' request."""
+    request = rules.handshake()
+    sent = "" if request is None else (
+        f" ({request.method} {request.body.decode('utf-8', 'replace')})")
+    return f"the verification handshake{sent} was not accepted"
 
 
 async def _tick(report: Report, options: Options) -> None:

@@ -22,30 +22,18 @@ import json
 import os
 import stat
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
 
+from notifyctl.contract.deliver import InputStats, Item
 from notifyctl.errors import UsageError
 from notifyctl.events import CaptureError, capture_lines, parse_capture_line
 
 FORMATS = ("auto", "capture", "body", "array", "har")
 _CHUNK = 1 << 20
 _WS = " \t\r\n"
-
-
-@dataclass(slots=True)
-class Item:
-    """One captured delivery: the exact body and, where the input has them, request details."""
-
-    where: str  # FILE:LINE (or FILE:entry N for HAR)
-    body: bytes
-    method: str | None = None
-    path: str | None = None
-    headers: dict[str, str] | None = None
-    at: str | None = None  # ISO capture time
-    provider: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,20 +43,6 @@ class Source:
 
     path: str
     name: str
-
-
-@dataclass
-class InputStats:
-    """Counts the engine's report takes over: what was read and what was skipped."""
-
-    read: int = 0
-    invalid: int = 0
-    problems: list[str] = field(default_factory=list)  # the first few skipped, FILE:LINE: why
-
-    def skip(self, message: str) -> None:
-        self.invalid += 1
-        if len(self.problems) < 20:
-            self.problems.append(message)
 
 
 def expand(patterns: Iterable[str]) -> list[str]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from urllib.parse import urlsplit
 
-from notifyctl.replay.rules.base import Decision, Verdict
+from notifyctl.contract.deliver import Decision, Verdict
 
 GRACE = 3.0  # seconds of retries for an origin that has never answered
 MIN_DELAY = 0.1  # seconds between those retries, whatever the rules' back-off

@@ -4,12 +4,13 @@ and client notifications (the one-time WebSocket used by ``tail``).
 Modules (each imported only by the command that needs it, so importing this package is free):
 ``wire`` (event types, pure decode/encode of event bodies), ``api`` (the management client and
 the one assumption about the server-notification route), ``stream`` (client notifications),
-``emulator`` (sandbox routes). Signatures live in ``notifyctl.signing`` (circle_sign/verify).
+``emulator`` (sandbox routes), ``rules`` (delivery for replay and the sandbox), ``signing``
+(``X-Logi-Verify``), ``fixtures/`` (captures for ``replay --fixture``).
 """
 
 from __future__ import annotations
 
-from notifyctl.contract import Column, Opt, Platform, Setting
+from notifyctl.contract import KIND, TIME, Column, Opt, Platform, Setting
 from notifyctl.providers.circle.kinds import EVENT_TYPES
 
 _METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -32,8 +33,9 @@ PLATFORM = Platform(
             "HTTP method unregistering a server notification", choices=_METHODS),
     },
     kinds=EVENT_TYPES,
-    columns=(Column("time", "time", 12, keep=4), Column("kind", "kind", 26, keep=5),
-             Column("device", "accessory", 22, keep=3)),
+    # No resource paths; accessory ids are UUIDs, event types up to 26 characters.
+    columns=(TIME, KIND, Column("device", "accessory", width=12, most=36, keep=60),
+             Column("content", "eventData", width=8, keep=80)),
     options={
         "register": (
             Opt("--event-type", "An event type to receive (repeatable).", multiple=True,
@@ -46,9 +48,9 @@ PLATFORM = Platform(
         ),
     },
     fixtures="notifyctl.providers.circle:fixtures",
+    stream="notifyctl.providers.circle.stream:opener",
+    channels="notifyctl.providers.circle.manage:make",
     receiver="notifyctl.providers.circle.receive:make",
     rules="notifyctl.providers.circle.rules:CircleRules",
-    emulator="notifyctl.providers.circle.emulator_delivery:for_sandbox",
-    hints={"channels": "Circle has no API that lists server notifications; 'register' "
-                       "overwrites the registration and 'unregister' removes it"},
+    emulator="notifyctl.providers.circle.emulator_delivery:CircleSandbox",
 )

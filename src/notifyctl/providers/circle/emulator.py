@@ -6,28 +6,25 @@ Bearer token (401 otherwise). A client-notification URL is valid ``url_ttl`` sec
 connection; a handshake that reuses it, comes late, or carries an ``Authorization`` header is
 refused (410 / 410 / 400), so a client breaking the rules fails visibly. ``publish`` pushes an
 event to every matching open socket; ``drop_all`` closes them (1001). ``signed_delivery`` builds
-the server notification Circle would POST to the registered URL; sending it (410/retry/redirect
-rules) is the replay engine's job.
+the server notification Circle would POST to the registered URL; ``emulator_delivery`` runs
+this emulator in the sandbox and sends those through the sandbox's sender (the replay engine).
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import secrets
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from aiohttp import WSCloseCode, web  # noqa: TID253 - the sandbox imports emulators on use
 
-from notifyctl import signing
-from notifyctl.providers.circle import wire
+from notifyctl.events import now_iso
+from notifyctl.providers.circle import signing, wire
 from notifyctl.providers.circle.api import CLIENT_NOTIFICATIONS_PATH, ServerNotificationsRoute
-from notifyctl.sandbox import spawn
-
-if TYPE_CHECKING:
-    from notifyctl.sandbox import SandboxConfig
 
 WS_PATH = "/circle-sandbox/ws/{token}"
 
@@ -37,6 +34,9 @@ class _Socket:
     ws: web.WebSocketResponse
     accessories: list[str]
     event_types: list[str]
+
+
+GENERATED_ACCESSORIES = 5
 
 
 @dataclass
@@ -60,7 +60,7 @@ class CircleEmulator:
     sockets: list[_Socket] = field(default_factory=list)
     tickets: dict[str, _Ticket] = field(default_factory=dict)
     refused: list[str] = field(default_factory=list)  # why handshakes were refused
-    _tasks: set[asyncio.Task[int]] = field(default_factory=set)
+    _turns: Iterator[int] = field(default_factory=itertools.count)
 
     def install(self, app: web.Application, prefix: str = "") -> None:
         self.prefix = prefix
@@ -72,45 +72,12 @@ class CircleEmulator:
         app.router.add_post(prefix + CLIENT_NOTIFICATIONS_PATH, self._ticket)
         app.router.add_get(prefix + WS_PATH, self._socket)
 
-    # -- the sandbox's Emulator protocol (notifyctl.sandbox) ---------------------------------
-    def setup(self, app: web.Application) -> None:
-        self.install(app)
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        await self.drop_all()
-
-    def inject(self, body: Any, api_key: str | None) -> dict[str, Any]:
-        """Publish ``{"eventType", "eventData"}`` objects (or a list) to the open sockets."""
-        items = body if isinstance(body, list) else [body]
-        for item in items:
-            if not isinstance(item, dict) or item.get("eventType") not in wire.EVENT_TYPES \
-                    or not isinstance(item.get("eventData", {}), dict):
-                raise ValueError("circle events are {eventType, eventData} with a known type")
-        for item in items:
-            self._spawn(self.publish(item["eventType"], item.get("eventData", {})))
-        return {"queued": len(items)}
-
-    async def fault(self, fault: dict[str, Any]) -> int:
-        if fault.get("action") not in ("close", "drop"):
-            raise ValueError("circle faults: close (with code) or drop")
-        hit = len(self.sockets)
-        await self.drop_all(int(fault.get("code", WSCloseCode.GOING_AWAY)))
-        return hit
-
-    def generate(self, count: int) -> None:
-        for index in range(count):
-            self._spawn(self.publish("activity_created", {
-                "accessoryId": f"acc-{index % 5}", "activityId": secrets.token_hex(8)}))
-
-    def state(self) -> dict[str, Any]:
-        return {"registered": self.registration is not None, "sockets": len(self.sockets),
-                "refused_handshakes": list(self.refused)}
-
-    def _spawn(self, job: Coroutine[Any, Any, int]) -> None:
-        spawn(self._tasks, job)
+    def generated(self) -> dict[str, Any]:
+        """The next synthetic activity: the accessories in turn (whatever the burst size),
+        stamped now as Circle's activities are."""
+        turn = next(self._turns)
+        return {"accessoryId": f"acc-{turn % GENERATED_ACCESSORIES}",
+                "activityId": secrets.token_hex(8), "startTime": now_iso()}
 
     # -- what the sandbox and tests drive ----------------------------------------------------
     async def publish(self, event_type: str, event_data: Mapping[str, Any]) -> int:
@@ -239,7 +206,3 @@ def _check_registration(body: object) -> str | None:
         return "authKey is required"
     return None
 
-
-def for_sandbox(config: SandboxConfig) -> CircleEmulator:
-    """The factory ``notifyctl.sandbox.EMULATORS`` names."""
-    return CircleEmulator(api_key=config.api_key)

@@ -4,9 +4,10 @@ notifications Circle POSTs to the registered URL.
 Every injected (``POST /_sandbox/circle/events``: ``{eventType, eventData}`` or a list) or
 generated event goes to the open client-notification sockets, and, when a registration exists
 and lists the event type (``account_deleted`` always goes), to its URL: ``signed_delivery``
-builds the signed body, the replay engine's ``Deliverer`` sends it with the Circle rules (5 s
-timeout; 2xx accepted; 410 removes the registration; anything else two more immediate
-attempts, then the event is dropped; redirects never followed).
+builds the signed body, the sandbox's sender (``context.sender``: the replay engine's delivery)
+sends it with the Circle rules (5 s timeout; 2xx accepted; 410 removes the registration;
+anything else two more immediate attempts, then the event is dropped; redirects never
+followed).
 """
 
 from __future__ import annotations
@@ -14,87 +15,90 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import aiohttp  # noqa: TID253 - runs only inside `notifyctl sandbox` and tests
+from aiohttp import WSCloseCode, web  # noqa: TID253 - runs only inside `notifyctl sandbox`
 
+from notifyctl.contract.deliver import Request, RuleOptions, Verdict
+from notifyctl.contract.emulate import SandboxContext
 from notifyctl.providers.circle import wire
 from notifyctl.providers.circle.emulator import CircleEmulator
-from notifyctl.replay.engine import Deliverer
-from notifyctl.replay.report import Report
-from notifyctl.replay.rules.base import Request, RuleOptions, Verdict
-from notifyctl.replay.rules.circle import CircleRules
-
-if TYPE_CHECKING:
-    from notifyctl.sandbox import SandboxConfig
+from notifyctl.providers.circle.rules import CircleRules
 
 
 class CircleSandbox(CircleEmulator):
-    """``CircleEmulator`` plus signed server notifications (``notifyctl.sandbox.Emulator``)."""
+    """``CircleEmulator`` as the sandbox's emulator (``contract.emulate.Emulator``), plus signed
+    server notifications; this class is the factory the platform declares."""
 
-    def __init__(self, config: SandboxConfig) -> None:
-        super().__init__(api_key=config.api_key)
-        self.callback_timeout = min(config.callback_timeout, CircleRules.timeout)
-        self.report = Report("circle", "sandbox server notifications")
+    def __init__(self, context: SandboxContext) -> None:
+        super().__init__(api_key=context.config.api_key)
+        self.context = context
+        self.callback_timeout = min(context.config.callback_timeout, CircleRules.timeout)
+        self.report = context.log("server notifications")
         self.gone: list[str] = []  # URLs that answered 410 (their registration was removed)
         self._keys = itertools.count()
-        self._session: aiohttp.ClientSession | None = None
+        self._publishing: set[asyncio.Task[int]] = set()
         self._sending: set[asyncio.Task[None]] = set()
 
+    def setup(self, app: web.Application) -> None:
+        self.install(app)
+
     async def start(self) -> None:
-        await super().start()
-        self._session = aiohttp.ClientSession(trust_env=False)
+        return None
 
     async def stop(self) -> None:
         for task in list(self._sending):
             task.cancel()
         await asyncio.gather(*self._sending, return_exceptions=True)
-        await super().stop()
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self.drop_all()
 
     def inject(self, body: Any, api_key: str | None) -> dict[str, Any]:
-        result = super().inject(body, api_key)
-        for item in body if isinstance(body, list) else [body]:
-            self._notify(item["eventType"], item.get("eventData", {}))
-        return result
+        """Publish ``{"eventType", "eventData"}`` objects (or a list) to the open sockets and
+        the registration."""
+        items = body if isinstance(body, list) else [body]
+        for item in items:
+            if not isinstance(item, dict) or item.get("eventType") not in wire.EVENT_TYPES \
+                    or not isinstance(item.get("eventData", {}), dict):
+                raise ValueError("circle events are {eventType, eventData} with a known type")
+        for item in items:
+            self._publish(item["eventType"], item.get("eventData", {}))
+        return {"queued": len(items)}
+
+    async def fault(self, fault: dict[str, Any]) -> int:
+        if fault.get("action") not in ("close", "drop"):
+            raise ValueError("circle faults: close (with code) or drop")
+        hit = len(self.sockets)
+        await self.drop_all(int(fault.get("code", WSCloseCode.GOING_AWAY)))
+        return hit
 
     def generate(self, count: int) -> None:
-        super().generate(count)
-        for index in range(count):
-            self._notify("activity_created", {"accessoryId": f"acc-{index % 5}",
-                                              "activityId": f"gen-{next(self._keys)}"})
+        for _ in range(count):
+            self._publish("activity_created", self.generated())
 
     def state(self) -> dict[str, Any]:
         report = self.report
-        return {**super().state(), "attempts": report.attempts,
+        return {"registered": self.registration is not None, "sockets": len(self.sockets),
+                "refused_handshakes": list(self.refused), "attempts": report.attempts,
                 "delivered": report.accepted, "dropped": report.failed, "gone": list(self.gone),
                 "statuses": dict(report.statuses)}
 
-    def _notify(self, event_type: str, event_data: Mapping[str, Any]) -> None:
+    def _publish(self, event_type: str, event_data: Mapping[str, Any]) -> None:
+        """To the open sockets, and to the registered URL when it asked for the type."""
+        self.context.spawn(self._publishing, self.publish(event_type, event_data))
         registration = self.registration
-        if registration is None or self._session is None:
+        if registration is None:
             return
         if event_type not in registration.get("eventTypes", []) and \
                 event_type != wire.ALWAYS_SENT:
             return
         url, headers, body = self.signed_delivery(event_type, event_data)
         request = Request("POST", url, headers, body, 1, "sandbox", f"circle-{next(self._keys)}")
-        task = asyncio.get_running_loop().create_task(self._send(registration, request))
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
+        self.context.spawn(self._sending, self._send(registration, request))
 
     async def _send(self, registration: dict[str, Any], request: Request) -> None:
-        assert self._session is not None
         rules = CircleRules(RuleOptions(target=request.url, timeout=self.callback_timeout))
-        verdict = await Deliverer(self._session, rules, self.report, proxies=False
-                                  ).deliver(request)
+        sender = self.context.sender(rules, self.report)
+        verdict = await sender.deliver(request)
         if verdict is Verdict.GONE and self.registration is registration:
             self.registration = None  # 410: "remove this registration"
             self.gone.append(request.url)
-
-
-def for_sandbox(config: SandboxConfig) -> CircleSandbox:
-    """The factory ``notifyctl.sandbox.EMULATORS`` names."""
-    return CircleSandbox(config)

@@ -17,6 +17,8 @@ PLATFORM = Platform(
     options={
         "replay": (
             Opt("--sign", "Sign with 'standard-webhooks'.", choices=("standard-webhooks",)),
+            Opt("--keep-path", "Append each captured path and query to --to's path "
+                "(http://h/base + /hook?x=1 -> http://h/base/hook?x=1).", bool, False),
         ),
     },
     fixtures="notifyctl.providers.generic:fixtures",

@@ -9,7 +9,7 @@ execution over one socket), ``emulator`` (sandbox routes).
 
 from __future__ import annotations
 
-from notifyctl.contract import Column, Opt, Platform, Setting
+from notifyctl.contract import DEVICE, KIND, TIME, Column, Opt, Platform, Setting
 from notifyctl.providers.iottly.kinds import KINDS
 
 PLATFORM = Platform(
@@ -22,8 +22,9 @@ PLATFORM = Platform(
     settings={"stream_url": Setting("the stream API's URL when it is not derived from api_url",
                                     prefixes=("wss://", "ws://", "https://", "http://"))},
     kinds=KINDS,
-    columns=(Column("time", "time", 12, keep=4), Column("kind", "kind", 14, keep=5),
-             Column("device", "device", 18, keep=3), Column("stream", "stream", 12, keep=2)),
+    # A value means nothing without its stream; there are no resource paths.
+    columns=(TIME, KIND, DEVICE, Column("stream", "stream", fit=True, keep=70),
+             Column("content", "value", width=8, keep=80)),
     options={
         "tail": (
             Opt("--stream", "Subscribe each --device to this stream only (repeatable; default "
@@ -34,10 +35,11 @@ PLATFORM = Platform(
         ),
     },
     fixtures="notifyctl.providers.iottly:fixtures",
+    stream="notifyctl.providers.iottly.stream:opener",
     receiver="notifyctl.providers.iottly.receive:make",
     rules="notifyctl.providers.iottly.rules:IottlyRules",
-    commands="notifyctl.cli.iottly:app",
-    emulator="notifyctl.providers.iottly.emulator:for_sandbox",
+    commands="notifyctl.providers.iottly.commands:app",
+    emulator="notifyctl.providers.iottly.emulator:IottlySandbox",
     hints={"channels": "Iottly webhooks cannot be managed through an API: they are set in the "
                        "dashboard (Project settings -> Configure webhooks); check a YAML "
                        "description of them first with 'notifyctl iottly check-webhooks FILE'"},

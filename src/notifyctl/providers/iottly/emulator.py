@@ -4,9 +4,11 @@
 - ``subscribe`` -> ``subscribed`` with a subscription id; ``unsubscribe`` removes it; a device
   outside ``devices`` (when given) gets an ``error`` with code ``not_found``.
 - ``publish(device, stream, value)`` sends telemetry to matching subscriptions.
-- ``command``: ``echo TEXT`` (TEXT on stdout, exit 0), ``exit N`` (exit N), ``stderr TEXT``
-  (TEXT on stderr, exit 1), ``sleep S`` (exit 0 after S seconds); anything else: exit 127.
-  Output comes as ``command_output`` chunks, then ``command_done``.
+- ``command``: runs on the pretend device of ``emulator_device`` (``echo``, ``exit N``,
+  ``stderr TEXT``, ``sleep S``, ``tail -n N FILE``, ``cat``, ``systemctl ACTION UNIT``; anything
+  else: exit 127). Output comes as ``command_output`` chunks, then ``command_done``.
+- in the sandbox (``IottlySandbox``) injected events are published as telemetry, and the
+  generator spreads telemetry over every subscribed (device, stream) in turn.
 - WebSocket pings every ``ping_interval`` s (30); no pong within ``pong_timeout`` s (10) closes
   the socket. ``restart()`` closes every socket with 1001, as a server restart does.
 The key never appears in ``log`` (it records what the tests and the sandbox may inspect).
@@ -26,11 +28,14 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSCloseCode, WSMsgType, web  # noqa: TID253 - the sandbox imports on use
 
 from notifyctl.events import now_iso
-from notifyctl.providers.iottly import wire
-from notifyctl.sandbox import spawn
+from notifyctl.providers.iottly import emulator_device, wire
 
 if TYPE_CHECKING:
-    from notifyctl.sandbox import SandboxConfig
+    from notifyctl.contract.emulate import SandboxContext
+
+
+# What the generator feeds a subscription to every stream (a device's usual telemetry).
+GENERATED_STREAMS = ("temp", "hum", "cpu")
 
 
 @dataclass
@@ -59,54 +64,9 @@ class IottlyEmulator:
         self.log: list[dict[str, Any]] = []  # every client message received, parsed
         self.connections = 0
         self._ids = itertools.count(1)
-        self._tasks: set[asyncio.Task[int]] = set()
 
     def install(self, app: web.Application, prefix: str = "") -> None:
         app.router.add_get(prefix + wire.STREAM_PATH, self._stream)
-
-    # -- the sandbox's Emulator protocol (notifyctl.sandbox) ---------------------------------
-    def setup(self, app: web.Application) -> None:
-        self.install(app)
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        await self.restart()
-
-    def inject(self, body: Any, api_key: str | None) -> dict[str, Any]:
-        """Publish ``{"device", "stream", "value"}`` objects (or a list) as telemetry."""
-        items = body if isinstance(body, list) else [body]
-        for item in items:
-            if not isinstance(item, dict) or not isinstance(item.get("device"), str) \
-                    or not isinstance(item.get("stream"), str) or "value" not in item:
-                raise ValueError("iottly events are {device, stream, value}")
-        for item in items:
-            self._spawn(self.publish(item["device"], item["stream"], item["value"]))
-        return {"queued": len(items)}
-
-    async def fault(self, fault: dict[str, Any]) -> int:
-        if fault.get("action") not in ("close", "drop"):
-            raise ValueError("iottly faults: close (with code, 1001 = restart) or drop")
-        hit = len(self.clients)
-        code = int(fault.get("code", WSCloseCode.GOING_AWAY))
-        for client in list(self.clients):
-            await client.ws.close(code=code)
-        return hit
-
-    def generate(self, count: int) -> None:
-        subs = [(device, streams) for c in self.clients for device, streams in
-                c.subscriptions.values()]
-        for index in range(count if subs else 0):
-            device, streams = subs[index % len(subs)]
-            self._spawn(self.publish(device, (streams or ["cpu"])[0], round(index * 0.1, 1)))
-
-    def state(self) -> dict[str, Any]:
-        return {"connections": self.connections, "open": len(self.clients),
-                "subscriptions": self.subscribed_count()}
-
-    def _spawn(self, job: Coroutine[Any, Any, int]) -> None:
-        spawn(self._tasks, job)
 
     # -- what the sandbox and tests drive ----------------------------------------------------
     async def publish(self, device: str, stream: str, value: Any) -> int:
@@ -220,28 +180,67 @@ class IottlyEmulator:
             await self._send(client, "error", {"code": "not_found",
                                                "message": f"unknown device {device}"}, rid)
             return
-        name, _, arg = text.partition(" ")
-        output: list[tuple[str, str]] = []
-        code = 0
-        if name == "echo":
-            output = [("stdout", line + "\n") for line in arg.split("\\n")]
-        elif name == "exit":
-            code = int(arg) if arg.strip().lstrip("-").isdigit() else 2
-        elif name == "stderr":
-            output, code = [("stderr", arg + "\n")], 1
-        elif name == "sleep":
-            try:
-                await asyncio.sleep(min(float(arg or 0), 60.0))
-            except ValueError:
-                output, code = [("stderr", f"sleep: invalid time {arg!r}\n")], 1
-        else:
-            output, code = [("stderr", f"sh: {name}: not found\n")], 127
+        output, code = await emulator_device.run(text)
         for fd, chunk in output:
             await self._send(client, "command_output", {"chunk": chunk, "fd": fd}, rid)
         await self._send(client, "command_done", {"exit_code": code}, rid)
 
 
-def for_sandbox(config: SandboxConfig) -> IottlyEmulator:
-    """The factory ``notifyctl.sandbox.EMULATORS`` names (pings at the sandbox's interval)."""
-    return IottlyEmulator(api_key=config.api_key, ping_interval=config.ping_interval,
-                          pong_timeout=config.ping_interval / 3)
+class IottlySandbox(IottlyEmulator):
+    """``IottlyEmulator`` as the sandbox's emulator (``contract.emulate.Emulator``), pinging at
+    the sandbox's interval; this class is the factory the platform declares."""
+
+    def __init__(self, context: SandboxContext) -> None:
+        interval = context.config.ping_interval
+        super().__init__(api_key=context.config.api_key, ping_interval=interval,
+                         pong_timeout=interval / 3)
+        self.context = context
+        self._turns = itertools.count()
+        self._tasks: set[asyncio.Task[int]] = set()
+
+    def setup(self, app: web.Application) -> None:
+        self.install(app)
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        await self.restart()
+
+    def inject(self, body: Any, api_key: str | None) -> dict[str, Any]:
+        """Publish ``{"device", "stream", "value"}`` objects (or a list) as telemetry."""
+        items = body if isinstance(body, list) else [body]
+        for item in items:
+            if not isinstance(item, dict) or not isinstance(item.get("device"), str) \
+                    or not isinstance(item.get("stream"), str) or "value" not in item:
+                raise ValueError("iottly events are {device, stream, value}")
+        for item in items:
+            self._spawn(self.publish(item["device"], item["stream"], item["value"]))
+        return {"queued": len(items)}
+
+    async def fault(self, fault: dict[str, Any]) -> int:
+        if fault.get("action") not in ("close", "drop"):
+            raise ValueError("iottly faults: close (with code, 1001 = restart) or drop")
+        hit = len(self.clients)
+        code = int(fault.get("code", WSCloseCode.GOING_AWAY))
+        for client in list(self.clients):
+            await client.ws.close(code=code)
+        return hit
+
+    def generate(self, count: int) -> None:
+        """``count`` telemetry values, each to the next subscribed (device, stream) in turn, so
+        every device and stream gets its share whatever the burst size."""
+        targets = sorted({(device, stream) for c in self.clients
+                          for device, streams in c.subscriptions.values()
+                          for stream in streams or GENERATED_STREAMS})
+        for _ in range(count if targets else 0):
+            turn = next(self._turns)
+            device, stream = targets[turn % len(targets)]
+            self._spawn(self.publish(device, stream, round(20 + turn % 50 * 0.1, 1)))
+
+    def state(self) -> dict[str, Any]:
+        return {"connections": self.connections, "open": len(self.clients),
+                "subscriptions": self.subscribed_count()}
+
+    def _spawn(self, job: Coroutine[Any, Any, int]) -> None:
+        self.context.spawn(self._tasks, job)

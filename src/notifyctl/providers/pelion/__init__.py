@@ -8,7 +8,8 @@ timestamps for it), ``tlv`` (OMA LwM2M TLV payloads),
 
 from __future__ import annotations
 
-from notifyctl.contract import Column, Opt, Platform
+from notifyctl.contract import CONTENT, DEVICE, KIND, TIME, Column, Opt, Platform
+from notifyctl.contract.manage import HEADER_OPTIONS
 from notifyctl.providers.pelion.kinds import KINDS
 
 PLATFORM = Platform(
@@ -19,10 +20,16 @@ PLATFORM = Platform(
     unique_ids=True,
     secrets=("api_key",),
     kinds=KINDS,
-    columns=(Column("time", "time", 12, keep=4), Column("kind", "kind", 20, keep=5),
-             Column("device", "device", 26, keep=3), Column("path", "path", 16, keep=2)),
+    # Endpoint ids are 32 hex digits; the resource path says what the payload is.
+    columns=(TIME, KIND, DEVICE, Column("path", "path", width=10, most=16, keep=50), CONTENT),
     options={
+        "tail": (
+            # Only Pelion events have resource paths.
+            Opt("--path", "Only resource paths matching this glob (repeatable).",
+                multiple=True),
+        ),
         "register": (
+            *HEADER_OPTIONS,
             Opt("--max-chunk-size", "Events per delivery, 100..10000 (platform default 10000).",
                 int),
             Opt("--include-uid", "Add a uid to each event (for de-duplication).", bool, False),
@@ -36,12 +43,14 @@ PLATFORM = Platform(
             Opt("--websocket", "Delete the WebSocket channel instead.", bool, False),
         ),
         "replay": (
-            Opt("--batch-size", "Re-chunk the captured items into batches of N (max 10000).",
-                int),
+            Opt("--batch-size", "Re-chunk the events into batches of N (max 10000); default: "
+                "each captured batch as captured, one PUT each.", int),
             Opt("--handshake", "Send the verification PUT {} first.", bool, False),
         ),
     },
     fixtures="notifyctl.providers.pelion:fixtures",
+    stream="notifyctl.providers.pelion.stream:opener",
+    channels="notifyctl.providers.pelion.manage:make",
     receiver="notifyctl.providers.pelion.receive:make",
     rules="notifyctl.providers.pelion.rules:PelionRules",
     emulator="notifyctl.providers.pelion.emulator:PelionEmulator",

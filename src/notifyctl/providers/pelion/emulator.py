@@ -1,5 +1,5 @@
 """The Pelion notification-channel emulator: REST routes, the WebSocket endpoint and the state
-of every API key, mounted into the sandbox app (``notifyctl.sandbox``).
+of every API key, mounted into the sandbox app.
 
 Each key has at most one channel, of one type (callback or websocket), and one queue. Events
 reach a key's queue from the synthetic generator (keys that have a channel), from the control
@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import aiohttp  # noqa: TID253 - runs only inside `notifyctl sandbox`
-from aiohttp import web  # noqa: TID253
+from aiohttp import web  # noqa: TID253 - runs only inside `notifyctl sandbox`
 
+from notifyctl.contract.emulate import SandboxContext
 from notifyctl.providers.pelion.emulator_delivery import (
     GONE,
     BadRequest,
@@ -33,9 +33,6 @@ from notifyctl.providers.pelion.emulator_delivery import (
 from notifyctl.providers.pelion.emulator_socket import ChannelSocket, key_from_upgrade
 from notifyctl.providers.pelion.synthetic import SyntheticDevices
 
-if TYPE_CHECKING:
-    from notifyctl.sandbox import SandboxConfig
-
 BASE = "/v2/notification"
 OTHER_CHANNEL = (
     "Another channel type exists for this API key ({other}); delete it first "
@@ -49,12 +46,12 @@ class KeyState:
 
     key: str
     queue: EventQueue
+    callback_stats: DeliveryStats
     channel: str | None = None  # "callback" | "websocket"
     serialization: Serialization = field(default_factory=Serialization)
     url: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     deliverer: CallbackDeliverer | None = None
-    callback_stats: DeliveryStats = field(default_factory=DeliveryStats)
     socket: ChannelSocket | None = None
     connections: int = 0
     frames: int = 0
@@ -86,15 +83,16 @@ def _text(status: int, message: str) -> web.Response:
 
 
 class PelionEmulator:
-    """The ``pelion`` provider of the sandbox (see ``notifyctl.sandbox.Emulator``)."""
+    """The ``pelion`` provider of the sandbox (``contract.emulate.Emulator``); this class is
+    the factory the platform declares."""
 
     name = "pelion"
 
-    def __init__(self, config: SandboxConfig) -> None:
-        self.config = config
+    def __init__(self, context: SandboxContext) -> None:
+        self.context = context
+        self.config = context.config
         self.keys: dict[str, KeyState] = {}
-        self.devices = SyntheticDevices(config.devices, seed=config.seed)
-        self._session: aiohttp.ClientSession | None = None
+        self.devices = SyntheticDevices(self.config.devices, seed=self.config.seed)
 
     # -- sandbox hooks -------------------------------------------------------------------
     def setup(self, app: web.Application) -> None:
@@ -110,8 +108,7 @@ class PelionEmulator:
         app.router.add_delete(f"{BASE}/pull", self.delete_pull)
 
     async def start(self) -> None:
-        # Callbacks go exactly where they were registered: no proxies from the environment.
-        self._session = aiohttp.ClientSession(trust_env=False)
+        return None
 
     async def stop(self) -> None:
         for state in self.keys.values():
@@ -120,9 +117,6 @@ class PelionEmulator:
             if state.deliverer is not None:
                 await state.deliverer.stop()
                 state.deliverer = None
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
     def state(self) -> dict[str, Any]:
         return {"keys": {key: state.to_json() for key, state in self.keys.items()}}
@@ -189,7 +183,8 @@ class PelionEmulator:
     def _state(self, key: str) -> KeyState:
         state = self.keys.get(key)
         if state is None:
-            state = self.keys[key] = KeyState(key, EventQueue(self.config.queue_limit))
+            state = self.keys[key] = KeyState(key, EventQueue(self.config.queue_limit),
+                                              DeliveryStats(self.context.log("callbacks")))
         return state
 
     def check_key(self, key: str | None) -> str | None:
@@ -249,9 +244,8 @@ class PelionEmulator:
             return _text(400, str(exc))
         if state.channel == "websocket":
             return _text(400, OTHER_CHANNEL.format(other="websocket", base=BASE, path="websocket"))
-        assert self._session is not None
         try:
-            await verify_callback(self._session, url, headers, self.config.callback_timeout)
+            await verify_callback(self.context, url, headers, self.config.callback_timeout)
         except BadRequest as exc:
             return _text(400, str(exc))
         # Re-registering replaces the URL but keeps the queue, including an unacked batch.
@@ -260,13 +254,11 @@ class PelionEmulator:
         state.channel, state.url, state.headers = "callback", url, headers
         state.serialization = serialization
         state.deliverer = CallbackDeliverer(
-            session=self._session,
+            context=self.context,
             url=url,
             headers=headers,
             queue=state.queue,
             serialization=lambda: state.serialization,
-            retry_base=self.config.retry_base,
-            timeout=self.config.callback_timeout,
             stats=state.callback_stats,
         )
         state.deliverer.start()
@@ -359,7 +351,7 @@ class PelionEmulator:
         if state.channel != "websocket":
             await ws.close(code=1011, message=b"no websocket channel for this API key")
             return ws
-        sock = ChannelSocket(ws, request, self.config.ping_interval)
+        sock = ChannelSocket(ws, request, self.context)
         previous, state.socket = state.socket, sock
         state.connections += 1
         if previous is not None:
@@ -367,6 +359,10 @@ class PelionEmulator:
         await sock.serve(state)
         if state.socket is sock:
             state.socket = None
+            if sock.closed_normally_by_client and state.channel == "websocket":
+                # A normal close from the client closes the channel and drops its queue; an
+                # abnormal loss (1006, no close frame) keeps both for the next connection.
+                await self._drop_channel(state)
         return ws
 
 

@@ -3,8 +3,8 @@ injected messages), the bounded per-key event queue, how queued items are shaped
 NotificationMessages, and when a callback channel takes its next batch (``CallbackDeliverer``).
 
 How a batch or the verification ``PUT {}`` is sent (headers, one in flight, the next only after
-a 2xx, back-off, 20 s timeout, no redirects) is the replay engine's ``Deliverer`` with the Pelion
-rules (``notifyctl.replay.rules.pelion``), retrying until accepted: one implementation for
+a 2xx, back-off, 20 s timeout, no redirects) is the sandbox's sender (``context.sender``: the
+replay engine's delivery) with the Pelion rules, retrying until accepted: one implementation for
 ``replay`` and the sandbox.
 
 Items are queued in a neutral form (``Queued``) and shaped only when they leave, with the
@@ -24,13 +24,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiohttp  # noqa: TID253 - runs only inside `notifyctl sandbox`
-import msgspec  # noqa: TID253
+import msgspec  # noqa: TID253 - runs only inside `notifyctl sandbox`
 
-from notifyctl.replay.engine import Deliverer
-from notifyctl.replay.report import Report
-from notifyctl.replay.rules.base import Request, RuleOptions, Verdict
-from notifyctl.replay.rules.pelion import UNTIL_ACCEPTED, PelionRules
+from notifyctl.contract.deliver import DeliveryLog, Request, RuleOptions, Sender, Verdict
+from notifyctl.contract.emulate import SandboxContext
+from notifyctl.providers.pelion.rules import UNTIL_ACCEPTED, PelionRules
 
 SECTIONS = (
     "registrations",
@@ -287,10 +285,10 @@ def callback_rules(url: str, headers: Mapping[str, str], *, retry_base: float = 
 @dataclass
 class DeliveryStats:
     """A key's callback counters for ``/_sandbox/state``, over every URL it registered: the
-    engine's report, read as the platform's terms (a failure is an attempt that is retried)."""
+    engine's log, read as the platform's terms (a failure is an attempt that is retried)."""
 
-    report: Report = field(default_factory=lambda: Report("pelion", "sandbox callbacks"))
-    deliverer: Deliverer | None = None  # the current one, for the last attempt's outcome
+    report: DeliveryLog
+    deliverer: Sender | None = None  # the current one, for the last attempt's outcome
 
     @property
     def delivered(self) -> int:
@@ -312,13 +310,12 @@ class DeliveryStats:
 
 
 async def verify_callback(
-    session: aiohttp.ClientSession, url: str, headers: Mapping[str, str], timeout: float
+    context: SandboxContext, url: str, headers: Mapping[str, str], timeout: float
 ) -> None:
     """The registration handshake: ``PUT {}`` with the channel's headers must get 200 or 204
     within ``timeout``; redirects are not followed. Raises ``BadRequest`` otherwise."""
     rules = callback_rules(url, headers, timeout=timeout)
-    report = Report("pelion", url)
-    deliverer = Deliverer(session, rules, report, proxies=False)
+    deliverer = context.sender(rules, context.log(url))
     if await deliverer.handshake() is Verdict.ACCEPTED:
         return
     last = deliverer.last or "no answer"
@@ -332,26 +329,26 @@ async def verify_callback(
 class CallbackDeliverer:
     """Delivers one callback channel's queue: takes the next batch of at most
     ``max_chunk_size`` items only when the previous one was accepted, shaped by the channel's
-    serialization config of that moment, and hands it to the engine's ``Deliverer``, which
-    resends it with back-off until a 2xx (one request in flight).
+    serialization config of that moment, and hands it to the sandbox's sender, which resends
+    it with back-off until a 2xx (one request in flight).
     """
 
     def __init__(
         self,
         *,
-        session: aiohttp.ClientSession,
+        context: SandboxContext,
         url: str,
         headers: Mapping[str, str],
         queue: EventQueue,
         serialization: Callable[[], Serialization],
-        retry_base: float = 1.0,
-        timeout: float | None = None,
-        stats: DeliveryStats | None = None,
+        stats: DeliveryStats,
     ) -> None:
         self.url = url
-        self.rules = callback_rules(url, headers, retry_base=retry_base, timeout=timeout)
-        self.stats = stats or DeliveryStats()
-        self._deliverer = Deliverer(session, self.rules, self.stats.report, proxies=False)
+        config = context.config
+        self.rules = callback_rules(url, headers, retry_base=config.retry_base,
+                                    timeout=config.callback_timeout)
+        self.stats = stats
+        self._deliverer = context.sender(self.rules, stats.report)
         self.stats.deliverer = self._deliverer
         self._queue = queue
         self._serialization = serialization

@@ -1,6 +1,6 @@
 """One connected Pelion WebSocket in the sandbox: pushing a channel's queue as text frames,
 server pings, and the ways it ends (a close code, a takeover, a dropped TCP connection, a
-stalled peer).
+stalled peer, or the client's own close: a normal 1000 from the client removes the channel).
 
 Frames are pushed with no application-level ack (protocols/pelion.md section 4): a frame counts
 as delivered once the write succeeded. A batch whose write failed goes back to the front of the
@@ -18,9 +18,9 @@ import aiohttp  # noqa: TID253 - runs only inside `notifyctl sandbox`
 from aiohttp import web  # noqa: TID253
 
 from notifyctl.providers.pelion.emulator_delivery import build_message
-from notifyctl.sandbox import spawn
 
 if TYPE_CHECKING:
+    from notifyctl.contract.emulate import SandboxContext
     from notifyctl.providers.pelion.emulator import KeyState
 
 PING_PAYLOAD = b"sbx!"  # the service pings with four bytes (seed: WebSocket interface)
@@ -47,13 +47,16 @@ class ChannelSocket:
     """A WebSocket bound to one key's channel while it is that key's current connection."""
 
     def __init__(
-        self, ws: web.WebSocketResponse, request: web.Request, ping_interval: float
+        self, ws: web.WebSocketResponse, request: web.Request, context: SandboxContext
     ) -> None:
         self.ws = ws
         self.request = request
-        self.ping_interval = ping_interval
+        self.context = context
+        self.ping_interval = context.config.ping_interval
         self.stalled = False
         self.retiring = False
+        # The close code the client sent first (None: the server closed, or no close frame).
+        self.client_close: int | None = None
         self._state: KeyState | None = None
         self._pump: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()
@@ -75,8 +78,11 @@ class ChannelSocket:
                         await self.ws.pong(msg.data)
                 elif msg.type is aiohttp.WSMsgType.PONG:
                     self._last_pong = loop.time()
+                elif msg.type is aiohttp.WSMsgType.CLOSE:
+                    if not self.retiring:
+                        self.client_close = int(msg.data)
+                    break
                 elif msg.type in (
-                    aiohttp.WSMsgType.CLOSE,
                     aiohttp.WSMsgType.CLOSING,
                     aiohttp.WSMsgType.CLOSED,
                     aiohttp.WSMsgType.ERROR,
@@ -93,6 +99,12 @@ class ChannelSocket:
             self.retiring = True
             state.queue.wake()
             await self._stop_pump()
+
+    @property
+    def closed_normally_by_client(self) -> bool:
+        """The client ended with 1000: on the platform that closes the channel too (seed:
+        "Closing the socket from client closes the channel, too")."""
+        return self.client_close == 1000
 
     async def retire(self, code: int, reason: str) -> None:
         """Close with ``code`` once the frame being written (if any) is complete."""
@@ -163,5 +175,5 @@ class ChannelSocket:
             await asyncio.sleep(min(PONG_TIMEOUT, self.ping_interval))
             if self._last_pong < sent and not (self.stalled or self.retiring):
                 # As the service does: an unanswered ping ends the connection with 1001.
-                spawn(self._tasks, self.retire(1001, "ping timeout"))
+                self.context.spawn(self._tasks, self.retire(1001, "ping timeout"))
                 return

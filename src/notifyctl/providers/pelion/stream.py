@@ -1,9 +1,10 @@
-"""The Pelion WebSocket channel as a ``tail`` source: create the channel, connect, reconnect.
+"""The Pelion WebSocket channel as a ``tail`` source (the ``stream`` capability: ``opener``):
+create the channel, connect, and Pelion's policy for ``notifyctl.ws.Reconnecting``'s loop.
 
 Connection facts (protocols/pelion.md, section 5): the channel is created with
-``PUT /v2/notification/websocket`` (never deleted here: deleting drops the server's queue), then
-``/v2/notification/websocket-connect`` is opened offering the subprotocols ``wss`` and
-``pelion_<key>``. A 10,000-item message can be several MB, so the size limit is raised
+``PUT /v2/notification/websocket`` (never deleted to reconnect: deleting drops the server's
+queue), then ``/v2/notification/websocket-connect`` is opened offering the subprotocols ``wss``
+and ``pelion_<key>``. A 10,000-item message can be several MB, so the size limit is raised
 (64 MiB; ``NOTIFYCTL_MAX_FRAME`` sets another).
 
 The close-code policy:
@@ -15,7 +16,13 @@ The close-code policy:
 - 1008: AuthError; 1001 (another socket took the channel) and 1000 (channel deleted): stop,
   NotFound, with a message saying which;
 - connection refused, DNS, TLS, handshake timeouts: retry with back-off for up to
-  ``retry_for`` seconds of consecutive failure, then NetworkError.
+  ``retry_for`` seconds of consecutive failure, then NetworkError (after 3 attempts when nothing
+  has ever answered in this run).
+
+Leaving (``--count``, ``--timeout``, SIGINT/SIGTERM) closes the socket normally (1000), which on
+the platform closes the channel too (seed: "Closing the socket from client closes the channel,
+too"): nothing is left behind for the next ``register``. A drop (1006) keeps the channel and
+its queue.
 
 Keep-alive pings every ``ping_interval`` s with ``ping_timeout`` s to answer notice a dead
 connection (sleep, NAT drop) in under 30 s.
@@ -24,39 +31,23 @@ connection (sleep, NAT drop) in under 30 s.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
-import ssl
-import time
-from collections.abc import (
-    AsyncGenerator,
-    AsyncIterator,
-    Callable,
-    Iterator,
-    Mapping,
-    Sequence,
-)
-from contextlib import asynccontextmanager
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING
 
-from websockets.asyncio.client import ClientConnection, connect  # noqa: TID253 - tail only
-from websockets.exceptions import (  # noqa: TID253
-    ConnectionClosed,
-    InvalidHandshake,
-    InvalidStatus,
-    InvalidURI,
-)
+from websockets.asyncio.client import ClientConnection  # noqa: TID253 - tail only
 from websockets.typing import Subprotocol  # noqa: TID253
 
-from notifyctl import output
-from notifyctl.errors import AuthError, InvalidRequest, NetworkError, NotFoundError, UsageError
-from notifyctl.events import Event
+from notifyctl import output, ws
+from notifyctl.errors import AuthError, NetworkError, NotFoundError, NotifyctlError, UsageError
 from notifyctl.http import NetOptions
 from notifyctl.providers.pelion import wire
 from notifyctl.providers.pelion.api import WEBSOCKET_CONNECT, PelionApi, websocket_url
-from notifyctl.providers.streaming import quiet_logger
-from notifyctl.retry import parse_retry_after
-from notifyctl.tail import StreamStats, backoff_delays
+
+if TYPE_CHECKING:
+    from notifyctl.contract.stream import Opener, Source, StreamContext
 
 MAX_MESSAGE = 64 * 1024 * 1024  # 10,000 items with large payloads; the 1 MiB default is too small
 # Frames buffered ahead of the consumer: at ~1.5 MB a frame, websockets' default of 16 would
@@ -75,30 +66,34 @@ CLOSE_REASONS = {
     1012: "service restart (1012)",
 }
 MAX_FRAME_ENV = "NOTIFYCTL_MAX_FRAME"
-TOO_BIG = -1009  # not a wire code: this client closed with 1009 because a frame was too large
 
 
 def max_frame(env: Mapping[str, str] = os.environ) -> int:
     """The largest frame accepted, in bytes: ``NOTIFYCTL_MAX_FRAME`` or ``MAX_MESSAGE``."""
-    from notifyctl.config import byte_limit
+    from notifyctl.limits import byte_limit
 
     return byte_limit(MAX_FRAME_ENV, MAX_MESSAGE, env)
 
 
-class _Retry(Exception):
-    """A connection attempt that failed in a way worth retrying."""
+def check_paths(patterns: Iterable[str]) -> None:
+    """``--path`` globs must be able to match a resource path, and those start with '/'
+    (``3303/*`` would match nothing, silently): a UsageError suggests the fix."""
+    for pattern in patterns:
+        if not pattern.startswith(("/", "*", "?", "[")):
+            raise UsageError(f"--path {pattern!r}: Pelion resource paths start with '/'",
+                             hint=f"did you mean --path '/{pattern}'?")
 
-    def __init__(self, message: str, wait: float | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.wait = wait
 
-
-class PelionStream:
-    """A ``notifyctl.tail.Source`` for one API key's WebSocket channel."""
+class PelionStream(ws.Reconnecting):
+    """A ``Source`` for one API key's WebSocket channel."""
 
     provider = wire.PROVIDER
     capture_path = WEBSOCKET_CONNECT
+    what = WEBSOCKET_CONNECT
+    jitter = True  # many clients of one platform must not reconnect in lockstep
+    max_failures = None  # time bounds it instead: retry_for
+    healthy_after = HEALTHY_AFTER
+    say_connecting = False
 
     def __init__(
         self,
@@ -107,180 +102,107 @@ class PelionStream:
         net: NetOptions | None = None,
         *,
         retry_for: float = 60.0,
-        reconnect_delays: Callable[[], Iterator[float]] = backoff_delays,
+        reconnect_delays: ws.Delays | None = None,
         ping_interval: float | None = PING_INTERVAL,
         ping_timeout: float | None = PING_TIMEOUT,
         healthy_after: float = HEALTHY_AFTER,
         on_state: Callable[[str], None] | None = None,
     ) -> None:
+        super().__init__(reconnect_delays=reconnect_delays, retry_for=retry_for,
+                         on_state=on_state)
         self.net = net or NetOptions()
         # One HTTP attempt per transport failure: the reconnect loop owns retrying (--retry-for).
         self.api = PelionApi(api_url, api_key, dataclasses.replace(self.net, retries=1))
         self.url = websocket_url(api_url)
+        self.api_url = api_url
         self._key = api_key
-        self.retry_for = retry_for
-        self.reconnect_delays = reconnect_delays
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.healthy_after = healthy_after
         self.max_frame = max_frame()
-        self.stats = StreamStats()
-        self._on_state = on_state or (lambda message: output.current().info(message))
+        self._need_channel = True
+        self._closes_1011 = 0
+        self._where = ws.endpoint(self.url)  # the API's while ensuring the channel
 
     decode = staticmethod(wire.decode)
-
-    @staticmethod
-    def encode_jsonl(events: Sequence[Event]) -> bytes:
-        return wire.encode_jsonl(events)
 
     def close(self) -> None:
         self.api.close()
 
-    def _state(self, state: str, detail: str, say: bool = True) -> None:
-        self.stats.state, self.stats.detail = state, detail
-        if say:
-            self._on_state(detail)
+    @property
+    def where(self) -> str:
+        return self._where
 
-    # -- one connection attempt -----------------------------------------------------------
-    async def _ensure_channel(self) -> None:
-        try:
-            created = await asyncio.to_thread(self.api.ensure_websocket_channel)
-        except NetworkError as exc:
-            raise _Retry(exc.message) from exc
-        if created:
-            self._state(self.stats.state, "created the WebSocket channel")
+    def connecting(self) -> str:
+        return f"connecting to {self.url}"
 
-    async def _connect(self) -> ClientConnection:
-        secure = self.url.startswith("wss://")
-        options: dict[str, Any] = {}
-        if secure:
-            options["ssl"] = self.net.ssl_context()
-        try:
-            return await connect(
-                self.url,
-                subprotocols=[Subprotocol("wss"), Subprotocol(f"pelion_{self._key}")],
-                max_size=self.max_frame,
-                max_queue=MAX_QUEUE,
-                open_timeout=self.net.timeout,
-                ping_interval=self.ping_interval,
-                ping_timeout=self.ping_timeout,
-                close_timeout=2,
-                user_agent_header="notifyctl",
-                # websockets logs the handshake at DEBUG, the key-bearing subprotocol included.
-                logger=quiet_logger("notifyctl.pelion.ws"),
-                **options,
-            )
-        except InvalidStatus as exc:
-            status = exc.response.status_code
-            if status in (401, 403):
-                raise AuthError(f"{self.url}: handshake refused with HTTP {status}",
-                                hint="check the API key (notifyctl auth status)") from exc
-            if status == 429 or status >= 500:
-                wait = parse_retry_after(exc.response.headers.get("Retry-After"),
-                                         self.net.max_retry_after)
-                raise _Retry(f"handshake answered HTTP {status}", wait) from exc
-            if status == 404:
-                raise NotFoundError(f"{self.url}: HTTP 404 (no WebSocket endpoint here)") from exc
-            raise InvalidRequest(f"{self.url}: handshake refused with HTTP {status}") from exc
-        except InvalidURI as exc:
-            raise UsageError(f"{self.url}: not a WebSocket URL") from exc
-        except ssl.SSLCertVerificationError as exc:
-            raise NetworkError(f"{self.url}: TLS certificate not trusted: {exc.verify_message}",
-                               hint="pass --ca-bundle FILE for a private CA") from exc
-        except (OSError, TimeoutError, InvalidHandshake, EOFError) as exc:
-            raise _Retry(f"cannot connect to {self.url}: {exc or type(exc).__name__}") from exc
+    def hello(self) -> str | None:
+        return "connected" if self.stats.connections == 1 else None
 
-    # -- the reconnecting frame stream ----------------------------------------------------
-    async def frames(self) -> AsyncGenerator[bytes, None]:
-        delays = self.reconnect_delays()
-        failing_since: float | None = None
-        need_channel = True
-        closes_1011 = 0
-        self._state("connecting", f"connecting to {self.url}", say=False)
+    async def _open(self) -> ClientConnection:
+        if self._need_channel:
+            self._where = ws.endpoint(self.api_url)
+            try:
+                created = await asyncio.to_thread(self.api.ensure_websocket_channel)
+            except NetworkError as exc:
+                raise ws.Retry(exc.message) from exc
+            self._need_channel = False
+            self.answered = True
+            if created:
+                self._state(self.stats.state, "created the WebSocket channel")
+        self._where = ws.endpoint(self.url)
+        options = {"ssl": self.net.ssl_context()} if self.url.startswith("wss://") else {}
+        return await ws.opened(
+            self.url, WEBSOCKET_CONNECT, max_retry_after=self.net.max_retry_after,
+            missing_is_final=True,  # no WebSocket endpoint at this --api-url
+            subprotocols=[Subprotocol("wss"), Subprotocol(f"pelion_{self._key}")],
+            max_size=self.max_frame, max_queue=MAX_QUEUE, open_timeout=self.net.timeout,
+            ping_interval=self.ping_interval, ping_timeout=self.ping_timeout, close_timeout=2,
+            logger=ws.quiet_logger("notifyctl.pelion.ws"), **options)
+
+    async def _session(self, conn: ClientConnection) -> AsyncIterator[bytes]:
+        recv = conn.recv  # raises ConnectionClosed with the code, whatever it is
         while True:
-            try:
-                if need_channel:
-                    await self._ensure_channel()
-                    need_channel = False
-                ws = await self._connect()
-            except _Retry as exc:
-                now = time.monotonic()
-                failing_since = failing_since or now
-                wait = exc.wait if exc.wait is not None else next(delays)
-                if now - failing_since + wait > self.retry_for:
-                    raise NetworkError(
-                        f"{exc.message}; gave up after {now - failing_since:.0f} s",
-                        hint="check the URL and network, or raise --retry-for") from None
-                self._state("reconnecting", f"{exc.message}; retrying in {wait:.1f} s")
-                await asyncio.sleep(wait)
-                continue
-            failing_since = None
-            self.stats.connections += 1
-            self._state("connected", "connected", say=self.stats.connections == 1)
-            opened, got_frame = time.monotonic(), False
-            code, reason = 1006, ""
-            try:
-                async with ws:
-                    recv = ws.recv
-                    while True:
-                        frame = await recv(decode=False)
-                        got_frame = True
-                        yield frame
-            except ConnectionClosed as exc:
-                code = exc.rcvd.code if exc.rcvd is not None else 1006
-                reason = exc.rcvd.reason if exc.rcvd is not None else ""
-                if exc.sent is not None and exc.sent.code == 1009:  # we refused a frame
-                    code, reason = TOO_BIG, ""
-            if got_frame or time.monotonic() - opened >= self.healthy_after:
-                delays = self.reconnect_delays()
-                closes_1011 = 0
-            message = CLOSE_REASONS.get(code, f"closed with code {code}")
-            if code == TOO_BIG:
-                message = (f"a frame over the {self.max_frame:,}-byte limit was refused (close"
-                           f" 1009); its events were not received (raise {MAX_FRAME_ENV})")
-            if reason:
-                message += f": {output.inert_str(reason[:200])}"
-            if code == 1008:
-                raise AuthError(message, hint="check the API key (notifyctl auth status)")
-            if code in (1000, 1001):
-                hint = ("only one client can tail an API key at a time" if code == 1001
-                        else "run 'notifyctl tail' again to re-create it")
-                raise NotFoundError(message, hint=hint)
-            if code == 1011:
-                closes_1011 += 1
-                if closes_1011 >= 2:
-                    raise NotFoundError(f"{message}, again after re-creating it")
-                need_channel = True
-            wait = next(delays)
-            self.stats.reconnects += 1
-            self._state("reconnecting", f"{message}; reconnecting in {wait:.1f} s")
-            await asyncio.sleep(wait)
+            yield await recv(decode=False)
+
+    def _healthy(self) -> None:
+        self._closes_1011 = 0
+
+    def _closed(self, code: int | None, reason: str, sent: int | None) -> NotifyctlError | str:
+        if sent == 1009:  # this client refused a frame
+            return (f"a frame over the {self.max_frame:,}-byte limit was refused (close 1009);"
+                    f" its events were not received (raise {MAX_FRAME_ENV})")
+        code = 1006 if code is None else code
+        message = CLOSE_REASONS.get(code, f"closed with code {code}")
+        if reason:
+            message += f": {output.inert_str(reason[:200])}"
+        if code == 1008:
+            return AuthError(message, hint=ws.KEY_HINT)
+        if code in (1000, 1001):
+            hint = ("only one client can tail an API key at a time" if code == 1001
+                    else "run 'notifyctl tail' again to re-create it")
+            return NotFoundError(message, hint=hint)
+        if code == 1011:
+            self._closes_1011 += 1
+            if self._closes_1011 >= 2:
+                return NotFoundError(f"{message}, again after re-creating it")
+            self._need_channel = True
+        return message
 
 
-@asynccontextmanager
-async def open_stream(
-    api_url: str, api_key: str, net: NetOptions | None = None, **options: Any
-) -> AsyncIterator[PelionStream]:
-    """The stream for an API key; its HTTP client is closed on exit."""
-    stream = PelionStream(api_url, api_key, net, **options)
-    try:
-        yield stream
-    finally:
-        stream.close()
+def opener(context: StreamContext) -> Opener:
+    """The ``stream`` capability: options checked now (exit 2 before connecting)."""
+    check_paths(context.options.get("path") or ())
+    key = context.secret("api_key")
+    net = context.net
 
-
-@asynccontextmanager
-async def open_sandbox_stream(
-    rate: float, devices: int, **options: Any
-) -> AsyncIterator[PelionStream]:
-    """Start an embedded sandbox on 127.0.0.1 in this event loop and tail it."""
-    from notifyctl.sandbox import Sandbox
-
-    sandbox = Sandbox(host="127.0.0.1", port=0, rate=rate, devices=devices)
-    url = await sandbox.start()
-    output.current().info(f"sandbox at {url} ({devices} devices, {rate:g} events/s)")
-    try:
-        async with open_stream(url, sandbox.api_key, **options) as stream:
+    @contextlib.asynccontextmanager
+    async def open_stream() -> AsyncIterator[Source]:
+        stream = PelionStream(context.connection.api_url, key, net,
+                              retry_for=context.retry_for, on_state=context.on_state)
+        try:
             yield stream
-    finally:
-        await asyncio.wait_for(asyncio.shield(sandbox.stop()), 5)
+        finally:
+            stream.close()
+
+    return open_stream

@@ -14,7 +14,8 @@ Each item becomes one ``Event`` (DESIGN.md "Event lines"):
   bytes do not match the content type (text that is not UTF-8, malformed TLV) the event still
   decodes, with ``payload_b64`` only: that is the device's data, not a broken message;
 - ``raw`` = the item exactly as received, as ``msgspec.Raw`` (its JSON bytes: printed verbatim by
-  ``encode_jsonl``; ``msgspec.json.decode(event.raw)`` gives a dict). ``items`` returns the same.
+  ``events.encode_jsonl``; ``msgspec.json.decode(event.raw)`` gives a dict). ``items`` returns
+  the same.
 
 Anything that is not this format (not JSON, wrong types, invalid base64, a bad timestamp) raises
 ``WireError`` naming the array, index and field, e.g. ``notifications[3].payload: not base64``;
@@ -27,7 +28,7 @@ when that fails does a careful per-item pass run, to say exactly where the messa
 from __future__ import annotations
 
 import binascii
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal
 
 import msgspec  # noqa: TID253 - only commands that decode frames import this module
@@ -41,6 +42,7 @@ from notifyctl.providers.pelion.wire_values import FieldError, Stamp, item_time
 PROVIDER = "pelion"
 KINDS = ARRAY_KINDS  # kept in kinds.py, which TAB completion reads without msgspec
 Raw = msgspec.Raw
+_encoder = msgspec.json.Encoder()
 
 
 class _Notification(msgspec.Struct):
@@ -379,11 +381,3 @@ def is_verification(body: bytes | str) -> bool:
         return bool(msgspec.json.decode(data) == {})
     except (msgspec.DecodeError, RecursionError, ValueError):  # ValueError: bad UTF-8
         return False
-
-
-def encode_jsonl(events: Sequence[Event]) -> bytes:
-    """Events as JSON Lines (one ``\\n``-terminated object each), for ``tail``/``listen``."""
-    return _encoder.encode_lines(events)
-
-
-_encoder = msgspec.json.Encoder()

@@ -10,8 +10,9 @@ rendering for replay and the sandbox, BIDIR answers), ``api`` (the management cl
 from __future__ import annotations
 
 from notifyctl.contract import Opt, Platform
+from notifyctl.contract.manage import HEADER_OPTIONS
 
-_DEVICE_TYPE = Opt("--device-type", "The device type the callbacks belong to.")
+DEVICE_TYPE = Opt("--device-type", "The device type the callbacks belong to.")
 _BODY = Opt("--body-template", "Body with {variables} (checked against the type's variables).")
 _CONTENT_TYPE = Opt("--content-type", "The body's content type.")
 _LINE = Opt("--line-pattern", "BATCH_URL: each message's line, e.g. '{device};{time};{data}'.")
@@ -27,7 +28,8 @@ PLATFORM = Platform(
     kinds=("uplink", "status", "acknowledge", "message"),
     options={
         "register": (
-            _DEVICE_TYPE,
+            DEVICE_TYPE,
+            *HEADER_OPTIONS,
             Opt("--type", "data/uplink, data/bidir, error, service/status, service/geoloc, "
                 "service/ack, service/data-advanced.", default="data/uplink"),
             Opt("--channel", "url, batch_url or email.", default="url",
@@ -41,8 +43,8 @@ PLATFORM = Platform(
             Opt("--payload-config", "'name:byte:type[:len]' fields, usable as "
                 "{customData#name}."),
         ),
-        "unregister": (_DEVICE_TYPE,),
-        "list": (_DEVICE_TYPE,),
+        "unregister": (DEVICE_TYPE,),
+        "list": (DEVICE_TYPE,),
         "listen": (
             Opt("--downlink-data", "Answer BIDIR requests with this downlink "
                 "(16 hex characters)."),
@@ -63,7 +65,8 @@ PLATFORM = Platform(
     fixtures="notifyctl.providers.sigfox:fixtures",
     receiver="notifyctl.providers.sigfox.receive:make",
     rules="notifyctl.providers.sigfox.rules:SigfoxRules",
-    commands="notifyctl.cli.sigfox:app",
-    emulator="notifyctl.providers.sigfox.emulator_delivery:for_sandbox",
+    channels="notifyctl.providers.sigfox.manage:make",
+    commands="notifyctl.providers.sigfox.commands:app",
+    emulator="notifyctl.providers.sigfox.emulator_delivery:SigfoxSandbox",
     hints={"stream": "receive its callbacks with 'notifyctl listen --provider sigfox'"},
 )

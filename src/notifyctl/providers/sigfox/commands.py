@@ -1,107 +1,103 @@
-"""``register``, ``unregister``, ``list``, enable/disable and the undelivered list for Sigfox:
-what the CLI calls once the resolved provider is ``sigfox``. Parsing stays in the CLI; the
-callback is checked (``spec.CallbackSpec.body``) before anything is sent.
-
-Callbacks belong to a device type, so every command takes ``--device-type ID``. The API login
-and password come from ``notifyctl.secrets`` (``username``/``password``), never from options.
-"""
+"""``notifyctl sigfox enable|disable|downlink ID`` and ``sigfox undelivered``: the Sigfox
+callback operations beyond register/unregister/list, on the same client as the ``channels``
+capability (``manage.py``); the CLI resolves the connection and renders through
+``contract.commands.host()``."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable
+from typing import Annotated
 
-from notifyctl import output, secrets
-from notifyctl.errors import UsageError
+import typer
 
-if TYPE_CHECKING:
-    from notifyctl.config import Connection
-    from notifyctl.http import NetOptions
-    from notifyctl.providers.sigfox.api import SigfoxClient
-    from notifyctl.providers.sigfox.spec import CallbackSpec
+from notifyctl.contract.commands import (
+    AccountOpt,
+    ApiUrlOpt,
+    CaBundleOpt,
+    Connect,
+    InsecureOpt,
+    NetTimeoutOpt,
+    ProviderOpt,
+    host,
+)
+from notifyctl.contract.manage import Change
+from notifyctl.providers.sigfox import DEVICE_TYPE
+from notifyctl.providers.sigfox.manage import SigfoxChannels
 
-T = TypeVar("T")
-COLUMNS = ("id", "type", "channel", "target", "method", "enabled", "dead", "downlink")
+app = typer.Typer(help="Sigfox: enable or disable callbacks, choose the downlink callback, "
+                  "list undelivered callbacks.",
+                  no_args_is_help=True)
 
-
-def device_type(value: str | None) -> str:
-    if not value:
-        raise UsageError("--device-type ID is required for sigfox (callbacks belong to a "
-                         "device type)")
-    return value
-
-
-def _run(conn: Connection, net: NetOptions, call: Callable[[SigfoxClient], Awaitable[T]]) -> T:
-    from notifyctl.providers.sigfox.api import SigfoxClient
-
-    api = SigfoxClient(conn.api_url, secrets.require(conn.profile, "username"),
-                       secrets.require(conn.profile, "password"), net)
-    return api.run(call)
-
-
-def register(conn: Connection, net: NetOptions, kind: str | None, spec: CallbackSpec, *,
-             echo_id: bool = True) -> dict[str, Any]:
-    """Create the callback; what was created (its id is also printed alone on stdout for
-    scripts when ``echo_id``)."""
-    from notifyctl.redaction import mask_headers, mask_query
-
-    spec.body()  # a bad option is exit 2 before the credentials are even read
-    dt = device_type(kind)
-    callback_id = _run(conn, net, lambda api: api.create(dt, spec))
-    out = output.current()
-    if echo_id:
-        out.out.write(callback_id + "\n")
-        out.out.flush()
-    out.success(f"created {spec.type} callback {callback_id} on device type "
-                f"{output.inert_str(dt)}")
-    return {"provider": "sigfox", "id": callback_id, "device_type": dt, "type": spec.type,
-            "channel": spec.channel, "url": mask_query(spec.url or ""), "method": spec.method,
-            "headers": mask_headers(spec.headers)}
+IdArg = Annotated[str, typer.Argument(help="Callback id (see 'notifyctl list --device-type').",
+                                      show_default=False)]
+# As register/unregister/list label the declared option when no platform is resolved.
+DeviceTypeOpt = Annotated[
+    str | None,
+    typer.Option(DEVICE_TYPE.flag, help=DEVICE_TYPE.labelled(("sigfox",)), show_default=False),
+]
 
 
-def unregister(conn: Connection, net: NetOptions, kind: str | None,
-               callback_id: str) -> dict[str, Any]:
-    dt = device_type(kind)
-    _run(conn, net, lambda api: api.delete(dt, callback_id))
-    output.current().success(f"deleted callback {output.inert_str(callback_id)}")
-    return {"provider": "sigfox", "id": callback_id, "device_type": dt, "removed": True}
+def _sigfox(connect: Connect) -> SigfoxChannels:
+    return SigfoxChannels(host().context("sigfox", connect))
 
 
-def set_enabled(conn: Connection, net: NetOptions, kind: str | None, callback_id: str,
-                enabled: bool) -> None:
-    dt = device_type(kind)
-    _run(conn, net, lambda api: api.enable(dt, callback_id, enabled))
-    output.current().success(
-        f"{'enabled' if enabled else 'disabled'} callback {output.inert_str(callback_id)}")
+# What a callback command does with the callbacks of the device type and a callback id.
+Action = Callable[[SigfoxChannels, str], Change]
 
 
-def list_callbacks(conn: Connection, net: NetOptions, kind: str | None) -> list[dict[str, Any]]:
-    dt = device_type(kind)
-    return _run(conn, net, lambda api: api.list_callbacks(dt))
+def _callback_command(name: str, doc: str, action: Action) -> None:
+    """Register ``sigfox NAME ID``: enable, disable and downlink take the same options."""
+
+    def command(callback_id: IdArg, device_type: DeviceTypeOpt = None,
+                provider: ProviderOpt = None, api_url: ApiUrlOpt = None,
+                account: AccountOpt = None, timeout: NetTimeoutOpt = None,
+                insecure: InsecureOpt = False, ca_bundle: CaBundleOpt = None) -> None:
+        channels = _sigfox(Connect(provider, api_url, account, timeout, insecure, ca_bundle,
+                                   options={"device_type": device_type}))
+        host().show(action(channels, callback_id))
+
+    command.__doc__ = doc
+    app.command(name)(command)
 
 
-def not_delivered(conn: Connection, net: NetOptions, kind: str | None,
-                  limit: int | None = None) -> list[dict[str, Any]]:
-    dt = device_type(kind)
-    return _run(conn, net, lambda api: api.not_delivered(dt, limit=limit))
+_callback_command("enable", """Enable a callback (Sigfox sends to it again).
+
+    \b
+    Example:
+      notifyctl -p sfx sigfox enable 5f3c... --device-type 5a1b...
+    """, lambda channels, callback_id: channels.set_enabled(callback_id, True))
+_callback_command("disable", """Disable a callback without deleting it.
+
+    \b
+    Example:
+      notifyctl -p sfx sigfox disable 5f3c... --device-type 5a1b...
+    """, lambda channels, callback_id: channels.set_enabled(callback_id, False))
+_callback_command("downlink", """Make a data/bidir callback the one whose answers carry downlinks.
+
+    \b
+    Example:
+      notifyctl -p sfx sigfox downlink 5f3c... --device-type 5a1b...
+    """, lambda channels, callback_id: channels.select_downlink(callback_id))
 
 
-def show(rows: list[dict[str, Any]], fmt: str) -> None:
-    out = output.current()
-    if fmt == "json":
-        out.json(rows)
-        return
-    out.table(list(COLUMNS), [[_cell(row.get(c)) for c in COLUMNS] for row in rows])
+@app.command("undelivered")
+def undelivered(
+    device_type: DeviceTypeOpt = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="At most N errors.",
+                                              show_default=False)] = None,
+    provider: ProviderOpt = None,
+    api_url: ApiUrlOpt = None,
+    account: AccountOpt = None,
+    timeout: NetTimeoutOpt = None,
+    insecure: InsecureOpt = False,
+    ca_bundle: CaBundleOpt = None,
+) -> None:
+    """List callback deliveries that failed (callbacks-not-delivered), as JSON.
 
-
-def _cell(value: object) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return "" if value is None else str(value)
-
-
-def select_downlink(conn: Connection, net: NetOptions, kind: str | None,
-                    callback_id: str) -> None:
-    dt = device_type(kind)
-    _run(conn, net, lambda api: api.select_downlink(dt, callback_id))
-    output.current().success(f"callback {output.inert_str(callback_id)} now answers downlinks")
+    \b
+    Example:
+      notifyctl -p sfx sigfox undelivered --device-type 5a1b... | jq '.[].message'
+    """
+    channels = _sigfox(Connect(provider, api_url, account, timeout, insecure, ca_bundle,
+                               options={"device_type": device_type}))
+    host().show(channels.not_delivered(limit))

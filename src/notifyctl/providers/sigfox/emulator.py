@@ -15,7 +15,7 @@ import itertools
 import time
 from collections import deque
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web  # noqa: TID253 - the sandbox imports emulators only when it runs
 
@@ -23,9 +23,6 @@ from notifyctl.errors import UsageError
 from notifyctl.providers.sigfox.spec import CHANNELS, KNOWN_CODES, METHODS, type_name
 from notifyctl.providers.sigfox.templates import check_template
 from notifyctl.providers.sigfox.wire import message_fields
-
-if TYPE_CHECKING:
-    from notifyctl.sandbox import SandboxConfig
 
 _REQUIRED = ("channel", "callbackType", "callbackSubtype", "enabled", "sendDuplicate")
 
@@ -64,7 +61,7 @@ class SigfoxEmulator:
         app.router.add_put(f"{base}/callbacks/{{callback}}/downlink", self._downlink)
         app.router.add_get(f"{base}/callbacks-not-delivered", self._not_delivered)
 
-    # -- the sandbox's Emulator protocol (notifyctl.sandbox) ---------------------------------
+    # -- the sandbox's Emulator protocol (contract.emulate) -----------------------------------
     def setup(self, app: web.Application) -> None:
         self.install(app)
 
@@ -253,7 +250,3 @@ def validate(body: object) -> str | None:
             return str(exc)
     return None
 
-
-def for_sandbox(config: SandboxConfig) -> SigfoxEmulator:
-    """The factory ``notifyctl.sandbox.EMULATORS`` names (any credentials, any device type)."""
-    return SigfoxEmulator(queue_limit=config.queue_limit)

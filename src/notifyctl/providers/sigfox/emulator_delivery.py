@@ -2,13 +2,14 @@
 of queued uplinks to the enabled DATA callbacks.
 
 Each message (injected with ``POST /_sandbox/sigfox/events`` or generated) goes to the enabled
-DATA callbacks of its ``deviceTypeId`` (every device type's when it has none): rendered by
-``replay.rules.sigfox.callback_request`` (URL channel: one request per message; BATCH_URL: the
-messages of one drain grouped by their one-second ``time`` window) and sent through the replay
-engine's ``Deliverer`` with the Sigfox rules (10 s timeout, one retry, no redirects). A delivery
-that is still not accepted is recorded in ``callbacks-not-delivered``. The answers of the
-DATA/BIDIR callback selected for downlinks are parsed; the last downlink per device is in
-``state()["downlinks"]``. EMAIL callbacks and
+DATA callbacks of its ``deviceTypeId`` (every device type's when it has none): rendered by the
+rules' ``callback_request`` (URL channel: one request per message; BATCH_URL: the messages of
+one drain grouped by their one-second ``time`` window) and sent through the sandbox's sender
+(``context.sender``: the replay engine's delivery) with the Sigfox rules (10 s timeout, one
+retry, no redirects). A delivery that is still not accepted is recorded in
+``callbacks-not-delivered``, saying why. The answers of the DATA/BIDIR callback selected for
+downlinks are parsed; the last downlink per device is in ``state()["downlinks"]``, and an
+answer that cannot be read fails its delivery (the downlink is lost). EMAIL callbacks and
 SERVICE/ERROR callbacks are not sent to (the sandbox generates uplinks only).
 """
 
@@ -18,30 +19,26 @@ import asyncio
 import contextlib
 import itertools
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import aiohttp  # noqa: TID253 - runs only inside `notifyctl sandbox` and tests
-
+from notifyctl.contract.deliver import RuleOptions, Sender, Verdict
+from notifyctl.contract.emulate import SandboxContext
 from notifyctl.errors import WireError
 from notifyctl.providers.sigfox.emulator import SigfoxEmulator
-from notifyctl.replay.engine import Deliverer
-from notifyctl.replay.report import Report
-from notifyctl.replay.rules.base import RuleOptions, Verdict
-from notifyctl.replay.rules.sigfox import SigfoxRules, callback_request
-
-if TYPE_CHECKING:
-    from notifyctl.sandbox import SandboxConfig
+from notifyctl.providers.sigfox.rules import ATTEMPTS, BIDIR, SigfoxRules, callback_request
 
 
 class SigfoxSandbox(SigfoxEmulator):
-    """``SigfoxEmulator`` plus delivery (``notifyctl.sandbox.Emulator``)."""
+    """``SigfoxEmulator`` plus delivery (``contract.emulate.Emulator``); this class is the
+    factory the platform declares (any credentials, any device type)."""
 
-    def __init__(self, config: SandboxConfig) -> None:
+    def __init__(self, context: SandboxContext) -> None:
+        config = context.config
         super().__init__(queue_limit=config.queue_limit)
+        self.context = context
         self.timeout = config.callback_timeout
-        self.report = Report("sigfox", "sandbox callbacks")
+        self.report = context.log("callbacks")
         self._keys = itertools.count()
-        self._session: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
         self._queued = asyncio.Event()
         self.downlinks: dict[str, str | None] = {}  # device -> hex (None: noData)
@@ -57,7 +54,6 @@ class SigfoxSandbox(SigfoxEmulator):
         self._queued.set()
 
     async def start(self) -> None:
-        self._session = aiohttp.ClientSession(trust_env=False)
         self._task = asyncio.get_running_loop().create_task(self._run(), name="sigfox-delivery")
 
     async def stop(self) -> None:
@@ -66,9 +62,6 @@ class SigfoxSandbox(SigfoxEmulator):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
     def state(self) -> dict[str, Any]:
         report = self.report
@@ -108,7 +101,6 @@ class SigfoxSandbox(SigfoxEmulator):
 
     async def _deliver(self, device_type: str, callback: dict[str, Any],
                        messages: list[dict[str, Any]]) -> None:
-        assert self._session is not None
         device = str(messages[0].get("device"))
         try:
             request = callback_request(callback, messages, "sandbox queue",
@@ -119,19 +111,22 @@ class SigfoxSandbox(SigfoxEmulator):
             return
         downlink = callback.get("callbackSubtype") == 3 and bool(callback.get("downlinkHook"))
         rules = SigfoxRules(RuleOptions(target=request.url, timeout=self.timeout,
-                                        callback_type="data/bidir" if downlink else None))
+                                        extra={"callback_type": BIDIR if downlink else None}))
         rules.show_answers = False
-        deliverer = Deliverer(self._session, rules, self.report, proxies=False)
-        verdict = await deliverer.deliver(request)
+        sender = self.context.sender(rules, self.report)
+        verdict = await sender.deliver(request)
         if len(self.downlinks) < self._downlink_limit:  # bounded like every sandbox table
             self.downlinks.update(rules.downlinks)
         if verdict is not Verdict.ACCEPTED:
-            last = deliverer.last or "no answer"
+            last = sender.last or "no answer"
             self.record_undelivered(device_type, callback["id"], device=device,
                                     status=int(last) if last.isdigit() else None,
-                                    message=f"not accepted after 2 attempts (last: {last})")
+                                    message=_why(sender, last))
 
 
-def for_sandbox(config: SandboxConfig) -> SigfoxSandbox:
-    """The factory ``notifyctl.sandbox.EMULATORS`` names (any credentials, any device type)."""
-    return SigfoxSandbox(config)
+def _why(sender: Sender, last: str) -> str:
+    """Why a delivery ended unaccepted: an answer that could not be read (a BIDIR downlink
+    lost) fails at once, anything else after the platform's attempts."""
+    if sender.unreadable:
+        return f"answered {last}, but {sender.unreadable}"
+    return f"not accepted after {ATTEMPTS} attempts (last: {last})"

@@ -15,7 +15,8 @@ from notifyctl.contract import Opt, Platform, Setting
 _USERNAME = Opt("--callback-username", "The username inside each callback.")
 _PASSWORD_ENV = Opt("--callback-password-env", "Environment variable holding the password "
                     "inside each callback (masked in captures).", metavar="VAR")
-_SERVICE = Opt("--service", "The callback service, e.g. DeviceUsage.")
+_SERVICE = Opt("--service", "The callback service, e.g. DeviceUsage.",
+               completer="notifyctl.providers.thingspace.services:complete")
 
 PLATFORM = Platform(
     name="thingspace",
@@ -24,6 +25,7 @@ PLATFORM = Platform(
     default_api_url="https://thingspace.verizon.com/api",
     # callback_password: what ThingSpace sends to the callback URL; keyring only.
     sandbox_path="/api",
+    sandbox_note=" --account sandbox (SOAP: --set api=soap --api-url {url}/api/v2)",
     secrets=("username", "password", "client_id", "client_secret", "callback_password"),
     settings={"api": Setting("which management API: the REST API or SOAP (UWS)",
                              choices=("rest", "soap"), default="rest")},
@@ -36,12 +38,14 @@ PLATFORM = Platform(
             Opt("--allow-unknown-service", "Send a service name not in the known list.", bool,
                 False),
             _USERNAME,
-            _PASSWORD_ENV,
+            Opt("--callback-password-env", "Variable holding its password (else the keyring's "
+                "callback_password, or a prompt).", metavar="VAR"),
         ),
         "unregister": (_SERVICE,),
         "listen": (_USERNAME, _PASSWORD_ENV),
         "replay": (_USERNAME, _PASSWORD_ENV),
     },
+    channels="notifyctl.providers.thingspace.manage:make",
     receiver="notifyctl.providers.thingspace.receive:make",
     rules="notifyctl.providers.thingspace.rules:ThingSpaceRules",
     emulator="notifyctl.providers.thingspace.emulator_delivery:for_sandbox",

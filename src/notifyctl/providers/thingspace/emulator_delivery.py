@@ -3,18 +3,18 @@ delivery of device events to registered listeners.
 
 An event for a service goes to every account's listener of that service, as a SOAP
 ``CallbackRequest`` (listener registered over SOAP) or a REST JSON body, with the registered
-username and password inside. The replay engine's ``Deliverer`` sends it with the ThingSpace
-rules (``replay.rules.thingspace``: POST, 2xx accepted, no redirects, up to
+username and password inside. The sandbox's sender (``context.sender``: the replay engine's
+delivery) sends it with the ThingSpace rules (POST, 2xx accepted, no redirects, up to
 ``max_callback_threshold`` sends with the send number in a REST body's ``callbackCount``), so
 replay and the sandbox share one implementation of those semantics. The wait between sends is
 the rules' ``retry_base``: ``retry_interval`` x ``retry_base`` seconds here. The interval
 (5 minutes) and the threshold (4) follow the notes quoted in protocols/platforms.md A2.
 
 This module keeps only the platform's side: the bounded queue of events, the listeners, and
-the counters ``/_sandbox/state`` shows (read from the engine's ``Report``). Up to
+the counters ``/_sandbox/state`` shows (read from the engine's delivery log). Up to
 ``DELIVERIES`` deliveries run at once; one waiting for its next send holds its slot.
 
-``ThingSpaceEmulator`` follows ``notifyctl.sandbox.Emulator``; ``for_sandbox`` is its factory.
+``ThingSpaceEmulator`` follows ``contract.emulate.Emulator``; ``for_sandbox`` is its factory.
 Injected events (``POST /_sandbox/thingspace/events``) are objects, or a list of them:
 ``{"service": "DeviceUsage", "deviceIds": [{"id": "...", "kind": "IMEI"}], "requestId": "...",
 "data": {"Usage": {...}}, "deviceResponse": {...}}``; only ``service`` is required, ``data``
@@ -27,22 +27,16 @@ import asyncio
 import collections
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-import aiohttp  # noqa: TID253 - runs only inside `notifyctl sandbox` and tests
-from aiohttp import web  # noqa: TID253
+from aiohttp import web  # noqa: TID253 - runs only inside `notifyctl sandbox` and tests
 
+from notifyctl.contract.deliver import INTERRUPTED, Decision, Item, Request, RuleOptions
+from notifyctl.contract.emulate import SandboxContext
 from notifyctl.errors import WireError
 from notifyctl.providers.thingspace import wire
 from notifyctl.providers.thingspace.emulator import Listener, ThingSpaceState, add_routes
-from notifyctl.replay.engine import INTERRUPTED, Deliverer
-from notifyctl.replay.inputs import Item
-from notifyctl.replay.report import Report
-from notifyctl.replay.rules.base import Decision, Request, RuleOptions
-from notifyctl.replay.rules.thingspace import ThingSpaceRules
-
-if TYPE_CHECKING:
-    from notifyctl.sandbox import SandboxConfig
+from notifyctl.providers.thingspace.rules import ThingSpaceRules
 
 RETRY_INTERVAL = 300.0
 # `notifyctl sandbox` is watched by a person: five minutes between sends would look like a hang.
@@ -111,10 +105,12 @@ class _Noted(ThingSpaceRules):
 class ThingSpaceEmulator:
     name: ClassVar[str] = "thingspace"
 
-    def __init__(self, state: ThingSpaceState | None = None, *, devices: int = 5,
+    def __init__(self, context: SandboxContext, state: ThingSpaceState | None = None, *,
+                 devices: int = 5,
                  retry_interval: float = RETRY_INTERVAL, retry_base: float = 1.0,
                  timeout: float = 20.0, queue_limit: int = 100_000,
                  max_callback_threshold: int = MAX_CALLBACK_THRESHOLD, prefix: str = "") -> None:
+        self.context = context
         self.state_ = state or ThingSpaceState()
         self.devices = [wire.DeviceId("IMEI", str(490154203237500 + n)) for n in range(devices)]
         self.retry_delay = retry_interval * retry_base
@@ -123,24 +119,18 @@ class ThingSpaceEmulator:
         self.prefix = prefix
         # Events not yet being delivered; task_done() once a delivery settles (wait_idle).
         self.queue: asyncio.Queue[Outgoing] = asyncio.Queue(maxsize=queue_limit)
-        self.report = Report("thingspace", "sandbox listeners")
+        self.report = context.log("listeners")
         self.dropped = 0  # events the full queue turned away
         self.recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=20)
-        self._session: aiohttp.ClientSession | None = None
         self._dispatcher: asyncio.Task[None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
         self._next = 0
 
-    # -- the sandbox's Emulator protocol (notifyctl.sandbox) ---------------------------------
+    # -- the sandbox's Emulator protocol (contract.emulate) -----------------------------------
     def setup(self, app: web.Application) -> None:
         add_routes(app, self.state_, prefix=self.prefix)
 
     async def start(self) -> None:
-        # As many connections as deliveries: none waits for a pooled connection, which would
-        # eat into its own request timeout.
-        self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=DELIVERIES),
-            cookie_jar=aiohttp.DummyCookieJar(), trust_env=False)
         self._dispatcher = asyncio.create_task(self._dispatch(), name="thingspace-delivery")
 
     async def stop(self) -> None:
@@ -149,9 +139,6 @@ class ThingSpaceEmulator:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._dispatcher = None
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
     def inject(self, body: Any, api_key: str | None) -> dict[str, Any]:
         items = body if isinstance(body, list) else [body]
@@ -237,7 +224,6 @@ class ThingSpaceEmulator:
             task.add_done_callback(settled)
 
     async def _deliver(self, item: Outgoing) -> None:
-        assert self._session is not None
         options = RuleOptions(target=item.listener.url, timeout=self.timeout,
                               retry_base=self.retry_delay, skip_invalid=True,
                               # SOAP bodies carry no threshold: the platform's setting is ours
@@ -248,7 +234,7 @@ class ThingSpaceEmulator:
         if not isinstance(request, Request):  # bodies sample_body built always pass
             self.report.refused += 1
             return
-        await Deliverer(self._session, rules, self.report, proxies=False).deliver(request)
+        await self.context.sender(rules, self.report).deliver(request)
 
     async def wait_idle(self, timeout: float = 5.0) -> None:
         """Until nothing is queued, being sent or waiting for its next send (tests)."""
@@ -276,9 +262,11 @@ def _injected(item: Any) -> tuple[str, str | None, list[wire.DeviceId], dict[str
     return item["service"], request_id, devices, data, responses or None
 
 
-def for_sandbox(config: SandboxConfig) -> ThingSpaceEmulator:
-    """The factory ``notifyctl.sandbox.EMULATORS`` names; retries every 5 s x retry_base (not
-    the platform's 300 s), so an unacknowledged delivery is seen again while someone watches."""
-    return ThingSpaceEmulator(devices=config.devices, retry_interval=SANDBOX_RETRY_INTERVAL,
+def for_sandbox(context: SandboxContext) -> ThingSpaceEmulator:
+    """The emulator factory the platform declares; retries every 5 s x retry_base (not the
+    platform's 300 s), so an unacknowledged delivery is seen again while someone watches."""
+    config = context.config
+    return ThingSpaceEmulator(context, devices=config.devices,
+                              retry_interval=SANDBOX_RETRY_INTERVAL,
                               retry_base=config.retry_base,
                               timeout=config.callback_timeout, queue_limit=config.queue_limit)

@@ -12,6 +12,8 @@ URL on any other port gets a warning, not an error, since sandboxes and tunnels 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from notifyctl.errors import UsageError
@@ -57,6 +59,13 @@ ALLOWED_PORT_RANGES: tuple[tuple[int, int], ...] = (
     (50551, 50559),
 )
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def complete(settings: Mapping[str, Any], incomplete: str) -> list[str]:
+    """TAB for ``--service``: the services of the profile's ``api`` (both APIs' when unknown)."""
+    api = str(settings.get("api") or "").lower()
+    names = SERVICES.get(api) or (*REST_SERVICES, *SOAP_SERVICES)
+    return sorted(name for name in set(names) if name.startswith(incomplete))
 
 
 def known_services(api: str = "rest") -> tuple[str, ...]:
