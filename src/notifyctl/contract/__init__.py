@@ -102,6 +102,10 @@ class Platform:
     hints: Mapping[str, str] = field(default_factory=dict)
     # The platform's API under the sandbox's URL (``tail --sandbox``, the sandbox's banner).
     sandbox_path: str = ""
+    # Arguments each command needs to work against the sandbox (a ThingSpace --service, an
+    # Iottly --device, a signing key's variable: CONFORMANCE_KEY): what the conformance suite
+    # runs every platform with.
+    sandbox_args: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # What the sandbox's banner adds to the platform's line after its --api-url: more of the
     # profile (``--account sandbox``) or a sentence of its own; ``{url}`` is the sandbox's URL.
     sandbox_note: str = ""

@@ -26,4 +26,6 @@ PLATFORM = Platform(
     rules="notifyctl.providers.generic.rules:GenericRules",
     hints={"channels": "generic webhooks are registered with the sender itself",
            "stream": "receive them with 'notifyctl listen --provider generic'"},
+    sandbox_args={"listen": ("--verify-key-env", "CONFORMANCE_KEY"),
+                  "replay": ("--sign", "standard-webhooks", "--sign-key-env", "CONFORMANCE_KEY")},
 )

@@ -43,4 +43,5 @@ PLATFORM = Platform(
     hints={"channels": "Iottly webhooks cannot be managed through an API: they are set in the "
                        "dashboard (Project settings -> Configure webhooks); check a YAML "
                        "description of them first with 'notifyctl iottly check-webhooks FILE'"},
+    sandbox_args={"tail": ("--device", "dev_01")},
 )

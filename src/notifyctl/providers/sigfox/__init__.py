@@ -69,4 +69,6 @@ PLATFORM = Platform(
     commands="notifyctl.providers.sigfox.commands:app",
     emulator="notifyctl.providers.sigfox.emulator_delivery:SigfoxSandbox",
     hints={"stream": "receive its callbacks with 'notifyctl listen --provider sigfox'"},
+    sandbox_args={command: ("--device-type", "sandbox")  # what the generator's messages are
+                  for command in ("register", "unregister", "list")},
 )

@@ -51,4 +51,11 @@ PLATFORM = Platform(
     emulator="notifyctl.providers.thingspace.emulator_delivery:for_sandbox",
     hints={"stream": "ThingSpace has no live stream; receive its callbacks with "
                      "'notifyctl listen --provider thingspace'"},
+    sandbox_args={
+        "register": ("--account", "sandbox", "--service", "DeviceUsage", "--callback-username",
+                     "hook", "--callback-password-env", "CONFORMANCE_KEY"),
+        "unregister": ("--account", "sandbox", "--service", "DeviceUsage"),
+        "list": ("--account", "sandbox"),
+        "listen": ("--callback-username", "hook", "--callback-password-env", "CONFORMANCE_KEY"),
+    },
 )
