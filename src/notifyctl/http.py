@@ -47,6 +47,7 @@ from notifyctl.errors import (
     for_status,
 )
 from notifyctl.retry import parse_retry_after
+from notifyctl.tls import client_context
 
 DEFAULT_TIMEOUT = 30.0
 # Nothing has answered yet: waiting longer than this to connect rarely helps (--timeout still
@@ -78,17 +79,7 @@ class NetOptions:
 
     def ssl_context(self) -> ssl.SSLContext:
         """The TLS settings as one context, usable by httpx and websockets alike."""
-        if self.insecure:
-            context = ssl.create_default_context()
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-            return context
-        if self.ca_bundle:
-            try:
-                return ssl.create_default_context(cafile=self.ca_bundle)
-            except (OSError, ssl.SSLError) as exc:
-                raise UsageError(f"--ca-bundle {self.ca_bundle}: cannot load: {exc}") from exc
-        return ssl.create_default_context()
+        return client_context(self.insecure, self.ca_bundle)
 
 
 def net_options(

@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import secrets
-import signal
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -33,10 +32,10 @@ from typing import Any, TypeVar
 import aiohttp  # noqa: TID253 - runs only inside `notifyctl sandbox` and tests
 from aiohttp import web  # noqa: TID253
 
-from notifyctl import registry
+from notifyctl import registry, servers, signals
 from notifyctl.contract.deliver import DeliveryLog, Rules, Sender
 from notifyctl.contract.emulate import Emulator, SandboxConfig, SandboxContext
-from notifyctl.errors import Interrupted, UsageError
+from notifyctl.errors import UsageError
 from notifyctl.replay.engine import Deliverer
 from notifyctl.replay.report import Report
 
@@ -192,23 +191,9 @@ class Sandbox:
     async def start(self) -> str:
         for emulator in self.emulators.values():
             await emulator.start()
-        runner = web.AppRunner(
-            self.build_app(), access_log=None, handle_signals=False, shutdown_timeout=1.0
-        )
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port)
-        try:
-            await site.start()
-        except OSError as exc:
-            await runner.cleanup()
-            raise UsageError(
-                f"sandbox: cannot listen on {self.host}:{self.port}: {exc.strerror or exc}"
-            ) from exc
-        self._runner = runner
-        address = runner.addresses[0]
-        self.port = int(address[1])
-        host = f"[{address[0]}]" if ":" in str(address[0]) else address[0]
-        self.url = f"http://{host}:{self.port}"
+        self._runner, self.url = await servers.bind(self.build_app(), self.host, self.port,
+                                                    what="sandbox")
+        self.port = int(self._runner.addresses[0][1])
         self._restart_generator()
         return self.url
 
@@ -346,26 +331,14 @@ class Sandbox:
 def serve(sandbox: Sandbox, announce: Callable[[Sandbox], None]) -> None:
     """Run ``sandbox`` until SIGINT or SIGTERM, then shut it down cleanly and raise
     ``Interrupted`` (exit 130 / 143). ``announce`` is called once it is listening."""
+    stopped = asyncio.Event()
 
-    async def main() -> int:
-        loop = asyncio.get_running_loop()
-        stopped = asyncio.Event()
-        received: list[int] = []
-
-        def on_signal(signum: int) -> None:
-            received.append(signum)
-            stopped.set()
-
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, on_signal, signum)
+    async def main() -> None:
         try:
             await sandbox.start()
             announce(sandbox)
             await stopped.wait()
         finally:
             await sandbox.stop()
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(signum)
-        return received[0]
 
-    raise Interrupted(asyncio.run(main()))
+    signals.run(main, on_signal=lambda _signum: stopped.set())

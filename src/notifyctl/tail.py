@@ -19,16 +19,15 @@ import asyncio
 import contextlib
 import fnmatch
 import re
-import signal
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Protocol
 
-from notifyctl import output
+from notifyctl import output, signals
 from notifyctl.contract.stream import Opener, Source, StreamStats
-from notifyctl.errors import CountNotReached, Interrupted, WireError
+from notifyctl.errors import CountNotReached, WireError
 from notifyctl.events import CaptureWriter, Delivery, Event, encode_jsonl, now_iso
 
 __all__ = ["Dedup", "Filters", "JsonlSink", "Sink", "Source", "StreamStats", "TailOptions",
@@ -301,37 +300,9 @@ def run(
     on_finish: Callable[[TailRun, Source], None] | None = None,
 ) -> TailRun:
     """Run ``tail`` on a fresh event loop; SIGINT/SIGTERM raise Interrupted once flushed."""
-    received: list[int] = []
 
     async def main() -> TailRun:
-        task = asyncio.current_task()
-        loop = asyncio.get_running_loop()
-        installed: list[signal.Signals] = []
+        async with open_source() as source:
+            return await tail(source, sink, options, on_finish)
 
-        def stop(signum: int) -> None:
-            if not received:
-                received.append(signum)
-                if task is not None:
-                    task.cancel()
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, stop, int(sig))
-                installed.append(sig)
-            except (ValueError, RuntimeError, NotImplementedError):
-                pass  # not the main thread: the default handlers stay
-        try:
-            async with open_source() as source:
-                return await tail(source, sink, options, on_finish)
-        finally:
-            for sig in installed:
-                loop.remove_signal_handler(sig)
-
-    try:
-        return asyncio.run(main())
-    except asyncio.CancelledError:
-        if received:
-            raise Interrupted(received[0]) from None
-        raise
-    except KeyboardInterrupt:
-        raise Interrupted(signal.SIGINT) from None
+    return signals.run(main)

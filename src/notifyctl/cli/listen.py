@@ -100,9 +100,8 @@ def listen(
       CB_PASS=... notifyctl listen --provider thingspace --callback-username hook \\
           --callback-password-env CB_PASS --strict --save ts.jsonl
     """
-    import asyncio
 
-    from notifyctl import output
+    from notifyctl import output, signals
     from notifyctl.cli.common import stored_signing_secret
     from notifyctl.listen import Listener, Settings
     from notifyctl.listen.handlers import receiver_platform
@@ -136,7 +135,7 @@ def listen(
             proxy.target = JsonlSink(out.out, on_closed=listener.stop)
 
     listener = Listener(settings, proxy)
-    summary = asyncio.run(listener.run(ready))
+    summary = signals.run(lambda: listener.run(ready), on_signal=listener.interrupt)
     error = listener.outcome(summary)
     if error is not None:
         raise error

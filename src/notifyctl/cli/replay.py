@@ -22,10 +22,11 @@ from notifyctl.cli.completers import complete_fixture
 from notifyctl.cli.platform_options import PlatformValues
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Coroutine, Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
     from notifyctl.contract import Platform
     from notifyctl.contract.deliver import InputStats, Item
+    from notifyctl.errors import Interrupted
     from notifyctl.replay.report import Report
 
 
@@ -221,7 +222,7 @@ def _run(**args: Any) -> None:
 
     from notifyctl import output
     from notifyctl.contract.deliver import InputStats
-    from notifyctl.errors import DeliveryFailed, Interrupted, UsageError
+    from notifyctl.errors import DeliveryFailed, UsageError
     from notifyctl.replay import fixtures, inputs
     from notifyctl.replay.report import Report, histogram_lines, summary_rows
 
@@ -236,13 +237,13 @@ def _run(**args: Any) -> None:
     source = inputs.read_inputs(paths, fmt=args["input_format"], skip_invalid=args["skip_invalid"],
                                 stats=stats, limit=args["limit"])
     first, name = _platform_name(args, source, paths, stats)
-    signum: int | None = None
+    stopped: Interrupted | None = None
     if name is None:  # an empty input, allowed: no platform's rules to run
         report = Report(NO_PLATFORM, args["to"])
         report.finished = report.started
     else:
         items = itertools.chain([first] if first is not None else [], source)
-        report, signum = _deliver(args, name, items, stats)
+        report, stopped = _deliver(args, name, items, stats)
     data = report.as_dict()
     if args["report_file"]:
         try:
@@ -255,8 +256,8 @@ def _run(**args: Any) -> None:
         out.json(data)
     if not out.quiet:
         _summary(out, data, summary_rows(data), histogram_lines(data))
-    if signum is not None:
-        raise Interrupted(signum)
+    if stopped is not None:
+        raise stopped
     if not report.ok:
         bad = report.failed + report.gone + report.refused
         raise DeliveryFailed(
@@ -294,13 +295,12 @@ def _platform_name(args: dict[str, Any], source: Iterator[Item], paths: list[Any
 
 
 def _deliver(args: dict[str, Any], name: str, items: Iterable[Item],
-             stats: InputStats) -> tuple[Report, int | None]:
+             stats: InputStats) -> tuple[Report, Interrupted | None]:
     """Deliver ``items`` by platform ``name``'s rules; the report, and the signal that stopped
-    the run, if one did."""
-    import asyncio
-
-    from notifyctl import output, registry
+    the run, if one did (the attempt in flight is counted as interrupted)."""
+    from notifyctl import output, registry, signals
     from notifyctl.contract.deliver import RuleOptions
+    from notifyctl.errors import Interrupted
     from notifyctl.headers import from_options
     from notifyctl.replay import engine
     from notifyctl.replay.report import Report
@@ -326,13 +326,16 @@ def _deliver(args: dict[str, Any], name: str, items: Iterable[Item],
         progress_interval=every,
     )
     report = Report(chosen.name, args["to"])
+    stopped: Interrupted | None = None
     try:
-        signum = asyncio.run(_until_signal(
-            engine.replay(items, args["to"], chosen, opts, stats=stats, report=report), report))
+        signals.run(lambda: engine.replay(items, args["to"], chosen, opts, stats=stats,
+                                          report=report))
+    except Interrupted as exc:
+        stopped, report.stopped = exc, exc.message
     finally:
         if progress is _progress:
             sys.stderr.write("\r\x1b[K")
-    return report, signum
+    return report, stopped
 
 
 def _nothing_message(paths: list[Any], stats: Any) -> str:
@@ -341,36 +344,6 @@ def _nothing_message(paths: list[Any], stats: Any) -> str:
     shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
     why = f": {stats.invalid} malformed line(s) skipped" if stats.invalid else ""
     return f"nothing to replay in {shown}{why}"
-
-
-async def _until_signal(run: Coroutine[Any, Any, Report], report: Report) -> int | None:
-    """Run the replay; SIGINT or SIGTERM stops it at once (the attempt in flight is counted as
-    interrupted) and returns the signal, so the caller still writes the report."""
-    import asyncio
-    import signal
-
-    loop = asyncio.get_running_loop()
-    task = asyncio.ensure_future(run)
-    received: list[int] = []
-
-    def on_signal(signum: int) -> None:
-        if not received:
-            received.append(signum)
-            report.stopped = f"interrupted by {signal.Signals(signum).name}"
-            task.cancel()
-
-    signals = (signal.SIGINT, signal.SIGTERM)
-    for signum in signals:
-        loop.add_signal_handler(signum, on_signal, signum)
-    try:
-        await task
-    except asyncio.CancelledError:
-        if not received:
-            raise
-    finally:
-        for signum in signals:
-            loop.remove_signal_handler(signum)
-    return received[0] if received else None
 
 
 STATUS_EVERY = 5.0  # seconds between status lines when stderr is not a terminal

@@ -9,7 +9,6 @@ programs (and tests) that want a receiver beside their own code.
 from __future__ import annotations
 
 import asyncio
-import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from types import TracebackType
 
 from aiohttp import web  # noqa: TID253 - listen runs only inside its command
 
+from notifyctl import servers
 from notifyctl.errors import (
     CountNotReached,
     Interrupted,
@@ -51,33 +51,21 @@ class Listener:
         self._receiver: Receiver | None = None
         self._signum: int | None = None
 
-    async def run(self, on_ready: Callable[[str], None] | None = None,
-                  signals: bool = True) -> Summary:
-        """Serve; returns the summary (``outcome()`` turns it into an error, if any)."""
+    async def run(self, on_ready: Callable[[str], None] | None = None) -> Summary:
+        """Serve; returns the summary (``outcome()`` turns it into an error, if any). Signals
+        are the caller's: ``signals.run`` with ``on_signal=listener.interrupt``."""
         settings = self.settings
         writer = _open_capture(settings.save) if settings.save else None
         receiver = self._receiver = Receiver(settings, self.handler, self.sink, writer)
-        # Requests in flight are drained by the receiver first (below); what aiohttp still
-        # holds after that is idle keep-alive connections, not worth waiting for.
-        runner = web.AppRunner(build_app(receiver), access_log=None, handle_signals=False,
-                               shutdown_timeout=0.1)
-        loop = asyncio.get_running_loop()
-        installed: list[int] = []
+        runner: web.AppRunner | None = None
         try:
-            await runner.setup()
-            site = web.TCPSite(runner, settings.host, settings.port, backlog=1024)
-            try:
-                await site.start()
-            except OSError as exc:
-                raise UsageError(f"cannot listen on {settings.host}:{settings.port}: "
-                                 f"{exc.strerror or exc}") from exc
-            self.url = _url(settings, runner)
+            # Requests in flight are drained by the receiver first (below); what aiohttp still
+            # holds after that is idle keep-alive connections, not worth waiting for.
+            runner, base = await servers.bind(build_app(receiver), settings.host, settings.port,
+                                              what="listen", shutdown_timeout=0.1, backlog=1024)
+            self.url = base + (settings.path or "/")
             if on_ready is not None:
                 on_ready(self.url)
-            if signals and threading.current_thread() is threading.main_thread():
-                for signum in (signal.SIGINT, signal.SIGTERM):
-                    loop.add_signal_handler(signum, self._on_signal, signum)
-                    installed.append(signum)
             reason = "stopped"
             try:
                 await asyncio.wait_for(receiver.stopped.wait(), settings.timeout)
@@ -90,17 +78,17 @@ class Listener:
             receiver.stopping = True
             await receiver.drain(settings.shutdown_grace)
         finally:
-            for number in installed:
-                loop.remove_signal_handler(number)
             # Waits for requests in flight (their capture lines are already written).
-            await runner.cleanup()
+            if runner is not None:
+                await runner.cleanup()
             await receiver.close()
             if writer is not None:
                 writer.close()
             self.sink.close()
         return Summary(receiver.received, receiver.failed, reason, self._signum)
 
-    def _on_signal(self, signum: int) -> None:
+    def interrupt(self, signum: int) -> None:
+        """A signal ends the run gracefully (requests in flight are answered)."""
         if self._signum is None:
             self._signum = signum
         self.stop()
@@ -129,13 +117,6 @@ def _open_capture(path: str) -> CaptureWriter:
         return CaptureWriter(path)
     except OSError as exc:
         raise UsageError(f"{path}: cannot open the capture file: {exc.strerror}") from exc
-
-
-def _url(settings: Settings, runner: web.AppRunner) -> str:
-    address = runner.addresses[0]
-    host, port = address[0], address[1]
-    shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}{settings.path or '/'}"
 
 
 async def serve(settings: Settings, sink: Sink | None = None,
@@ -168,8 +149,7 @@ class BackgroundListener:
     def _main(self) -> None:
         async def body() -> None:
             self._loop = asyncio.get_running_loop()
-            self.summary = await self.listener.run(lambda _url: self._ready.set(),
-                                                   signals=False)
+            self.summary = await self.listener.run(lambda _url: self._ready.set())
 
         try:
             asyncio.run(body())

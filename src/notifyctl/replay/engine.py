@@ -51,6 +51,7 @@ from notifyctl.replay.answers import ACCEPT_ENCODING, decoded
 from notifyctl.replay.reach import Reach
 from notifyctl.replay.report import Report
 from notifyctl.retry import parse_retry_after
+from notifyctl.tls import client_context
 
 DEFAULT_CONCURRENCY = 16
 MAX_RETRY_AFTER = 120.0  # seconds: the longest Retry-After a replay waits for
@@ -107,14 +108,8 @@ def concurrency_for(rules: Rules, options: Options) -> int:
 
 
 def ssl_setting(insecure: bool, ca_bundle: str | None) -> ssl.SSLContext | bool:
-    if insecure:
-        return False
-    if ca_bundle:
-        try:
-            return ssl.create_default_context(cafile=ca_bundle)
-        except (OSError, ssl.SSLError) as exc:
-            raise UsageError(f"--ca-bundle {ca_bundle}: cannot load: {exc}") from exc
-    return True
+    """aiohttp's ``ssl``: False verifies nothing (``--insecure``), else the one context."""
+    return False if insecure else client_context(ca_bundle=ca_bundle)
 
 
 def new_session(concurrency: int, options: Options) -> aiohttp.ClientSession:
