@@ -21,7 +21,7 @@ A template is any text; ``{name}`` where name looks like an identifier (``#`` al
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from urllib.parse import quote
 
 from notifyctl.errors import UsageError, WireError
@@ -166,7 +166,3 @@ def variables_in_order(template: str) -> list[str]:
     """Every variable occurrence in order (repeats kept), matching ``pattern_regex`` groups."""
     return VARIABLE.findall(template)
 
-
-def all_variables(types: Iterable[str] = VARIABLES) -> set[str]:
-    """The union of the variables of ``types`` (for decoders that accept any callback type)."""
-    return {name for type_name in types for name in VARIABLES[type_name]}
