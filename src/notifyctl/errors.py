@@ -1,4 +1,4 @@
-"""The one exception tree of notifyctl; each class carries the exit code of DESIGN.md.
+"""The one exception tree of notifyctl; each class carries its exit code (README.md, "Exit codes").
 
     NotifyctlError (1, a bug: unexpected)
     ├── UsageError (2)            bad flag, bad input file, bad config

@@ -29,7 +29,8 @@ CAPTURE_VERSION = 1
 MAX_CAPTURE_LINE = 128 * 1024 * 1024
 MAX_LINE_ENV = "NOTIFYCTL_MAX_CAPTURE_LINE"
 class Event(msgspec.Struct, omit_defaults=True):
-    """One decoded item, as printed by ``tail``/``listen -o jsonl`` (fields per DESIGN.md)."""
+    """One decoded item, as printed by ``tail``/``listen -o jsonl`` (fields: docs/architecture.md,
+    "Event lines")."""
 
     provider: str
     kind: str

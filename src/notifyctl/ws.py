@@ -310,7 +310,8 @@ class Reconnecting:
                 code = 1006
             finally:
                 # Leaving for any reason of our own (--count, --timeout, a signal) is a normal
-                # close, 1000: on Pelion it also closes the channel (seed), nothing left behind.
+                # close, 1000: on Pelion it also closes the channel (docs/platforms/pelion.md),
+                # nothing left behind.
                 await self._leave(ws)
             if self.healthy_after is None or got_frame or (
                     time.monotonic() - opened_at >= self.healthy_after):

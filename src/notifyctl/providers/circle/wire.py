@@ -1,7 +1,8 @@
 """Logitech Circle notification bodies, pure: the 15 event types, checking a registration's
 choice of them, and decoding an event body into events (and building one, for the sandbox).
 
-A body is ``{"accountId", "eventType", "eventData": {...}, "userData"?}`` (seed 004). Client
+A body is ``{"accountId", "eventType", "eventData": {...}, "userData"?}``
+(docs/platforms/circle.md). Client
 notification frames are assumed to carry the same object [inf]; an array of them is accepted.
 Each becomes one ``Event``: ``kind`` = ``eventType``; ``device`` = ``eventData.accessoryId``;
 ``id`` = ``eventData.activityId`` (or ``eventData.id``); ``time`` = an ISO ``eventData``
@@ -22,7 +23,8 @@ from notifyctl.providers.circle import kinds
 
 PROVIDER = "circle"
 EVENT_TYPES = kinds.EVENT_TYPES  # kept in kinds.py, which TAB completion reads without msgspec
-# High-frequency events: registering them needlessly gets an application shut off (seed 004).
+# High-frequency events: registering them needlessly gets an application shut off
+# (docs/platforms/circle.md).
 MOTION_TYPES = frozenset({"motion_started", "motion_ended"})
 ALWAYS_SENT = "account_deleted"
 _TIME_KEYS = ("timestamp", "time", "startTime", "createdAt")

@@ -1,4 +1,5 @@
-"""Sandbox routes for the Iottly WebSocket stream (seed 002) at ``{prefix}/v1/stream``.
+"""Sandbox routes for the Iottly WebSocket stream (docs/platforms/iottly.md) at
+``{prefix}/v1/stream``.
 
 - The handshake needs ``?api_key=`` equal to ``api_key`` (401 otherwise; ``None`` accepts any).
 - ``subscribe`` -> ``subscribed`` with a subscription id; ``unsubscribe`` removes it; a device

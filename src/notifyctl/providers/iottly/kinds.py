@@ -1,4 +1,5 @@
-"""The kinds of Iottly stream events (DESIGN.md "Event lines"): plain data, so TAB completion
+"""The kinds of Iottly stream events (docs/architecture.md, "Event lines"): plain data, so TAB
+completion
 (``tail --kind``) and option checks read them without loading the decoder."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The Iottly WebSocket stream (seed 002): telemetry subscriptions for ``tail`` and remote
+"""The Iottly WebSocket stream (docs/platforms/iottly.md): telemetry subscriptions for ``tail`` and
+remote
 commands for ``iottly exec``, over ``wss://.../v1/stream?api_key=KEY``.
 
 ``IottlyStream`` is a ``notifyctl.tail.Source``: ``frames()`` subscribes to every (device,

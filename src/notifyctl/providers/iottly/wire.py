@@ -1,6 +1,7 @@
-"""Iottly stream messages, pure (seed 002): JSON objects ``{type, payload, request_id?}``.
+"""Iottly stream messages, pure (docs/platforms/iottly.md): JSON objects ``{type, payload,
+request_id?}``.
 
-Decoded into events (DESIGN.md "Event lines"):
+Decoded into events (docs/architecture.md, "Event lines"):
 - ``telemetry`` -> kind ``telemetry``: ``device`` = ``device_id``, ``stream``, ``value``,
   ``time`` = ``ts``, ``id`` = ``subscription_id``;
 - ``command_output`` -> kind ``command-output``: ``fd`` (stdout|stderr), ``chunk``,

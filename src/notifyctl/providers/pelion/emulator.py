@@ -5,7 +5,7 @@ Each key has at most one channel, of one type (callback or websocket), and one q
 reach a key's queue from the synthetic generator (keys that have a channel), from the control
 endpoint ``POST /_sandbox/pelion/events`` (one key, or every channel), and leave it either over
 the key's one WebSocket (frames of at most ``max_chunk_size`` items, no ack) or through the
-``CallbackDeliverer``. Status codes and close codes follow protocols/pelion.md sections 2 and 5.
+``CallbackDeliverer``. Status codes and close codes follow docs/platforms/pelion.md.
 """
 
 from __future__ import annotations

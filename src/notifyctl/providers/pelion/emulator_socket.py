@@ -2,7 +2,7 @@
 server pings, and the ways it ends (a close code, a takeover, a dropped TCP connection, a
 stalled peer, or the client's own close: a normal 1000 from the client removes the channel).
 
-Frames are pushed with no application-level ack (protocols/pelion.md section 4): a frame counts
+Frames are pushed with no application-level ack (docs/platforms/pelion.md): a frame counts
 as delivered once the write succeeded. A batch whose write failed goes back to the front of the
 queue so the next connection receives it; closing from the server side always waits for the
 frame being written to finish, so a close code never cuts a frame in half.
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from notifyctl.contract.emulate import SandboxContext
     from notifyctl.providers.pelion.emulator import KeyState
 
-PING_PAYLOAD = b"sbx!"  # the service pings with four bytes (seed: WebSocket interface)
+PING_PAYLOAD = b"sbx!"  # the service pings with four bytes (docs/platforms/pelion.md)
 PONG_TIMEOUT = 10.0
 PUMP_STOP_TIMEOUT = 5.0
 _SEND_ERRORS = (ConnectionError, RuntimeError, aiohttp.ClientError, OSError)
@@ -102,7 +102,8 @@ class ChannelSocket:
 
     @property
     def closed_normally_by_client(self) -> bool:
-        """The client ended with 1000: on the platform that closes the channel too (seed:
+        """The client ended with 1000: on the platform that closes the channel too
+        (docs/platforms/pelion.md:
         "Closing the socket from client closes the channel, too")."""
         return self.client_close == 1000
 

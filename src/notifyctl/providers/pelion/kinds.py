@@ -3,7 +3,8 @@ so TAB completion (``tail --kind``) can read them without loading the decoder (m
 
 from __future__ import annotations
 
-# NotificationMessage array -> the ``kind`` of each of its items (DESIGN.md "Event lines").
+# NotificationMessage array -> the ``kind`` of each of its items (docs/architecture.md, "Event
+# lines").
 ARRAY_KINDS: dict[str, str] = {
     "notifications": "notification",
     "registrations": "registration",

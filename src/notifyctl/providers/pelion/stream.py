@@ -1,7 +1,7 @@
 """The Pelion WebSocket channel as a ``tail`` source (the ``stream`` capability: ``opener``):
 create the channel, connect, and Pelion's policy for ``notifyctl.ws.Reconnecting``'s loop.
 
-Connection facts (protocols/pelion.md, section 5): the channel is created with
+Connection facts (docs/platforms/pelion.md): the channel is created with
 ``PUT /v2/notification/websocket`` (never deleted to reconnect: deleting drops the server's
 queue), then ``/v2/notification/websocket-connect`` is opened offering the subprotocols ``wss``
 and ``pelion_<key>``. A 10,000-item message can be several MB, so the size limit is raised
@@ -20,7 +20,8 @@ The close-code policy:
   has ever answered in this run).
 
 Leaving (``--count``, ``--timeout``, SIGINT/SIGTERM) closes the socket normally (1000), which on
-the platform closes the channel too (seed: "Closing the socket from client closes the channel,
+the platform closes the channel too (docs/platforms/pelion.md: "Closing the socket from client
+closes the channel,
 too"): nothing is left behind for the next ``register``. A drop (1006) keeps the channel and
 its queue.
 

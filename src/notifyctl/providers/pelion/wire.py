@@ -2,7 +2,7 @@
 
 A NotificationMessage (one callback PUT body or one WebSocket text message) is a JSON object with
 up to six arrays (``KINDS``); unknown top-level keys are ignored so newer servers still decode.
-Each item becomes one ``Event`` (DESIGN.md "Event lines"):
+Each item becomes one ``Event`` (docs/architecture.md, "Event lines"):
 
 - ``device`` = ``ep`` (a string de-registration is the ep itself); ``id`` = ``uid`` when present
   (an async-response's ``id``); ``path``, ``status``; ``content_type`` = ``ct``;

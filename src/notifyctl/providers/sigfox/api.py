@@ -1,6 +1,6 @@
 """The Sigfox backend API v2 callback client (HTTP Basic with the API login and password).
 
-Paths (platforms.md B), relative to the API base (``https://api.sigfox.com/v2``):
+Paths (docs/platforms/sigfox.md), relative to the API base (``https://api.sigfox.com/v2``):
 ``/device-types/{id}/callbacks`` (GET list, POST create), ``.../callbacks/{cb}`` (PUT partial
 update, DELETE), ``.../callbacks/{cb}/enable?enabled=true|false`` (PUT),
 ``.../callbacks/{cb}/downlink`` (PUT, selects the BIDIR callback that answers downlinks),

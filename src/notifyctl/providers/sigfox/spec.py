@@ -2,7 +2,8 @@
 codes, channels, and the create body built from command-line options (checked before sending).
 
 ``callbackType`` 0 DATA, 1 SERVICE, 2 ERROR; ``callbackSubtype`` 0 STATUS, 1 GEOLOC, 2 UPLINK,
-3 BIDIR, 4 ACKNOWLEDGE, 5 REPEATER, 6 DATA_ADVANCED (platforms.md B). ERROR callbacks have no
+3 BIDIR, 4 ACKNOWLEDGE, 5 REPEATER, 6 DATA_ADVANCED (docs/platforms/sigfox.md). ERROR callbacks
+have no
 documented subtype; 0 is sent [inf].
 """
 

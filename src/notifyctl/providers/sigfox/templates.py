@@ -1,7 +1,7 @@
 """Sigfox callback templates: which ``{variable}`` names each callback type offers, checking a
 template before it is sent, rendering one for a message, and parsing ``payloadConfig``.
 
-Variables (platforms.md B; [inf] = inferred, not in the stored docs):
+Variables (docs/platforms/sigfox.md; [inf] = inferred, not in the stored docs):
 - DATA (uplink, bidir): device, time (epoch s), data (hex), seqNumber, deviceTypeId, duplicate,
   snr, avgSnr, rssi, station, lat, lng, plus ``customData#<field>`` for each ``payloadConfig``
   field; BIDIR adds ack and longPolling.

@@ -8,7 +8,7 @@ delivery) sends it with the ThingSpace rules (POST, 2xx accepted, no redirects, 
 ``max_callback_threshold`` sends with the send number in a REST body's ``callbackCount``), so
 replay and the sandbox share one implementation of those semantics. The wait between sends is
 the rules' ``retry_base``: ``retry_interval`` x ``retry_base`` seconds here. The interval
-(5 minutes) and the threshold (4) follow the notes quoted in protocols/platforms.md A2.
+(5 minutes) and the threshold (4) follow the notes docs/platforms/thingspace.md quotes.
 
 This module keeps only the platform's side: the bounded queue of events, the listeners, and
 the counters ``/_sandbox/state`` shows (read from the engine's delivery log). Up to
