@@ -51,10 +51,11 @@ def test_env_options_name_the_missing_variable(cli: Any, monkeypatch: pytest.Mon
 def _params(*path: str) -> dict[str, tuple[Any, ...]]:
     import typer
 
-    from notifyctl.cli import app, platform_options
+    from notifyctl.cli import app
+    from notifyctl.cli.state import GLOBALS
 
     # As main() does: the command line decides which platforms' options a command carries.
-    platform_options.ARGV = list(path)
+    GLOBALS.argv = list(path)
     command: Any = typer.main.get_command(app)
     for name in path:  # get_command, not .commands: the root builds subcommands on demand
         command = command.get_command(typer._click.Context(command), name)

@@ -39,7 +39,11 @@ def entry_points() -> Iterator[tuple[str, str, str]]:
     point on ``sys.path``; the first distribution of a name on the path wins, as in
     ``importlib.metadata``."""
     seen: set[str] = set()
+    # The standard library holds no distribution: not worth listing on every TAB.
+    stdlib = {os.path.dirname(os.__file__)}
     for folder in sys.path:
+        if folder in stdlib or folder.endswith((".zip", "lib-dynload")):
+            continue
         try:
             entries = sorted(os.listdir(folder or "."))
         except OSError:  # a zip file or a folder that is gone

@@ -12,17 +12,15 @@ import importlib
 import inspect
 import os
 import re
-import shlex
 import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
-from notifyctl import __version__, pipes
-from notifyctl.cli import platform_options
-from notifyctl.cli.common import GLOBALS, complete_profile
+from notifyctl import __version__
 from notifyctl.cli.completion import COMPLETE_VAR
+from notifyctl.cli.state import GLOBALS, complete_profile
 
 if TYPE_CHECKING:
     from typer import _click
@@ -81,28 +79,35 @@ def _build(name: str) -> _click.Command:
     """The command ``name``; one taking platform options is built for the platforms in play
     (a process running several command lines, as the tests do, may resolve different ones)."""
     target = _target(name)
-    if isinstance(target, typer.Typer) or platform_options.KEYWORD not in inspect.signature(
-            target).parameters:
+    if isinstance(target, typer.Typer):
+        return _built(name, None)
+    from notifyctl.cli import platform_options
+
+    if platform_options.KEYWORD not in inspect.signature(target).parameters:
         return _built(name, None)
     return _built(name, tuple(platform.name for platform in _platforms_in_play()))
 
 
 def _target(name: str) -> Any:
-    # A platform's own subcommands (and --provider's TAB) reach the CLI through the host.
-    from notifyctl.cli.channels import PlatformHost
-    from notifyctl.contract import commands
+    if name in COMMANDS:
+        module, _, attribute = COMMANDS[name].partition(":")
+    else:
+        # A platform's own subcommands reach the CLI through the host the CLI installs.
+        from notifyctl.cli.channels import PlatformHost
+        from notifyctl.contract import commands
 
-    commands.install(PlatformHost())
-    module, _, attribute = (COMMANDS.get(name) or _platform_commands()[name]).partition(":")
+        commands.install(PlatformHost())
+        module, _, attribute = _platform_commands()[name].partition(":")
     return getattr(importlib.import_module(module), attribute)
 
 
 @functools.cache
 def _built(name: str, in_play: tuple[str, ...] | None) -> _click.Command:
-    from notifyctl import registry
-
     target = _target(name)
     if in_play is not None:
+        from notifyctl import registry
+        from notifyctl.cli import platform_options
+
         platforms = registry.platforms()
         target = platform_options.with_platform_options(
             name, target, [platforms[each] for each in in_play])
@@ -123,10 +128,13 @@ def _platforms_in_play() -> list[Platform]:
     """The platform this command line resolves to before parsing (its options only), else
     every platform (each refuses the others' options once the command knows its own)."""
     from notifyctl import registry
+    from notifyctl.cli import platform_options
     from notifyctl.config import config_path, profiles_for_completion
 
     argv = platform_options.current_argv()
     if os.environ.get(COMPLETE_VAR):
+        import shlex
+
         argv = shlex.split(os.environ.get("COMP_WORDS", ""))[1:]
 
     def profile_provider(profile: str | None) -> str | None:
@@ -232,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     except BaseException as exc:
         # Click and Rich turn a broken pipe into SystemExit(1) before we see it; a closed
         # stdout (`notifyctl ... | head`) is the reader's choice, not our failure.
+        from notifyctl import pipes
+
         if not pipes.stdout_closed(exc):
             raise
         pipes.silence_stdout()
@@ -244,7 +254,7 @@ def _command_line(args: list[str] | None) -> None:
     """Start (or end, with None) the run of one command line: the platforms in play are read
     from it (commands are cached per platforms in play, so a process running several command
     lines, as the tests do, never reuses one built for another)."""
-    platform_options.ARGV = None if args is None else list(args)
+    GLOBALS.argv = None if args is None else list(args)
 
 
 def _dispatch(args: list[str]) -> int:
@@ -252,7 +262,7 @@ def _dispatch(args: list[str]) -> int:
     from typer import _click
     from typer.exceptions import Abort, Exit
 
-    from notifyctl import output
+    from notifyctl import output, pipes
     from notifyctl.errors import ExitStatus, Interrupted, NotifyctlError
     from notifyctl.redaction import redact
 
@@ -322,6 +332,7 @@ def _foreign_option(flag: str, ctx: _click.Context | None) -> str | None:
     """The refusal for another platform's option, when ``flag`` is one (the command was built
     with only the resolved platform's options)."""
     from notifyctl import registry
+    from notifyctl.cli import platform_options
 
     command = ctx.info_name if ctx is not None else None
     in_play = _platforms_in_play()

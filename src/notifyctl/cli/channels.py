@@ -178,7 +178,7 @@ def _headers(provider: str, options: dict[str, Any], header: list[str] | None,
     where the platform does not declare ``HEADER_OPTIONS``, i.e. sends none."""
     from notifyctl import registry
     from notifyctl.cli.platform_options import refusal
-    from notifyctl.contract.manage import HEADER_OPTIONS
+    from notifyctl.contract import HEADER_OPTIONS
     from notifyctl.headers import from_options
 
     for opt, value in zip(HEADER_OPTIONS, (header, header_env), strict=True):

@@ -6,26 +6,25 @@ Importing this module must stay cheap (typer only): completion and ``--help`` lo
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from notifyctl.contract.commands import (
+from notifyctl.cli.state import GLOBALS, GlobalOptions, complete_profile
+from notifyctl.contract import HEADER_OPTIONS
+from notifyctl.contract.cli_options import (
     AccountOpt,
     ApiUrlOpt,
     CaBundleOpt,
     InsecureOpt,
     NetTimeoutOpt,
-    ProviderOpt,
     TableJsonOpt,
 )
-from notifyctl.contract.manage import HEADER_OPTIONS
 
 # Re-exported: the commands import them from here with the other shared types.
-__all__ = ["AccountOpt", "ApiUrlOpt", "CaBundleOpt", "InsecureOpt", "NetTimeoutOpt",
-           "ProviderOpt", "TableJsonOpt"]
+__all__ = ["GLOBALS", "AccountOpt", "ApiUrlOpt", "CaBundleOpt", "GlobalOptions",
+           "InsecureOpt", "NetTimeoutOpt", "TableJsonOpt", "complete_profile"]
 
 if TYPE_CHECKING:
     from notifyctl.config import Config
@@ -33,30 +32,19 @@ if TYPE_CHECKING:
     from notifyctl.contract.connection import Connection
 
 
-@dataclass
-class GlobalOptions:
-    profile: str | None = None
-    config: str | None = None
-    no_color: bool = False
-    verbose: bool = False
-    quiet: bool = False
-
-
-# Set by the root callback before any command runs; read by main() to decide on tracebacks.
-GLOBALS = GlobalOptions()
-
-
-def complete_profile(ctx: typer.Context, incomplete: str) -> list[str]:
-    from notifyctl.config import config_path, profile_names_for_completion
-
-    path = config_path(ctx.find_root().params.get("config"))
-    return [name for name in profile_names_for_completion(path) if name.startswith(incomplete)]
-
-
 def complete_provider(incomplete: str) -> list[str]:
     from notifyctl import registry
 
     return [name for name in registry.profile_names() if name.startswith(incomplete)]
+
+
+# The shared commands' --provider: as the contract's (same help), completed from the registry
+# (a platform's own subcommands complete it through the host the CLI installs for them).
+ProviderOpt = Annotated[
+    str | None,
+    typer.Option("--provider", help="Platform (overrides the profile; env NOTIFYCTL_PROVIDER).",
+                 autocompletion=complete_provider, show_default=False),
+]
 
 
 def load_config() -> Config:

@@ -161,7 +161,6 @@ def flag_value(argv: Sequence[str], names: Sequence[str]) -> str | None:
 
 def current_argv() -> list[str]:
     """The arguments of this run (``main`` records them; a plain script run has sys.argv)."""
-    return list(ARGV) if ARGV is not None else sys.argv[1:]
+    from notifyctl.cli.state import GLOBALS
 
-
-ARGV: list[str] | None = None
+    return list(GLOBALS.argv) if GLOBALS.argv is not None else sys.argv[1:]

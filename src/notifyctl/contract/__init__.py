@@ -36,6 +36,7 @@ from notifyctl.contract.options import (
     CONTENT,
     DEFAULT_COLUMNS,
     DEVICE,
+    HEADER_OPTIONS,
     KIND,
     TIME,
     Column,
@@ -44,8 +45,20 @@ from notifyctl.contract.options import (
 )
 from notifyctl.errors import UsageError
 
-__all__ = ["CAPABILITIES", "CONTENT", "DEFAULT_COLUMNS", "DEVICE", "KIND", "TIME", "Column",
-           "Missing", "Opt", "Platform", "Setting"]
+__all__ = [
+    "CAPABILITIES",
+    "CONTENT",
+    "DEFAULT_COLUMNS",
+    "DEVICE",
+    "HEADER_OPTIONS",
+    "KIND",
+    "TIME",
+    "Column",
+    "Missing",
+    "Opt",
+    "Platform",
+    "Setting",
+]
 
 Capability = Literal["channels", "stream", "receiver", "rules", "emulator", "commands"]
 CAPABILITIES: tuple[Capability, ...] = (

@@ -26,6 +26,19 @@ from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 import typer
 
+from notifyctl.contract.cli_options import (
+    AccountOpt,
+    ApiUrlOpt,
+    CaBundleOpt,
+    InsecureOpt,
+    NetTimeoutOpt,
+    TableJsonOpt,
+)
+
+# The shared options a platform's commands take (ProviderOpt below completes through the host).
+__all__ = ["AccountOpt", "ApiUrlOpt", "CaBundleOpt", "Connect", "Host", "InsecureOpt",
+           "NetTimeoutOpt", "ProviderOpt", "TableJsonOpt", "host", "install"]
+
 if TYPE_CHECKING:
     from notifyctl.contract.manage import Change, Listing, ManageContext
 
@@ -81,31 +94,4 @@ ProviderOpt = Annotated[
     str | None,
     typer.Option("--provider", help="Platform (overrides the profile; env NOTIFYCTL_PROVIDER).",
                  autocompletion=_complete_provider, show_default=False),
-]
-ApiUrlOpt = Annotated[
-    str | None,
-    typer.Option("--api-url", help="API base URL (env NOTIFYCTL_API_URL).", show_default=False),
-]
-AccountOpt = Annotated[
-    str | None,
-    typer.Option("--account", help="Account name (env NOTIFYCTL_ACCOUNT).", show_default=False),
-]
-# --timeout means "stop after S seconds" on every command that takes it; the bound on each HTTP
-# request is --request-timeout everywhere.
-NetTimeoutOpt = Annotated[
-    float | None,
-    typer.Option("--request-timeout", metavar="S", help="Seconds per HTTP request (default 30).",
-                 show_default=False),
-]
-InsecureOpt = Annotated[
-    bool, typer.Option("--insecure", help="Do not verify TLS certificates (testing only).")
-]
-CaBundleOpt = Annotated[
-    str | None,
-    typer.Option("--ca-bundle", help="PEM file of CA certificates to trust.", show_default=False),
-]
-TableJsonOpt = Annotated[
-    str | None,
-    typer.Option("--output", "-o", help="table or json (default: table on a terminal, else json).",
-                 show_default=False),
 ]

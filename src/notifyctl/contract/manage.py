@@ -18,18 +18,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from notifyctl.contract.options import Opt
-
 if TYPE_CHECKING:
     from notifyctl.contract.connection import Connection
     from notifyctl.http import NetOptions
-
-HEADER_OPTIONS = (
-    Opt("--header", "'Name: value' sent with every delivery (repeatable).", multiple=True),
-    Opt("--header-env", "'Name=VARIABLE': a header whose value (a token) comes from the "
-        "environment, never the command line (repeatable).", multiple=True),
-)
-
 
 def _unheard(message: str) -> None:
     """Where warnings go when nobody shows them."""

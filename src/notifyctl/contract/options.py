@@ -51,6 +51,16 @@ class Opt:
         return bool(value != self.default)
 
 
+# The user's own headers, sent with every delivery: declared by the platforms that send them
+# (their register option), and spelt the same on replay.
+HEADER_OPTIONS = (
+    Opt("--header", "'Name: value' sent with every delivery (repeatable).", multiple=True),
+    Opt("--header-env", "'Name=VARIABLE': a header whose value (a token) comes from the "
+        "environment, never the command line (repeatable).", multiple=True),
+)
+
+
+
 @dataclass(frozen=True)
 class Setting:
     """A setting a profile of one platform may hold beyond provider/api_url/account, and the

@@ -8,8 +8,7 @@ timestamps for it), ``tlv`` (OMA LwM2M TLV payloads),
 
 from __future__ import annotations
 
-from notifyctl.contract import CONTENT, DEVICE, KIND, TIME, Column, Opt, Platform
-from notifyctl.contract.manage import HEADER_OPTIONS
+from notifyctl.contract import CONTENT, DEVICE, HEADER_OPTIONS, KIND, TIME, Column, Opt, Platform
 from notifyctl.providers.pelion.kinds import KINDS
 
 PLATFORM = Platform(

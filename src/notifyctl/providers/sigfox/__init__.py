@@ -9,8 +9,7 @@ rendering for replay and the sandbox, BIDIR answers), ``api`` (the management cl
 
 from __future__ import annotations
 
-from notifyctl.contract import Opt, Platform
-from notifyctl.contract.manage import HEADER_OPTIONS
+from notifyctl.contract import HEADER_OPTIONS, Opt, Platform
 
 DEVICE_TYPE = Opt("--device-type", "The device type the callbacks belong to.")
 _BODY = Opt("--body-template", "Body with {variables} (checked against the type's variables).")
