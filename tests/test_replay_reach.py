@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 from aioserve import ServeThread
+from waiting import wait_for
 
 from conftest import subprocess_env
 from notifyctl.providers.pelion.rules import DEFAULT_ATTEMPTS
@@ -113,7 +114,8 @@ def test_a_long_run_prints_a_status_line_when_stderr_is_not_a_terminal(tmp_path:
 
         quiet = start("quiet", "-q")
         try:
-            wait_for(lambda: "quiet" in arrived)  # -q is held longer than the other run
+            # -q is held longer than the other run
+            wait_for(lambda: "quiet" in arrived, what="the -q run")
             loud = start("loud")
             try:
                 assert loud.stderr is not None
@@ -121,7 +123,7 @@ def test_a_long_run_prints_a_status_line_when_stderr_is_not_a_terminal(tmp_path:
                 reader = threading.Thread(target=lambda: first.append(loud.stderr.readline()),
                                           daemon=True)
                 reader.start()
-                wait_for(lambda: first, timeout=60)
+                wait_for(lambda: first, timeout=60, what="the first delivery")
                 # the first thing it writes, while its delivery is still held: a status line
                 assert first[0].startswith("replay: 0 deliveries"), first
             finally:
@@ -135,12 +137,3 @@ def test_a_long_run_prints_a_status_line_when_stderr_is_not_a_terminal(tmp_path:
             quiet.kill()
     assert loud.returncode == 0 and quiet.returncode == 0, rest + quiet_err
     assert "replay:" not in quiet_err and quiet_err == ""
-
-
-def wait_for(check: Any, timeout: float = 30) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)

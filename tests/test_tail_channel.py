@@ -8,23 +8,15 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from pelion_events import message
 from recorder import Recorder
 from sandbox import SandboxThread
+from waiting import wait_for
 
 from conftest import subprocess_env
-
-
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"not in time: {what}"
-        time.sleep(0.01)
 
 
 @pytest.fixture
@@ -43,7 +35,7 @@ def test_tail_ends_with_a_normal_close_so_register_works_next(cli: Any, keyed: S
     keyed.inject(message(range(1)))
     tailed = cli("tail", *pelion(keyed), "-o", "jsonl", *stop)
     assert tailed.exit_code == 0, tailed.stderr
-    wait_for(lambda: keyed.key_state().get("channel") is None, "channel removed")
+    wait_for(lambda: keyed.key_state().get("channel") is None, what="channel removed")
     with Recorder() as receiver:
         made = cli("register", receiver.url + "/hook", *pelion(keyed))
         assert made.exit_code == 0, made.stderr
@@ -57,14 +49,14 @@ def test_a_signal_ends_tail_with_a_normal_close(keyed: SandboxThread, signum: in
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         env=subprocess_env(NOTIFYCTL_API_KEY=keyed.api_key))
     try:
-        wait_for(lambda: keyed.key_state().get("connected"), "tail connected")
+        wait_for(lambda: keyed.key_state().get("connected"), what="tail connected")
         proc.send_signal(signum)
         _, err = proc.communicate(timeout=15)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 128 + signum, err
-    wait_for(lambda: keyed.key_state().get("channel") is None, "channel removed")
+    wait_for(lambda: keyed.key_state().get("channel") is None, what="channel removed")
 
 
 def test_a_dropped_connection_keeps_the_channel_and_its_queue(keyed: SandboxThread) -> None:
@@ -74,10 +66,10 @@ def test_a_dropped_connection_keeps_the_channel_and_its_queue(keyed: SandboxThre
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         env=subprocess_env(NOTIFYCTL_API_KEY=keyed.api_key))
     try:
-        wait_for(lambda: keyed.key_state().get("connected"), "tail connected")
+        wait_for(lambda: keyed.key_state().get("connected"), what="tail connected")
         proc.kill()  # no close frame: the sandbox sees the connection lost (1006)
         proc.wait(15)
-        wait_for(lambda: not keyed.key_state().get("connected"), "connection lost")
+        wait_for(lambda: not keyed.key_state().get("connected"), what="connection lost")
     finally:
         if proc.poll() is None:
             proc.kill()
