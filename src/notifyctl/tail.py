@@ -3,11 +3,11 @@
 A ``Source`` (a platform's live stream, from its ``stream`` capability, see
 ``notifyctl.contract.stream``) yields raw frames and owns connecting and reconnecting. This
 module does the rest, once for every platform: capture each frame as it arrives (``--save``),
-decode it, filter (``--device``/``--path`` globs, ``--kind``), drop duplicates by event id
-within a bounded window, stop at ``--count`` or ``--timeout``, and hand each frame's events to a
-sink (JSON lines here, the live table in ``tail_view``). Work is per frame, not per event,
-wherever it can be: the hot path is one decode, one list comprehension when filters are set,
-and one ``write`` of pre-encoded JSON lines.
+decode it, filter (``--device``/``--path`` globs, ``--kind``, ``--where``), drop duplicates by
+event id within a bounded window, stop at ``--count`` or ``--timeout``, and hand each frame's
+events to a sink (JSON lines here, the live table in ``tail_view``). Work is per frame, not
+per event, wherever it can be: the hot path is one decode, one list comprehension when filters
+are set, and one ``write`` of pre-encoded JSON lines.
 
 ``run`` is the synchronous entry point: it owns the event loop and turns SIGINT/SIGTERM into
 ``Interrupted`` (exit 130/143) after the capture and output are flushed.
@@ -49,13 +49,22 @@ def _globs(patterns: Sequence[str]) -> re.Pattern[str] | None:
 
 @dataclass
 class Filters:
-    """``--device`` and ``--path`` globs (any may match), ``--kind`` names (any may match)."""
+    """``--device`` and ``--path`` globs (any may match), ``--kind`` names (any may match), and
+    ``--where`` (a compiled ``notifyctl.where`` predicate), all of which must hold."""
 
     devices: Sequence[str] = ()
     paths: Sequence[str] = ()
     kinds: Sequence[str] = ()
+    where: Callable[[Event], bool] | None = None
 
     def predicate(self) -> Callable[[Event], bool] | None:
+        keep = self._globs_and_kinds()
+        where = self.where
+        if keep is None or where is None:
+            return keep or where
+        return lambda event: keep(event) and where(event)
+
+    def _globs_and_kinds(self) -> Callable[[Event], bool] | None:
         device, path = _globs(self.devices), _globs(self.paths)
         kinds = frozenset(self.kinds)
         if device is None and path is None and not kinds:

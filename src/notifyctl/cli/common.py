@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -27,6 +27,8 @@ __all__ = ["GLOBALS", "AccountOpt", "ApiUrlOpt", "CaBundleOpt", "GlobalOptions",
            "InsecureOpt", "NetTimeoutOpt", "TableJsonOpt", "complete_profile"]
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from notifyctl.config import Config
     from notifyctl.contract import Platform
     from notifyctl.contract.connection import Connection
@@ -103,6 +105,24 @@ StopTimeoutOpt = Annotated[
     typer.Option("--timeout", help="Stop after S seconds (exit 8 if --count is not reached).",
                  show_default=False),
 ]
+# tail, listen and replay share --where (notifyctl.where; jq loads only when it is given).
+WhereOpt = Annotated[
+    str | None,
+    typer.Option("--where", help="Only events for which this jq expression over the event line"
+                 " (as -o jsonl prints it) is true, e.g. '.kind == \"notification\"'.",
+                 show_default=False),
+]
+
+
+def compile_where(expression: str | None) -> Callable[[Any], bool] | None:
+    """The compiled --where predicate, or None without one (exit 2 on a bad expression)."""
+    if expression is None:
+        return None
+    from notifyctl.where import compile_where as compile_expression
+
+    return compile_expression(expression)
+
+
 # The user's delivery headers: one spelling and help on register and replay.
 HeaderOpt = Annotated[
     list[str] | None,

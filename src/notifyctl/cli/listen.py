@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from notifyctl.cli.common import StopTimeoutOpt, TableJsonlOpt, table_format
+from notifyctl.cli.common import (
+    StopTimeoutOpt,
+    TableJsonlOpt,
+    WhereOpt,
+    compile_where,
+    table_format,
+)
 from notifyctl.cli.completers import complete_receiver_provider
 from notifyctl.cli.platform_options import PlatformValues  # Typer reads the signature
 
@@ -43,8 +49,10 @@ def listen(
     save: Annotated[
         str | None,
         typer.Option("--save", help="Append every request to this capture file before "
-                     "answering it.", show_default=False),
+                     "answering it (every request, whatever --where shows).",
+                     show_default=False),
     ] = None,
+    where: WhereOpt = None,
     forward_to: Annotated[
         str | None,
         typer.Option("--forward-to", help="Pass each request on to URL and answer what it "
@@ -99,6 +107,7 @@ def listen(
       notifyctl listen --provider iottly --forward-to http://127.0.0.1:3000/hook
       CB_PASS=... notifyctl listen --provider thingspace --callback-username hook \\
           --callback-password-env CB_PASS --strict --save ts.jsonl
+      notifyctl listen --provider pelion -o jsonl --where '.path | startswith("/3303/")'
     """
 
     from notifyctl import output, signals
@@ -116,10 +125,12 @@ def listen(
     if verify_key_env is None:
         key = stored_signing_secret(platform)  # e.g. a key 'register' generated and stored
     chosen = table_format(fmt, machine="jsonl")
+    matches = compile_where(where)
     settings = Settings(
         provider=name, host=host, port=port, path=path, save=save, forward_to=forward_to,
         count=count, timeout=timeout, output=chosen, strict=strict, respond=respond,
         fail_ratio=fail_ratio, max_body=max_body, verify_key=key, options=options,
+        where=matches,
     )
     proxy = _LateSink()
 

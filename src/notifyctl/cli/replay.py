@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from notifyctl.cli.common import CaBundleOpt, HeaderEnvOpt, HeaderOpt, InsecureOpt
+from notifyctl.cli.common import (
+    CaBundleOpt,
+    HeaderEnvOpt,
+    HeaderOpt,
+    InsecureOpt,
+    compile_where,
+)
 from notifyctl.cli.completers import complete_fixture
 from notifyctl.cli.platform_options import PlatformValues
 
@@ -125,6 +131,22 @@ def replay(
         int | None,
         typer.Option("--limit", help="Read at most N captured deliveries.", show_default=False),
     ] = None,
+    pick: Annotated[
+        str | None,
+        typer.Option("--pick", metavar="SPEC", help="Only these capture lines, e.g. 3,7-9 "
+                     "(line numbers of the input, from 1).", show_default=False),
+    ] = None,
+    where: Annotated[
+        str | None,
+        typer.Option("--where", help="Only deliveries with an event for which this jq "
+                     "expression over the event line (as 'listen -o jsonl' prints it) is true; "
+                     "their bytes are sent untouched.", show_default=False),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Send nothing: print one JSON line per delivery that "
+                     "would be sent (method, URL, masked headers, body size, events)."),
+    ] = False,
     timeout: Annotated[
         float | None,
         typer.Option("--request-timeout", metavar="S", help="Per-request timeout in seconds "
@@ -159,6 +181,8 @@ def replay(
       notifyctl replay --fixture pelion/notifications --to http://127.0.0.1:8080/hook
       CIRCLE_KEY=... notifyctl replay events.jsonl --provider circle \\
           --sign-key-env CIRCLE_KEY --to http://127.0.0.1:8080/circle --report out.json
+      notifyctl replay capture.jsonl --pick 3,7-9 --dry-run --to http://127.0.0.1:8080/hook
+      notifyctl replay capture.jsonl --where '.device == "0176abc"' --to http://127.0.0.1:8080/hook
     """
     from notifyctl import output
     from notifyctl.errors import UsageError
@@ -181,6 +205,8 @@ def replay(
         raise UsageError("--realtime and --speed exclude each other (--realtime is --speed 1)")
     if not 0 <= duplicates <= 1:
         raise UsageError("--duplicates must be between 0 and 1")
+    if speed is not None and speed <= 0:
+        raise UsageError(f"--speed {speed:g}: must be greater than 0 (2 is twice as fast)")
     if insecure:
         out.warn("TLS certificates are not verified (--insecure)")
     _run(
@@ -192,7 +218,7 @@ def replay(
         speed=1.0 if realtime else speed, duplicates=duplicates,
         shuffle=shuffle_window if shuffle else 0, seed=seed, limit=limit, timeout=timeout,
         insecure=insecure, ca_bundle=ca_bundle, report_file=report_file,
-        output_format=output_format,
+        output_format=output_format, pick=pick, where=compile_where(where), dry_run=dry_run,
     )
 
 
@@ -225,6 +251,7 @@ def _run(**args: Any) -> None:
     from notifyctl.errors import DeliveryFailed, UsageError
     from notifyctl.replay import fixtures, inputs
     from notifyctl.replay.report import Report, histogram_lines, summary_rows
+    from notifyctl.replay.select import Selection
 
     out = output.current()
     paths: list[str | inputs.Source] = list(inputs.expand(args["files"]))
@@ -236,13 +263,20 @@ def _run(**args: Any) -> None:
     stats = InputStats()
     source = inputs.read_inputs(paths, fmt=args["input_format"], skip_invalid=args["skip_invalid"],
                                 stats=stats, limit=args["limit"])
+    ranges = _pick_ranges(args["pick"], paths)
     first, name = _platform_name(args, source, paths, stats)
     stopped: Interrupted | None = None
+    selection = Selection()
     if name is None:  # an empty input, allowed: no platform's rules to run
         report = Report(NO_PLATFORM, args["to"])
         report.finished = report.started
     else:
-        items = itertools.chain([first] if first is not None else [], source)
+        items = _selected(args, name, ranges,
+                          itertools.chain([first] if first is not None else [], source),
+                          selection)
+        if args["dry_run"]:
+            _dry_run(_rules(args, name, stats), items)
+            return
         report, stopped = _deliver(args, name, items, stats)
     data = report.as_dict()
     if args["report_file"]:
@@ -265,7 +299,7 @@ def _run(**args: Any) -> None:
             + (f"; {report.stopped}" if report.stopped else ""),
         )
     if report.events + report.refused == 0 and not args["allow_empty"]:
-        raise UsageError(_nothing_message(paths, stats),
+        raise UsageError(_nothing_message(paths, stats) + selection.why_empty(),
                          hint="pass --allow-empty where an empty input is expected")
 
 
@@ -294,16 +328,56 @@ def _platform_name(args: dict[str, Any], source: Iterator[Item], paths: list[Any
     return first, first.provider
 
 
-def _deliver(args: dict[str, Any], name: str, items: Iterable[Item],
-             stats: InputStats) -> tuple[Report, Interrupted | None]:
-    """Deliver ``items`` by platform ``name``'s rules; the report, and the signal that stopped
-    the run, if one did (the attempt in flight is counted as interrupted)."""
-    from notifyctl import output, registry, signals
+def _pick_ranges(spec: str | None, paths: list[Any]) -> list[tuple[int, int]] | None:
+    """--pick parsed and checked against the input's length (exit 2 naming the option)."""
+    if spec is None:
+        return None
+    from notifyctl.replay.select import check_pick, parse_pick
+
+    ranges = parse_pick(spec)
+    check_pick(spec, ranges, [p if isinstance(p, str) else p.name for p in paths],
+               [p if isinstance(p, str) else p.path for p in paths])
+    return ranges
+
+
+def _selected(args: dict[str, Any], name: str, ranges: list[tuple[int, int]] | None,
+              items: Iterable[Item], selection: Any) -> Iterable[Item]:
+    """--pick, then --where (decoded with platform ``name``'s receiver)."""
+    from notifyctl.replay import select
+
+    if ranges is not None:
+        selection.options.append("--pick")
+        items = select.picked(items, ranges, selection)
+    if args["where"] is not None:
+        selection.options.append("--where")
+        items = select.matching(items, select.receiver_decoder(name), args["where"], selection)
+    return items
+
+
+def _dry_run(rules: Any, items: Iterable[Item]) -> None:
+    """One JSON line per delivery the rules would send (first attempt), secrets masked."""
+    from notifyctl import output
+    from notifyctl.contract.deliver import Refused
+    from notifyctl.redaction import mask_headers, mask_query
+
+    out = output.current()
+    for request in rules.requests(iter(items)):
+        if isinstance(request, Refused):
+            out.warn(f"{request.where}: not sent: {request.reason}")
+            continue
+        out.jsonl([{"where": request.where, "method": request.method,
+                  "url": mask_query(request.url),
+                  "headers": mask_headers(rules.attempt_headers(request, 1)),
+                  "body_bytes": len(rules.attempt_body(request, 1)),
+                    "events": request.events}])
+
+
+def _rules(args: dict[str, Any], name: str, stats: InputStats) -> Any:
+    """Platform ``name``'s rules, configured from the options."""
+    from notifyctl import output, registry
     from notifyctl.contract.deliver import RuleOptions
-    from notifyctl.errors import Interrupted
     from notifyctl.headers import from_options
     from notifyctl.replay import engine
-    from notifyctl.replay.report import Report
     from notifyctl.secrets import from_env
 
     headers = list(from_options(args["headers"], args["header_env"]).items())
@@ -317,7 +391,19 @@ def _deliver(args: dict[str, Any], name: str, items: Iterable[Item],
         skip_invalid=args["skip_invalid"], stats=stats,
         extra=args["platform_options"].take(platform), notify=output.current().info,
     )
-    chosen = engine.load_rules(name, options)
+    return engine.load_rules(name, options)
+
+
+def _deliver(args: dict[str, Any], name: str, items: Iterable[Item],
+             stats: InputStats) -> tuple[Report, Interrupted | None]:
+    """Deliver ``items`` by platform ``name``'s rules; the report, and the signal that stopped
+    the run, if one did (the attempt in flight is counted as interrupted)."""
+    from notifyctl import output, signals
+    from notifyctl.errors import Interrupted
+    from notifyctl.replay import engine
+    from notifyctl.replay.report import Report
+
+    chosen = _rules(args, name, stats)
     progress, every = _progress_for(output.current())
     opts = engine.Options(
         concurrency=args["concurrency"], rate=args["rate"], speed=args["speed"],

@@ -25,6 +25,8 @@ from notifyctl.cli.common import (
     ProviderOpt,
     StopTimeoutOpt,
     TableJsonlOpt,
+    WhereOpt,
+    compile_where,
     connection,
     table_format,
 )
@@ -57,10 +59,11 @@ def tail(
         typer.Option("--kind", help="Only these event kinds (repeatable), e.g. notification.",
                      autocompletion=complete_kind, show_default=False),
     ] = None,
+    where: WhereOpt = None,
     save: Annotated[
         str | None,
-        typer.Option("--save", help="Append every received frame to this capture file.",
-                     show_default=False),
+        typer.Option("--save", help="Append every received frame to this capture file"
+                     " (every frame, whatever the filters keep).", show_default=False),
     ] = None,
     retry_for: Annotated[
         float,
@@ -108,6 +111,7 @@ def tail(
       notifyctl -p prod tail -o jsonl --count 100 --timeout 60 | jq .payload
       notifyctl -p iot tail --device dev_01 --stream temp --stream hum
       notifyctl -p circle tail --kind activity_created --device ACCESSORY_ID
+      notifyctl -p prod tail --where '.kind == "notification" and (.device | startswith("0176"))'
     """
 
     from notifyctl import registry
@@ -118,6 +122,7 @@ def tail(
 
     chosen = table_format(fmt, machine="jsonl")
     _check_numbers(count, timeout, retry_for, rate, devices)
+    matches = compile_where(where)  # a bad expression is exit 2 before anything connects
     if not sandbox and (rate is not None or devices is not None):
         raise UsageError(f"{'--rate' if rate is not None else '--devices'} is a --sandbox option",
                          hint="add --sandbox to tail an embedded emulator")
@@ -155,7 +160,7 @@ def tail(
         count=count,
         timeout=timeout,
         # A platform whose events have resource paths declares --path.
-        filters=engine.Filters(device or (), values.get("path") or (), kind or ()),
+        filters=engine.Filters(device or (), values.get("path") or (), kind or (), matches),
         save=save,
         # Ids that name one event each are de-duplicated (Pelion re-sends batches); where an id
         # names something events share (a Circle activity, an Iottly subscription) they are not.

@@ -28,7 +28,7 @@ from notifyctl.events import CaptureWriter
 from notifyctl.listen.handlers import make_handler
 from notifyctl.listen.server import Receiver, build_app
 from notifyctl.listen.settings import Settings
-from notifyctl.listen.view import NullSink, Sink
+from notifyctl.listen.view import NullSink, Sink, WhereSink
 
 
 @dataclass
@@ -47,6 +47,8 @@ class Listener:
         self.settings = settings
         self.handler = make_handler(settings)
         self.sink: Sink = sink or NullSink()
+        if settings.where is not None:
+            self.sink = WhereSink(self.sink, settings.where)
         self.url: str | None = None
         self._receiver: Receiver | None = None
         self._signum: int | None = None

@@ -7,6 +7,7 @@ to its receiver, which validates them itself: this module knows no platform.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,9 @@ class Settings:
     verify_key: str | None = field(default=None, repr=False)
     # The platform's own listen options by dest (``PlatformValues.take``); its receiver reads them.
     options: dict[str, Any] = field(default_factory=dict)
+    # --where, compiled (``notifyctl.where``): only the lines it matches are shown. Captures
+    # keep every request: they are the raw record.
+    where: Callable[[Any], bool] | None = None
     # Seconds in-flight requests get to finish when the run stops.
     shutdown_grace: float = 2.0
 

@@ -1,7 +1,7 @@
 """What ``listen`` shows: JSON lines (one per event, or one describing a request that has none)
-or a live Rich table. Sinks are called on the event loop thread; neither blocks the answer to a
-request for long (JSON lines are written once per loop pass, the table redraws at most 10 times
-a second from a bounded deque).
+or a live Rich table, with ``WhereSink`` in front of either under ``--where``. Sinks are called
+on the event loop thread; neither blocks the answer to a request for long (JSON lines are
+written once per loop pass, the table redraws at most 10 times a second from a bounded deque).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 import msgspec  # noqa: TID253 - listen runs only inside its command
@@ -82,6 +82,27 @@ class ListSink:
 
     def close(self) -> None:
         pass
+
+
+class WhereSink:
+    """Passes on only the lines ``--where`` matches: a request's matching events, or a request
+    without events (a handshake, a rejected request) when its own line matches."""
+
+    def __init__(self, target: Sink, matches: Callable[[Any], bool]) -> None:
+        self.target = target
+        self.matches = matches
+
+    def show(self, seen: Seen) -> None:
+        if not seen.events:
+            if self.matches(lines_of(seen)[0]):
+                self.target.show(seen)
+            return
+        kept = [event for event in seen.events if self.matches(event)]
+        if kept:
+            self.target.show(replace(seen, events=kept))
+
+    def close(self) -> None:
+        self.target.close()
 
 
 def lines_of(seen: Seen) -> list[Event]:
