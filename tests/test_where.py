@@ -4,7 +4,10 @@ checks, against real servers on 127.0.0.1 (the sandbox, listen itself, a recordi
 from __future__ import annotations
 
 import json
+import signal
 import socket
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,7 @@ from recorder import Recorder
 from sandbox import SandboxThread
 from waiting import wait_for
 
+from conftest import subprocess_env
 from notifyctl.errors import UsageError
 from notifyctl.events import CaptureWriter, Delivery, Event, read_capture
 from notifyctl.where import compile_where
@@ -188,3 +192,45 @@ def test_replay_speed_0_exit_2_naming_the_option(cli) -> None:
                  "--speed", "0")
     assert result.exit_code == 2
     assert result.stderr.startswith("error: --speed 0")
+
+
+# -- replay --loop ---------------------------------------------------------------------------
+def test_replay_loop_n_passes_counted_per_pass(cli, tmp_path: Path) -> None:
+    capture = iottly_capture(tmp_path / "cap.jsonl", ["d1", "d2"])
+    with Recorder() as rec:
+        result = cli("replay", str(capture), "--to", rec.url + "/hook", "--loop", "3",
+                     "-o", "json")
+        assert result.exit_code == 0, result.stderr
+        report = result.json()
+        assert [(p["deliveries"], p["accepted"]) for p in report["passes"]] == [(2, 2)] * 3
+        assert report["deliveries"] == 6 and len(rec.wait(6)) == 6
+        assert [json.loads(seen.body)["msg"]["from"] for seen in rec.requests] == [
+            "d1", "d2"] * 3
+
+
+def test_replay_loop_minus_one_exit_2_naming_the_option(cli) -> None:
+    result = cli("replay", "--fixture", "iottly/telemetry", "--to", "http://127.0.0.1:9/",
+                 "--loop", "-1")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: --loop -1")
+
+
+def test_replay_loop_0_runs_until_interrupted(tmp_path: Path) -> None:
+    capture = iottly_capture(tmp_path / "cap.jsonl", ["d1", "d2"])
+    report_file = tmp_path / "report.json"
+    with Recorder() as rec:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "notifyctl", "replay", str(capture), "--to",
+             rec.url + "/hook", "--loop", "0", "--report", str(report_file)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=subprocess_env())
+        try:
+            wait_for(lambda: len(rec.requests) >= 7, what="a fourth pass")
+            proc.send_signal(signal.SIGINT)
+            _out, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 130, err
+    report = json.loads(report_file.read_text())
+    assert len(report["passes"]) >= 4
+    assert sum(p["deliveries"] for p in report["passes"]) == report["deliveries"]

@@ -142,10 +142,15 @@ def replay(
                      "expression over the event line (as 'listen -o jsonl' prints it) is true; "
                      "their bytes are sent untouched.", show_default=False),
     ] = None,
+    loop: Annotated[
+        int | None,
+        typer.Option("--loop", metavar="N", help="Replay the input N times (0: until "
+                     "interrupted); the report counts each pass.", show_default=False),
+    ] = None,
     dry_run: Annotated[
         bool,
         typer.Option("--dry-run", help="Send nothing: print one JSON line per delivery that "
-                     "would be sent (method, URL, masked headers, body size, events)."),
+                     "would be sent (method, URL, masked headers, body size, events); one pass."),
     ] = False,
     timeout: Annotated[
         float | None,
@@ -183,6 +188,7 @@ def replay(
           --sign-key-env CIRCLE_KEY --to http://127.0.0.1:8080/circle --report out.json
       notifyctl replay capture.jsonl --pick 3,7-9 --dry-run --to http://127.0.0.1:8080/hook
       notifyctl replay capture.jsonl --where '.device == "0176abc"' --to http://127.0.0.1:8080/hook
+      notifyctl replay capture.jsonl --loop 0 --speed 10 --to http://127.0.0.1:8080/hook
     """
     from notifyctl import output
     from notifyctl.errors import UsageError
@@ -205,6 +211,8 @@ def replay(
         raise UsageError("--realtime and --speed exclude each other (--realtime is --speed 1)")
     if not 0 <= duplicates <= 1:
         raise UsageError("--duplicates must be between 0 and 1")
+    if loop is not None and loop < 0:
+        raise UsageError(f"--loop {loop}: must be 0 (until interrupted) or a number of passes")
     if speed is not None and speed <= 0:
         raise UsageError(f"--speed {speed:g}: must be greater than 0 (2 is twice as fast)")
     if insecure:
@@ -219,6 +227,7 @@ def replay(
         shuffle=shuffle_window if shuffle else 0, seed=seed, limit=limit, timeout=timeout,
         insecure=insecure, ca_bundle=ca_bundle, report_file=report_file,
         output_format=output_format, pick=pick, where=compile_where(where), dry_run=dry_run,
+        loop=loop,
     )
 
 
@@ -278,6 +287,13 @@ def _run(**args: Any) -> None:
             _dry_run(_rules(args, name, stats), items)
             return
         report, stopped = _deliver(args, name, items, stats)
+        if args["loop"] is not None:
+            def again(stats: InputStats) -> Iterable[Item]:
+                return _selected(args, name, ranges, inputs.read_inputs(
+                    paths, fmt=args["input_format"], skip_invalid=args["skip_invalid"],
+                    stats=stats, limit=args["limit"]), selection)
+
+            stopped = _more_passes(args, name, report, stopped, again)
     data = report.as_dict()
     if args["report_file"]:
         try:
@@ -394,10 +410,31 @@ def _rules(args: dict[str, Any], name: str, stats: InputStats) -> Any:
     return engine.load_rules(name, options)
 
 
-def _deliver(args: dict[str, Any], name: str, items: Iterable[Item],
-             stats: InputStats) -> tuple[Report, Interrupted | None]:
-    """Deliver ``items`` by platform ``name``'s rules; the report, and the signal that stopped
-    the run, if one did (the attempt in flight is counted as interrupted)."""
+def _more_passes(args: dict[str, Any], name: str, report: Report, stopped: Interrupted | None,
+                 again: Callable[[InputStats], Iterable[Item]]) -> Interrupted | None:
+    """--loop: the passes after the first, each reading the input afresh, until --loop N
+    passes, a signal, or a stop the run cannot go past (410 Gone, an unreachable target)."""
+    from notifyctl.contract.deliver import InputStats
+
+    report.end_pass()
+    while stopped is None and report.stopped is None and _sent(report.passes[-1]) and (
+            args["loop"] == 0 or len(report.passes) < args["loop"]):
+        stats = InputStats()
+        _report, stopped = _deliver(args, name, again(stats), stats, report)
+        report.end_pass()
+    return stopped
+
+
+def _sent(done: dict[str, int]) -> bool:
+    """A pass that found nothing to send ends the loop (an empty selection loops no more)."""
+    return bool(done["deliveries"] or done["refused"])
+
+
+def _deliver(args: dict[str, Any], name: str, items: Iterable[Item], stats: InputStats,
+             report: Report | None = None) -> tuple[Report, Interrupted | None]:
+    """Deliver ``items`` by platform ``name``'s rules; the report (``report``, continued, when
+    given), and the signal that stopped the run, if one did (the attempt in flight is counted
+    as interrupted)."""
     from notifyctl import output, signals
     from notifyctl.errors import Interrupted
     from notifyctl.replay import engine
@@ -411,7 +448,7 @@ def _deliver(args: dict[str, Any], name: str, items: Iterable[Item],
         insecure=args["insecure"], ca_bundle=args["ca_bundle"], progress=progress,
         progress_interval=every,
     )
-    report = Report(chosen.name, args["to"])
+    report = report or Report(chosen.name, args["to"])
     stopped: Interrupted | None = None
     try:
         signals.run(lambda: engine.replay(items, args["to"], chosen, opts, stats=stats,

@@ -64,6 +64,9 @@ class Latency:
         return [(edges[i], edges[i + 1], out[i]) for i in range(rows)]
 
 
+PASS_COUNTS = ("deliveries", "events", "accepted", "failed", "gone", "refused")
+
+
 @dataclass
 class Report:
     """Everything a run did; ``ok`` is True only when every delivery was accepted."""
@@ -90,6 +93,8 @@ class Report:
     settings: dict[str, str] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
+    # --loop: what each pass did (``end_pass``); empty for a single run.
+    passes: list[dict[str, int]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -104,7 +109,18 @@ class Report:
         if len(self.problems) < 20:
             self.problems.append(message)
 
+    def end_pass(self) -> None:
+        """Record the pass that just ended (--loop): its own counts, not the running totals."""
+        before = {name: sum(done[name] for done in self.passes) for name in PASS_COUNTS}
+        self.passes.append({name: getattr(self, name) - before[name] for name in PASS_COUNTS})
+
     def as_dict(self) -> dict[str, Any]:
+        data = self._totals()
+        if self.passes:
+            data["passes"] = [dict(done) for done in self.passes]
+        return data
+
+    def _totals(self) -> dict[str, Any]:
         elapsed = self.elapsed
         lat = self.latency
         return {
@@ -172,6 +188,10 @@ def summary_rows(data: dict[str, Any]) -> list[tuple[str, str]]:
     rate = data["events_per_s"]
     rows.append(("events/s", "-" if rate is None else f"{rate:,.0f}"))
     rows.append(("elapsed", f"{data['elapsed_s']:.2f} s"))
+    passes = data.get("passes") or []
+    if passes:  # accepted/settled per pass, the first few (all of them are in --report)
+        shown = "  ".join(f"{done['accepted']}/{done['deliveries']}" for done in passes[:10])
+        rows.append((f"passes ({len(passes)}), accepted", shown + ("  ..." * (len(passes) > 10))))
     if data["stopped"]:
         rows.append(("stopped", data["stopped"]))
     return rows
