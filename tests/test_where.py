@@ -234,3 +234,14 @@ def test_replay_loop_0_runs_until_interrupted(tmp_path: Path) -> None:
     report = json.loads(report_file.read_text())
     assert len(report["passes"]) >= 4
     assert sum(p["deliveries"] for p in report["passes"]) == report["deliveries"]
+
+
+def test_replay_where_decodes_signed_captures_without_their_key(cli) -> None:
+    # The generic receiver needs a key to verify; selecting needs only the events, and the
+    # fixture's signatures (long expired) are sent as captured.
+    with Recorder() as rec:
+        result = cli("replay", "--fixture", "generic/standard-webhooks", "--to",
+                     rec.url + "/hook", "--where", '.id == "msg_2f9a7c1e1"')
+        assert result.exit_code == 0, result.stderr
+        (seen,) = rec.wait(1)
+        assert seen.headers["webhook-id"] == "msg_2f9a7c1e1" and len(rec.requests) == 1

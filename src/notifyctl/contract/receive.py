@@ -28,6 +28,9 @@ class ReceiverSettings:
 
     verify_key: str | None = field(default=None, repr=False)
     options: Mapping[str, Any] = field(default_factory=dict)
+    # The caller wants the events, not a verdict (``replay --where`` selecting captured
+    # deliveries): a receiver that needs a key to verify decodes without one, unverified.
+    decode_only: bool = False
 
 
 @dataclass(slots=True)

@@ -97,14 +97,15 @@ def matching(items: Iterable[Item], decode: Callable[[Item], list[Any]],
 
 
 def receiver_decoder(platform_name: str) -> Callable[[Item], list[Any]]:
-    """A delivery's events as the platform's receiver decodes them (no verification key: the
-    signature is not what is being selected on)."""
+    """A delivery's events as the platform's receiver decodes them, without verifying (no
+    key: the signature is not what is being selected on, and may be long expired)."""
     from multidict import CIMultiDict  # aiohttp's: header names case-insensitive, as served
 
     from notifyctl import registry
     from notifyctl.contract.receive import ReceiverSettings, Request
 
-    handler = registry.get(platform_name, "receiver").load("receiver")(ReceiverSettings())
+    handler = registry.get(platform_name, "receiver").load("receiver")(
+        ReceiverSettings(decode_only=True))
 
     def decode(item: Item) -> list[Any]:
         path, _, query = (item.path or "/").partition("?")

@@ -23,18 +23,21 @@ from notifyctl.providers.circle.signing import circle_verify
 class CircleHandler:
     provider = "circle"
 
-    def __init__(self, key: str) -> None:
-        self.key = key
+    def __init__(self, key: str | None) -> None:
+        self.key = key  # None: decode only (ReceiverSettings.decode_only), nothing verified
 
     def handle(self, request: Request) -> Outcome:
-        problem = circle_verify(self.key, request.headers.get("X-Logi-Verify"), request.body)
-        if problem:
-            return unverified(problem)
+        if self.key is not None:
+            problem = circle_verify(self.key, request.headers.get("X-Logi-Verify"),
+                                    request.body)
+            if problem:
+                return unverified(problem)
+        verified = True if self.key is not None else None
         try:
             event = decode(request.body, request.at)
         except WireError as exc:
-            return invalid(exc.message, verified=True)
-        return Outcome(events=[event], verified=True)
+            return invalid(exc.message, verified=verified)
+        return Outcome(events=[event], verified=verified)
 
 
 def decode(body: bytes, received_at: str) -> Event:
@@ -56,10 +59,10 @@ def decode(body: bytes, received_at: str) -> Event:
 
 
 def make(settings: ReceiverSettings) -> CircleHandler:
-    if not settings.verify_key:
+    if not settings.verify_key and not settings.decode_only:
         raise UsageError(
             "circle needs the authKey given at registration to check X-Logi-Verify",
             hint="put it in an environment variable and pass --verify-key-env VAR (a key "
             "'notifyctl register' generated is read from the profile's keyring by itself)",
         )
-    return CircleHandler(settings.verify_key)
+    return CircleHandler(settings.verify_key or None)

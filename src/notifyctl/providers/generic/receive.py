@@ -27,20 +27,24 @@ _SIGNED = ("webhook-id", "webhook-timestamp", "webhook-signature")
 class GenericHandler:
     provider = "generic"
 
-    def __init__(self, secret: str, tolerance: int = STANDARD_TOLERANCE_S) -> None:
-        standard_secret(secret)  # a malformed secret is a usage error now, not per request
-        self.secret = secret
+    def __init__(self, secret: str | None, tolerance: int = STANDARD_TOLERANCE_S) -> None:
+        if secret is not None:
+            standard_secret(secret)  # a malformed secret is a usage error now, not per request
+        self.secret = secret  # None: decode only (ReceiverSettings.decode_only)
         self.tolerance = tolerance
 
     def handle(self, request: Request) -> Outcome:
         headers = {name: request.headers.get(name, "") for name in _SIGNED}
-        problem = standard_verify(self.secret, headers, request.body, tolerance=self.tolerance)
-        if problem:
-            return unverified(problem)
+        if self.secret is not None:
+            problem = standard_verify(self.secret, headers, request.body,
+                                      tolerance=self.tolerance)
+            if problem:
+                return unverified(problem)
+        verified = True if self.secret is not None else None
         try:
             obj = json_body(request.body)
         except WireError as exc:
-            return invalid(exc.message, verified=True)
+            return invalid(exc.message, verified=verified)
         details: dict[str, Any] = obj if isinstance(obj, dict) else {}
         kind = details.get("type")
         event = Event(
@@ -51,13 +55,13 @@ class GenericHandler:
             payload=details.get("data", obj),
             raw=obj,
         )
-        return Outcome(events=[event], verified=True)
+        return Outcome(events=[event], verified=verified)
 
 
 def make(settings: ReceiverSettings) -> GenericHandler:
-    if not settings.verify_key:
+    if not settings.verify_key and not settings.decode_only:
         raise UsageError(
             "generic needs the Standard Webhooks secret (whsec_...) to check signatures",
             hint="put it in an environment variable and pass --verify-key-env VAR",
         )
-    return GenericHandler(settings.verify_key)
+    return GenericHandler(settings.verify_key or None)
