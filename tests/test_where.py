@@ -184,6 +184,9 @@ def test_replay_dry_run_prints_deliveries_and_sends_nothing(cli, tmp_path: Path)
         assert planned[0]["headers"]["Authorization"] == "Bearer ***"
         assert planned[0]["body_bytes"] == len(next(read_capture(capture))[1].body_bytes())
         assert "SECRET" not in result.stdout + result.stderr
+        none = cli("replay", str(capture), "--to", rec.url, "--dry-run", "--where", "false")
+        assert (none.exit_code, none.stdout) == (0, "")
+        assert "--where kept none" in none.stderr
         assert rec.requests == []
 
 

@@ -284,7 +284,8 @@ def _run(**args: Any) -> None:
                           itertools.chain([first] if first is not None else [], source),
                           selection)
         if args["dry_run"]:
-            _dry_run(_rules(args, name, stats), items)
+            if not _dry_run(_rules(args, name, stats), items):
+                out.info(_nothing_message(paths, stats) + selection.why_empty())
             return
         report, stopped = _deliver(args, name, items, stats)
         if args["loop"] is not None:
@@ -370,13 +371,14 @@ def _selected(args: dict[str, Any], name: str, ranges: list[tuple[int, int]] | N
     return items
 
 
-def _dry_run(rules: Any, items: Iterable[Item]) -> None:
-    """One JSON line per delivery the rules would send (first attempt), secrets masked."""
+def _dry_run(rules: Any, items: Iterable[Item]) -> int:
+    """One JSON line per delivery the rules would send (first attempt), secrets masked;
+    returns how many."""
     from notifyctl import output
     from notifyctl.contract.deliver import Refused
     from notifyctl.redaction import mask_headers, mask_query
 
-    out = output.current()
+    out, planned = output.current(), 0
     for request in rules.requests(iter(items)):
         if isinstance(request, Refused):
             out.warn(f"{request.where}: not sent: {request.reason}")
@@ -386,6 +388,8 @@ def _dry_run(rules: Any, items: Iterable[Item]) -> None:
                   "headers": mask_headers(rules.attempt_headers(request, 1)),
                   "body_bytes": len(rules.attempt_body(request, 1)),
                     "events": request.events}])
+        planned += 1
+    return planned
 
 
 def _rules(args: dict[str, Any], name: str, stats: InputStats) -> Any:
