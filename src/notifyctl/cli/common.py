@@ -27,6 +27,7 @@ __all__ = ["GLOBALS", "AccountOpt", "ApiUrlOpt", "CaBundleOpt", "GlobalOptions",
            "InsecureOpt", "NetTimeoutOpt", "TableJsonOpt", "complete_profile"]
 
 if TYPE_CHECKING:
+    from notifyctl.accounting import Accounting
     from notifyctl.config import Config
     from notifyctl.contract import Platform
     from notifyctl.contract.connection import Connection
@@ -103,6 +104,12 @@ StopTimeoutOpt = Annotated[
     typer.Option("--timeout", help="Stop after S seconds (exit 8 if --count is not reached).",
                  show_default=False),
 ]
+SummaryOpt = Annotated[
+    str | None,
+    typer.Option("--summary", help="At the end (however the run ends), write what was "
+                 "received and lost as JSON to this file (\"not known\" figures are null).",
+                 show_default=False),
+]
 # The user's delivery headers: one spelling and help on register and replay.
 HeaderOpt = Annotated[
     list[str] | None,
@@ -142,3 +149,19 @@ def connection(
 
     flags = ConnectionFlags(GLOBALS.profile, provider, api_url, account)
     return resolve(flags, load_config())
+
+
+def finish_summary(accounting: Accounting, command: str, path: str | None) -> None:
+    """The end of a ``tail``/``listen`` run: the summary on stderr (not under -q), and as JSON
+    in ``--summary FILE``; a file that cannot be written is a warning naming it."""
+    from notifyctl import output
+
+    out = output.current()
+    for line in accounting.lines(command):
+        out.info(line)
+    if path is None:
+        return
+    try:
+        accounting.write(path)
+    except OSError as exc:
+        out.warn(f"--summary {path}: cannot write the summary: {exc.strerror}")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from notifyctl.cli.common import StopTimeoutOpt, TableJsonlOpt, table_format
+from notifyctl.cli.common import StopTimeoutOpt, SummaryOpt, TableJsonlOpt, table_format
 from notifyctl.cli.completers import complete_receiver_provider
 from notifyctl.cli.platform_options import PlatformValues  # Typer reads the signature
 
@@ -76,6 +76,7 @@ def listen(
     max_body: Annotated[
         int, typer.Option("--max-body", help="Largest body accepted in bytes (413 above it).")
     ] = 32 * 1024 * 1024,
+    summary_file: SummaryOpt = None,
     verify_key_env: Annotated[
         str | None,
         typer.Option("--verify-key-env", help="Environment variable holding the verification "
@@ -102,7 +103,7 @@ def listen(
     """
 
     from notifyctl import output, signals
-    from notifyctl.cli.common import stored_signing_secret
+    from notifyctl.cli.common import finish_summary, stored_signing_secret
     from notifyctl.listen import Listener, Settings
     from notifyctl.listen.handlers import receiver_platform
     from notifyctl.listen.view import JsonlSink, TableSink
@@ -136,6 +137,8 @@ def listen(
 
     listener = Listener(settings, proxy)
     summary = signals.run(lambda: listener.run(ready), on_signal=listener.interrupt)
+    if summary.accounting is not None:
+        finish_summary(summary.accounting, "listen", summary_file)
     error = listener.outcome(summary)
     if error is not None:
         raise error

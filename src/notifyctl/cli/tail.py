@@ -24,6 +24,7 @@ from notifyctl.cli.common import (
     InsecureOpt,
     ProviderOpt,
     StopTimeoutOpt,
+    SummaryOpt,
     TableJsonlOpt,
     connection,
     table_format,
@@ -32,6 +33,7 @@ from notifyctl.cli.completers import complete_kind
 from notifyctl.cli.platform_options import PlatformValues
 
 if TYPE_CHECKING:
+    from notifyctl import tail as engine
     from notifyctl.contract import Platform
     from notifyctl.contract.connection import Connection
     from notifyctl.contract.stream import Opener, StreamContext
@@ -83,6 +85,7 @@ def tail(
         typer.Option("--devices", help="--sandbox: number of synthetic devices (default 5).",
                      show_default=False),
     ] = None,
+    summary: SummaryOpt = None,
     provider: ProviderOpt = None,
     api_url: ApiUrlOpt = None,
     account: AccountOpt = None,
@@ -112,6 +115,7 @@ def tail(
 
     from notifyctl import registry
     from notifyctl import tail as engine
+    from notifyctl.accounting import Accounting
     from notifyctl.contract.stream import StreamContext
     from notifyctl.errors import UsageError
     from notifyctl.http import net_options
@@ -160,8 +164,10 @@ def tail(
         # Ids that name one event each are de-duplicated (Pelion re-sends batches); where an id
         # names something events share (a Circle activity, an Iottly subscription) they are not.
         dedup_window=engine.DEDUP_WINDOW if platform.unique_ids else 0,
+        accounting=Accounting.for_platform(platform, ids_checked_elsewhere=True),
     )
-    engine.run(open_source, sink, tail_options, on_finish=_summary)
+    engine.run(open_source, sink, tail_options,
+               on_finish=lambda run, source: _summary(run, source, tail_options, summary))
 
 
 def _secret(profile: str | None) -> Callable[[str], str]:
@@ -240,8 +246,10 @@ def _check_numbers(count: int | None, timeout: float | None, retry_for: float,
         raise UsageError("--rate must be 0 or more and --devices at least 1")
 
 
-def _summary(run: TailRun, source: Source) -> None:
+def _summary(run: TailRun, source: Source, options: engine.TailOptions,
+             path: str | None) -> None:
     from notifyctl import output
+    from notifyctl.cli.common import finish_summary
 
     parts = [f"{run.events:,} events in {run.elapsed:.1f} s"]
     if source.stats.reconnects:
@@ -251,3 +259,5 @@ def _summary(run: TailRun, source: Source) -> None:
     if run.bad_frames:
         parts.append(f"{run.bad_frames} malformed frames skipped (see --save)")
     output.current().info("tail: " + ", ".join(parts))
+    if options.accounting is not None:
+        finish_summary(options.accounting, "tail", path)
