@@ -16,6 +16,7 @@ from notifyctl.cli.completers import complete_receiver_provider
 from notifyctl.cli.platform_options import PlatformValues  # Typer reads the signature
 
 if TYPE_CHECKING:
+    from notifyctl.listen.run import Summary
     from notifyctl.listen.view import Seen, Sink
 
 
@@ -136,9 +137,15 @@ def listen(
             proxy.target = JsonlSink(out.out, on_closed=listener.stop)
 
     listener = Listener(settings, proxy)
-    summary = signals.run(lambda: listener.run(ready), on_signal=listener.interrupt)
-    if summary.accounting is not None:
-        finish_summary(summary.accounting, "listen", summary_file)
+    async def main() -> Summary:
+        # Inside the run: signals.run raises Interrupted after a signal, and the summary must
+        # be out (and in --summary FILE) however the run ended.
+        summary = await listener.run(ready)
+        if summary.accounting is not None:
+            finish_summary(summary.accounting, "listen", summary_file)
+        return summary
+
+    summary = signals.run(main, on_signal=listener.interrupt)
     error = listener.outcome(summary)
     if error is not None:
         raise error
