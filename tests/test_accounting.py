@@ -68,7 +68,7 @@ def test_what_a_platform_cannot_know_is_null_never_zero() -> None:
     assert summary["received"] == 2 and summary["by_kind"] == {"activity": 2}
     assert summary["duplicates"] is None and summary["gaps"] is None
     assert summary["max_age_seconds"] is None and summary["reconnects"] is None
-    assert "duplicates not known, gaps not known" in "\n".join(accounting.lines("listen"))
+    assert "duplicates not known, gaps not known" in "\n".join(accounting.lines("listen:"))
 
 
 def test_unique_ids_count_duplicates_and_time_gives_the_age() -> None:

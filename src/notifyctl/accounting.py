@@ -178,8 +178,9 @@ class Accounting:
             doc["answers"] = {str(status): n for status, n in sorted(self.answers.items())}
         return doc
 
-    def lines(self, command: str) -> list[str]:
-        """The summary for people: a few short lines for stderr."""
+    def lines(self, first: str) -> list[str]:
+        """The summary for people, a few short lines for stderr; ``first`` starts the first
+        (the command's own figures: "tail: 30 events in 1.2 s")."""
         doc = self.summary()
 
         def known(value: object) -> str:
@@ -187,7 +188,7 @@ class Accounting:
                 else str(value)
 
         kinds = ", ".join(f"{kind} {n:,}" for kind, n in doc["by_kind"].items())
-        lines = [f"{command}: received {doc['received']:,}" + (f" ({kinds})" if kinds else "")]
+        lines = [first + (f" ({kinds})" if kinds else "")]
         missing = sum(len(gap["missing"]) for gap in doc["gaps"] or ())
         gaps = "not known" if doc["gaps"] is None else (
             f"{missing:,} missing in {len(doc['gaps'])} streams" if missing else "none")
@@ -198,7 +199,7 @@ class Accounting:
             lines.append(f"    {gap['stream']}: missing {shown}{more}")
         age = doc["max_age_seconds"]
         lines.append(f"  max age {'not known' if age is None else f'{age:.1f} s'}"
-                     + ("" if doc["reconnects"] is None and command != "tail"
+                     + ("" if self.answers is not None
                         else f", reconnects {known(doc['reconnects'])}"))
         if "answers" in doc:
             lines.append("  answers " + ", ".join(f"{s}: {n:,}"

@@ -151,13 +151,14 @@ def connection(
     return resolve(flags, load_config())
 
 
-def finish_summary(accounting: Accounting, command: str, path: str | None) -> None:
-    """The end of a ``tail``/``listen`` run: the summary on stderr (not under -q), and as JSON
-    in ``--summary FILE``; a file that cannot be written is a warning naming it."""
+def finish_summary(accounting: Accounting, first: str, path: str | None) -> None:
+    """The end of a ``tail``/``listen`` run: the summary on stderr (not under -q), starting
+    with ``first``, and as JSON in ``--summary FILE``; a file that cannot be written is a
+    warning naming it."""
     from notifyctl import output
 
     out = output.current()
-    for line in accounting.lines(command):
+    for line in accounting.lines(first):
         out.info(line)
     if path is None:
         return

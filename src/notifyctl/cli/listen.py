@@ -142,7 +142,8 @@ def listen(
         # be out (and in --summary FILE) however the run ended.
         summary = await listener.run(ready)
         if summary.accounting is not None:
-            finish_summary(summary.accounting, "listen", summary_file)
+            finish_summary(summary.accounting, f"listen: {summary.received:,} requests",
+                           summary_file)
         return summary
 
     summary = signals.run(main, on_signal=listener.interrupt)

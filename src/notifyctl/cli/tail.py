@@ -252,12 +252,10 @@ def _summary(run: TailRun, source: Source, options: engine.TailOptions,
     from notifyctl.cli.common import finish_summary
 
     parts = [f"{run.events:,} events in {run.elapsed:.1f} s"]
-    if source.stats.reconnects:
-        parts.append(f"{source.stats.reconnects} reconnects")
-    if run.duplicates:
-        parts.append(f"{run.duplicates:,} duplicates dropped")
     if run.bad_frames:
         parts.append(f"{run.bad_frames} malformed frames skipped (see --save)")
-    output.current().info("tail: " + ", ".join(parts))
-    if options.accounting is not None:
-        finish_summary(options.accounting, "tail", path)
+    first = "tail: " + ", ".join(parts)
+    if options.accounting is None:
+        output.current().info(first)
+    else:  # duplicates dropped and reconnects are in the accounting's lines
+        finish_summary(options.accounting, first, path)
