@@ -166,3 +166,10 @@ def test_the_sequence_fault_loses_then_duplicates_then_reorders() -> None:
     assert not emulator.sequence_faults  # used up
     with pytest.raises(ValueError, match="'lose' must be a count"):
         asyncio.run(emulator.fault({**fault, "lose": -1}))
+
+
+def test_an_unwritable_summary_file_is_refused_before_the_run(run: Any, tmp_path: Path) -> None:
+    target = str(tmp_path / "no-such-dir" / "summary.json")
+    result = run("listen", "--provider", "sigfox", "--summary", target)
+    assert result.exit_code == 2, result.stderr
+    assert f"--summary {target}: cannot write the summary" in result.stderr

@@ -151,6 +151,20 @@ def connection(
     return resolve(flags, load_config())
 
 
+def check_summary_path(path: str | None) -> None:
+    """``--summary FILE`` must be writable before the run starts, not found out at its end."""
+    if path is None:
+        return
+    from notifyctl.errors import UsageError
+
+    try:
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"--summary {path}: cannot write the summary: {exc.strerror}",
+                         hint="name a file in a directory you can write to") from exc
+
+
 def finish_summary(accounting: Accounting, first: str, path: str | None) -> None:
     """The end of a ``tail``/``listen`` run: the summary on stderr (not under -q), starting
     with ``first``, and as JSON in ``--summary FILE``; a file that cannot be written is a

@@ -104,7 +104,7 @@ def listen(
     """
 
     from notifyctl import output, signals
-    from notifyctl.cli.common import finish_summary, stored_signing_secret
+    from notifyctl.cli.common import check_summary_path, finish_summary, stored_signing_secret
     from notifyctl.listen import Listener, Settings
     from notifyctl.listen.handlers import receiver_platform
     from notifyctl.listen.view import JsonlSink, TableSink
@@ -118,6 +118,7 @@ def listen(
     if verify_key_env is None:
         key = stored_signing_secret(platform)  # e.g. a key 'register' generated and stored
     chosen = table_format(fmt, machine="jsonl")
+    check_summary_path(summary_file)
     settings = Settings(
         provider=name, host=host, port=port, path=path, save=save, forward_to=forward_to,
         count=count, timeout=timeout, output=chosen, strict=strict, respond=respond,

@@ -26,6 +26,7 @@ from notifyctl.cli.common import (
     StopTimeoutOpt,
     SummaryOpt,
     TableJsonlOpt,
+    check_summary_path,
     connection,
     table_format,
 )
@@ -133,6 +134,7 @@ def tail(
         platform = registry.get(conn.provider, "stream")
     values = (platform_options or PlatformValues("tail")).take(platform)
     _check_kinds(platform, kind or [])
+    check_summary_path(summary)
 
     sink: engine.Sink
     on_state = None
