@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import IO, Protocol
 
 from notifyctl import output, signals
+from notifyctl.accounting import Accounting
 from notifyctl.contract.stream import Opener, Source, StreamStats
 from notifyctl.errors import CountNotReached, WireError
 from notifyctl.events import CaptureWriter, Delivery, Event, encode_jsonl, now_iso
@@ -197,6 +198,8 @@ class TailOptions:
     filters: Filters = field(default_factory=Filters)
     save: str | None = None
     dedup_window: int = DEDUP_WINDOW
+    # What was received and lost (the summary); ids are checked by the Dedup above.
+    accounting: Accounting | None = None
 
 
 @dataclass
@@ -243,6 +246,7 @@ async def tail(
     dedup = Dedup(options.dedup_window) if options.dedup_window > 0 else None
     capture = CaptureWriter(options.save) if options.save else None
     remaining = options.count
+    accounting = options.accounting
     decode = source.decode
     sink.start(source, run)
     frames = source.frames()
@@ -269,6 +273,8 @@ async def tail(
                     before = len(events)
                     events = dedup.filter(events)
                     run.duplicates += before - len(events)
+                    if accounting is not None:
+                        accounting.note_duplicates(before - len(events))
                 if not events:
                     continue
                 if remaining is not None and len(events) >= remaining:
@@ -278,6 +284,8 @@ async def tail(
                     remaining -= len(events)
                 run.events += len(events)
                 run.newest = time.monotonic()
+                if accounting is not None:
+                    accounting.add(events)
                 sink.emit(events)
                 # Let this frame's events (and the frame they reference) go before the next
                 # one is decoded: peak memory is one frame's working set, not two.
@@ -292,6 +300,8 @@ async def tail(
             ) from None
     finally:
         source.stats.state = "stopped"
+        if accounting is not None:
+            accounting.reconnects = source.stats.reconnects
         with contextlib.suppress(Exception):
             await frames.aclose()
         if capture is not None:

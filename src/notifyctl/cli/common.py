@@ -29,6 +29,7 @@ __all__ = ["GLOBALS", "AccountOpt", "ApiUrlOpt", "CaBundleOpt", "GlobalOptions",
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from notifyctl.accounting import Accounting
     from notifyctl.config import Config
     from notifyctl.contract import Platform
     from notifyctl.contract.connection import Connection
@@ -123,6 +124,12 @@ def compile_where(expression: str | None) -> Callable[[Any], bool] | None:
     return compile_expression(expression)
 
 
+SummaryOpt = Annotated[
+    str | None,
+    typer.Option("--summary", help="At the end (however the run ends), write what was "
+                 "received and lost as JSON to this file (\"not known\" figures are null).",
+                 show_default=False),
+]
 # The user's delivery headers: one spelling and help on register and replay.
 HeaderOpt = Annotated[
     list[str] | None,
@@ -162,3 +169,34 @@ def connection(
 
     flags = ConnectionFlags(GLOBALS.profile, provider, api_url, account)
     return resolve(flags, load_config())
+
+
+def check_summary_path(path: str | None) -> None:
+    """``--summary FILE`` must be writable before the run starts, not found out at its end."""
+    if path is None:
+        return
+    from notifyctl.errors import UsageError
+
+    try:
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"--summary {path}: cannot write the summary: {exc.strerror}",
+                         hint="name a file in a directory you can write to") from exc
+
+
+def finish_summary(accounting: Accounting, first: str, path: str | None) -> None:
+    """The end of a ``tail``/``listen`` run: the summary on stderr (not under -q), starting
+    with ``first``, and as JSON in ``--summary FILE``; a file that cannot be written is a
+    warning naming it."""
+    from notifyctl import output
+
+    out = output.current()
+    for line in accounting.lines(first):
+        out.info(line)
+    if path is None:
+        return
+    try:
+        accounting.write(path)
+    except OSError as exc:
+        out.warn(f"--summary {path}: cannot write the summary: {exc.strerror}")

@@ -13,6 +13,7 @@ import typer
 
 from notifyctl.cli.common import (
     StopTimeoutOpt,
+    SummaryOpt,
     TableJsonlOpt,
     WhereOpt,
     compile_where,
@@ -22,6 +23,7 @@ from notifyctl.cli.completers import complete_receiver_provider
 from notifyctl.cli.platform_options import PlatformValues  # Typer reads the signature
 
 if TYPE_CHECKING:
+    from notifyctl.listen.run import Summary
     from notifyctl.listen.view import Seen, Sink
 
 
@@ -84,6 +86,7 @@ def listen(
     max_body: Annotated[
         int, typer.Option("--max-body", help="Largest body accepted in bytes (413 above it).")
     ] = 32 * 1024 * 1024,
+    summary_file: SummaryOpt = None,
     verify_key_env: Annotated[
         str | None,
         typer.Option("--verify-key-env", help="Environment variable holding the verification "
@@ -111,7 +114,7 @@ def listen(
     """
 
     from notifyctl import output, signals
-    from notifyctl.cli.common import stored_signing_secret
+    from notifyctl.cli.common import check_summary_path, finish_summary, stored_signing_secret
     from notifyctl.listen import Listener, Settings
     from notifyctl.listen.handlers import receiver_platform
     from notifyctl.listen.view import JsonlSink, TableSink
@@ -126,6 +129,7 @@ def listen(
         key = stored_signing_secret(platform)  # e.g. a key 'register' generated and stored
     chosen = table_format(fmt, machine="jsonl")
     matches = compile_where(where)
+    check_summary_path(summary_file)
     settings = Settings(
         provider=name, host=host, port=port, path=path, save=save, forward_to=forward_to,
         count=count, timeout=timeout, output=chosen, strict=strict, respond=respond,
@@ -146,7 +150,16 @@ def listen(
             proxy.target = JsonlSink(out.out, on_closed=listener.stop)
 
     listener = Listener(settings, proxy)
-    summary = signals.run(lambda: listener.run(ready), on_signal=listener.interrupt)
+    async def main() -> Summary:
+        # Inside the run: signals.run raises Interrupted after a signal, and the summary must
+        # be out (and in --summary FILE) however the run ended.
+        summary = await listener.run(ready)
+        if summary.accounting is not None:
+            finish_summary(summary.accounting, f"listen: {summary.received:,} requests",
+                           summary_file)
+        return summary
+
+    summary = signals.run(main, on_signal=listener.interrupt)
     error = listener.outcome(summary)
     if error is not None:
         raise error

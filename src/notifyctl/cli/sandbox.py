@@ -87,7 +87,9 @@ def sandbox(
     /_sandbox/sigfox/events ({"device", "time", "data", "seqNumber", "deviceTypeId"}),
     /_sandbox/circle/events ({"eventType", "eventData"}), /_sandbox/iottly/events ({"device",
     "stream", "value"}), /_sandbox/faults ({"action": "close", "code": 1001, "provider":
-    "iottly"} restarts Iottly's stream; "drop", "stall", "http_status"); GET /_sandbox/state.
+    "iottly"} restarts Iottly's stream; "drop", "stall", "http_status"; {"action": "sequence",
+    "provider": "sigfox", "device": ID, "lose": K, "duplicate": K, "reorder": K} loses, then
+    duplicates, then reorders that device's next Sigfox messages); GET /_sandbox/state.
     """
     from notifyctl.errors import UsageError
     from notifyctl.sandbox import Sandbox, serve

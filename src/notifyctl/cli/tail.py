@@ -24,8 +24,10 @@ from notifyctl.cli.common import (
     InsecureOpt,
     ProviderOpt,
     StopTimeoutOpt,
+    SummaryOpt,
     TableJsonlOpt,
     WhereOpt,
+    check_summary_path,
     compile_where,
     connection,
     table_format,
@@ -34,6 +36,7 @@ from notifyctl.cli.completers import complete_kind
 from notifyctl.cli.platform_options import PlatformValues
 
 if TYPE_CHECKING:
+    from notifyctl import tail as engine
     from notifyctl.contract import Platform
     from notifyctl.contract.connection import Connection
     from notifyctl.contract.stream import Opener, StreamContext
@@ -86,6 +89,7 @@ def tail(
         typer.Option("--devices", help="--sandbox: number of synthetic devices (default 5).",
                      show_default=False),
     ] = None,
+    summary: SummaryOpt = None,
     provider: ProviderOpt = None,
     api_url: ApiUrlOpt = None,
     account: AccountOpt = None,
@@ -116,6 +120,7 @@ def tail(
 
     from notifyctl import registry
     from notifyctl import tail as engine
+    from notifyctl.accounting import Accounting
     from notifyctl.contract.stream import StreamContext
     from notifyctl.errors import UsageError
     from notifyctl.http import net_options
@@ -134,6 +139,7 @@ def tail(
         platform = registry.get(conn.provider, "stream")
     values = (platform_options or PlatformValues("tail")).take(platform)
     _check_kinds(platform, kind or [])
+    check_summary_path(summary)
 
     sink: engine.Sink
     on_state = None
@@ -165,8 +171,10 @@ def tail(
         # Ids that name one event each are de-duplicated (Pelion re-sends batches); where an id
         # names something events share (a Circle activity, an Iottly subscription) they are not.
         dedup_window=engine.DEDUP_WINDOW if platform.unique_ids else 0,
+        accounting=Accounting.for_platform(platform, ids_checked_elsewhere=True),
     )
-    engine.run(open_source, sink, tail_options, on_finish=_summary)
+    engine.run(open_source, sink, tail_options,
+               on_finish=lambda run, source: _summary(run, source, tail_options, summary))
 
 
 def _secret(profile: str | None) -> Callable[[str], str]:
@@ -245,14 +253,16 @@ def _check_numbers(count: int | None, timeout: float | None, retry_for: float,
         raise UsageError("--rate must be 0 or more and --devices at least 1")
 
 
-def _summary(run: TailRun, source: Source) -> None:
+def _summary(run: TailRun, source: Source, options: engine.TailOptions,
+             path: str | None) -> None:
     from notifyctl import output
+    from notifyctl.cli.common import finish_summary
 
     parts = [f"{run.events:,} events in {run.elapsed:.1f} s"]
-    if source.stats.reconnects:
-        parts.append(f"{source.stats.reconnects} reconnects")
-    if run.duplicates:
-        parts.append(f"{run.duplicates:,} duplicates dropped")
     if run.bad_frames:
         parts.append(f"{run.bad_frames} malformed frames skipped (see --save)")
-    output.current().info("tail: " + ", ".join(parts))
+    first = "tail: " + ", ".join(parts)
+    if options.accounting is None:
+        output.current().info(first)
+    else:  # duplicates dropped and reconnects are in the accounting's lines
+        finish_summary(options.accounting, first, path)

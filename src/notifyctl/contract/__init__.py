@@ -55,6 +55,7 @@ __all__ = [
     "TIME",
     "Column",
     "Missing",
+    "Numbering",
     "Opt",
     "Platform",
     "Setting",
@@ -77,6 +78,30 @@ _WANTED: dict[Capability, str] = {
 
 class Missing(UsageError):
     """A platform was asked for a capability it does not declare."""
+
+
+@dataclass(frozen=True)
+class Numbering:
+    """How a platform numbers its messages, so the engines can count what was lost.
+
+    Each device numbers its own messages: the number is ``raw[field]`` of the device's events
+    (an int, or a string of one), counting up by one and wrapping to 0 at ``modulus``
+    (Sigfox's ``seqNumber``: 4096). A repeated (device, number) is a duplicate.
+    """
+
+    field: str
+    modulus: int
+
+    def of(self, raw: object) -> int | None:
+        """The message's number, or None where the item has none."""
+        if not isinstance(raw, Mapping):
+            return None
+        value = raw.get(self.field)
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, str) and value.isdigit():
+            value = int(value)
+        return value % self.modulus if isinstance(value, int) else None
 
 
 @dataclass(frozen=True)
@@ -125,6 +150,9 @@ class Platform:
     # Event ids name one event each, so tail drops a repeated id (Pelion re-sends batches);
     # False where an id names something events share (a Circle activity).
     unique_ids: bool = False
+    # Where the platform numbers its messages per device (gaps and duplicates can be counted);
+    # None where it does not, so the accounting says "not known" rather than 0 lost.
+    numbering: Numbering | None = None
     # Listing order (lower first); the built-ins take 10, 20, ... so plugins come after them.
     rank: int = 100
 

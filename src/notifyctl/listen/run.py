@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
@@ -17,6 +18,7 @@ from types import TracebackType
 from aiohttp import web  # noqa: TID253 - listen runs only inside its command
 
 from notifyctl import servers
+from notifyctl.accounting import Accounting
 from notifyctl.errors import (
     CountNotReached,
     Interrupted,
@@ -25,7 +27,7 @@ from notifyctl.errors import (
     VerificationFailed,
 )
 from notifyctl.events import CaptureWriter
-from notifyctl.listen.handlers import make_handler
+from notifyctl.listen.handlers import make_handler, receiver_platform
 from notifyctl.listen.server import Receiver, build_app
 from notifyctl.listen.settings import Settings
 from notifyctl.listen.view import NullSink, Sink, WhereSink
@@ -37,6 +39,7 @@ class Summary:
     failed: int
     reason: str  # "count" | "timeout" | "signal" | "stopped"
     signum: int | None = None
+    accounting: Accounting | None = None  # events by kind, duplicates, gaps, answers
 
 
 class Listener:
@@ -58,7 +61,10 @@ class Listener:
         are the caller's: ``signals.run`` with ``on_signal=listener.interrupt``."""
         settings = self.settings
         writer = _open_capture(settings.save) if settings.save else None
-        receiver = self._receiver = Receiver(settings, self.handler, self.sink, writer)
+        accounting = Accounting.for_platform(receiver_platform(settings.provider))
+        accounting.answers = Counter()  # a receiver always knows what it answered
+        receiver = self._receiver = Receiver(settings, self.handler, self.sink, writer,
+                                             accounting)
         runner: web.AppRunner | None = None
         try:
             # Requests in flight are drained by the receiver first (below); what aiohttp still
@@ -87,7 +93,7 @@ class Listener:
             if writer is not None:
                 writer.close()
             self.sink.close()
-        return Summary(receiver.received, receiver.failed, reason, self._signum)
+        return Summary(receiver.received, receiver.failed, reason, self._signum, accounting)
 
     def interrupt(self, signum: int) -> None:
         """A signal ends the run gracefully (requests in flight are answered)."""

@@ -25,6 +25,7 @@ from notifyctl.listen.view import Seen, Sink
 if TYPE_CHECKING:
     import aiohttp
 
+    from notifyctl.accounting import Accounting
     from notifyctl.listen.settings import Settings
 
 # Not passed on by --forward-to, either way: they describe this hop, not the message.
@@ -51,11 +52,12 @@ class Receiver:
     """Per-run state and the one request handler."""
 
     def __init__(self, settings: Settings, handler: Handler, sink: Sink,
-                 writer: CaptureWriter | None) -> None:
+                 writer: CaptureWriter | None, accounting: Accounting | None = None) -> None:
         self.settings = settings
         self.handler = handler
         self.sink = sink
         self.writer = writer
+        self.accounting = accounting
         self.received = 0
         self.failed = 0
         self.stopping = False
@@ -133,6 +135,9 @@ class Receiver:
                 headers = CIMultiDict({"Content-Type": "text/plain"})
         if status == 0:  # forward: after the capture, so the capture never misses it
             status, answer, headers, error = await self._forward(request, query, body)
+        if self.accounting is not None:
+            self.accounting.add(outcome.events)
+            self.accounting.answer(status)
         self.sink.show(Seen(self.handler.provider, outcome.kind, request.method, path,
                             status, at, outcome.verified, error or outcome.error,
                             outcome.events))
@@ -182,6 +187,8 @@ class Receiver:
 
     def _too_large(self, request: web.BaseRequest, path: str) -> web.Response:
         message = f"body over --max-body ({self.settings.max_body} bytes)"
+        if self.accounting is not None:
+            self.accounting.answer(413)
         self.sink.show(Seen(self.handler.provider, "too-large", request.method, path,
                             413, now_iso(), None, message, []))
         # Closing the connection: the unread body must not be parsed as the next request.

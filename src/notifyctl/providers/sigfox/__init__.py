@@ -9,7 +9,7 @@ rendering for replay and the sandbox, BIDIR answers), ``api`` (the management cl
 
 from __future__ import annotations
 
-from notifyctl.contract import HEADER_OPTIONS, Opt, Platform
+from notifyctl.contract import HEADER_OPTIONS, Numbering, Opt, Platform
 
 DEVICE_TYPE = Opt("--device-type", "The device type the callbacks belong to.")
 _BODY = Opt("--body-template", "Body with {variables} (checked against the type's variables).")
@@ -25,6 +25,9 @@ PLATFORM = Platform(
     sandbox_path="/v2",
     secrets=("username", "password"),
     kinds=("uplink", "status", "acknowledge", "message"),
+    # Each device numbers its uplinks 0-4095, then starts again at 0; the backend may send
+    # one message twice ("send duplicate"), so (device, seqNumber) is what repeats.
+    numbering=Numbering("seqNumber", 4096),
     options={
         "register": (
             DEVICE_TYPE,

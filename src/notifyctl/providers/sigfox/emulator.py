@@ -6,6 +6,14 @@ enable/disable, downlink selection and the undelivered-callback list, kept in me
 them (400 with ``{"message": ...}``), reusing ``spec``/``templates``. Delivery of messages to the
 registered callbacks belongs to the sandbox's engine: it reads ``callbacks`` and renders with
 ``wire.render_request``/``render_batch``, and reports failures with ``record_undelivered``.
+
+One fault (``POST /_sandbox/faults``) makes the losses a receiver must detect:
+``{"action": "sequence", "provider": "sigfox", "device": ID, "lose": K, "duplicate": K,
+"reorder": K}``, applied to that device's next messages in this order: the first ``lose``
+are dropped, the next ``duplicate`` are delivered twice (the second copy with
+``"duplicate": true``, as "send duplicate" does), and the next ``reorder`` are each held back
+and delivered after the message that follows them. A new fault for a device replaces the one
+not yet used up.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import itertools
 import time
 from collections import deque
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web  # noqa: TID253 - the sandbox imports emulators only when it runs
@@ -25,6 +34,36 @@ from notifyctl.providers.sigfox.templates import check_template
 from notifyctl.providers.sigfox.wire import message_fields
 
 _REQUIRED = ("channel", "callbackType", "callbackSubtype", "enabled", "sendDuplicate")
+
+
+@dataclass
+class SequenceFault:
+    """What is left of one device's ``sequence`` fault; ``held`` is a reordered message."""
+
+    lose: int = 0
+    duplicate: int = 0
+    reorder: int = 0
+    held: dict[str, Any] | None = None
+
+    def apply(self, message: dict[str, Any]) -> list[dict[str, Any]]:
+        """What goes out in place of ``message``."""
+        if self.held is not None:
+            late, self.held = self.held, None
+            return [message, late]
+        if self.lose:
+            self.lose -= 1
+            return []
+        if self.duplicate:
+            self.duplicate -= 1
+            return [message, {**message, "duplicate": True}]
+        if self.reorder:
+            self.reorder -= 1
+            self.held = message
+            return []
+        return [message]
+
+    def done(self) -> bool:
+        return not (self.lose or self.duplicate or self.reorder or self.held)
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -50,6 +89,7 @@ class SigfoxEmulator:
         self._seq = itertools.count(1)
         # Injected/generated uplinks awaiting the delivery engine; bounded like every queue.
         self.messages: deque[dict[str, Any]] = deque(maxlen=queue_limit)
+        self.sequence_faults: dict[str, SequenceFault] = {}  # device -> what is left to do
 
     def install(self, app: web.Application, prefix: str = "") -> None:
         base = f"{prefix}/v2/device-types/{{device_type}}"
@@ -82,7 +122,36 @@ class SigfoxEmulator:
         return {"queued": len(items)}
 
     async def fault(self, fault: dict[str, Any]) -> int:
-        return 0  # Sigfox has no socket to break
+        """The ``sequence`` fault (see the module's docstring); ValueError (400) otherwise."""
+        if fault.get("action") != "sequence":
+            raise ValueError("sigfox has no sockets: its only fault is 'sequence'")
+        device = fault.get("device")
+        if not isinstance(device, str) or not device:
+            raise ValueError("sequence fault: 'device' must be a device id")
+        plan = SequenceFault()
+        for name in ("lose", "duplicate", "reorder"):
+            count = fault.get(name, 0)
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                raise ValueError(f"sequence fault: {name!r} must be a count (0 or more)")
+            setattr(plan, name, count)
+        self.sequence_faults[device] = plan
+        return 1
+
+    def apply_faults(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The messages as a faulty network would deliver them (``sequence`` faults)."""
+        if not self.sequence_faults:
+            return messages
+        out: list[dict[str, Any]] = []
+        for message in messages:
+            device = message.get("device")
+            plan = self.sequence_faults.get(device) if isinstance(device, str) else None
+            if plan is None:
+                out.append(message)
+                continue
+            out.extend(plan.apply(message))
+            if plan.done():
+                del self.sequence_faults[str(device)]
+        return out
 
     def generate(self, count: int) -> None:
         now = int(time.time())

@@ -76,7 +76,8 @@ class SigfoxSandbox(SigfoxEmulator):
                 self._queued.clear()
                 await self._queued.wait()
                 continue
-            drained = [self.messages.popleft() for _ in range(len(self.messages))]
+            drained = self.apply_faults(
+                [self.messages.popleft() for _ in range(len(self.messages))])
             jobs = [self._deliver(device_type, callback, group)
                     for device_type, callback, group in self._plan(drained)]
             await asyncio.gather(*jobs)
