@@ -26,7 +26,7 @@ def compile_where(expression: str) -> Predicate:
     try:
         program = jq.compile(expression)
     except ValueError as exc:
-        raise UsageError(f"--where {expression!r}: {_one_line(str(exc))}",
+        raise UsageError(f"--where {expression!r}: {jq_error_line(str(exc))}",
                          hint="a jq boolean expression, e.g. '.kind == \"notification\"'") from None
     encode = msgspec.json.Encoder().encode
 
@@ -44,7 +44,7 @@ def any_match(matches: Predicate, events: Iterable[Any]) -> bool:
     return any(matches(event) for event in events)
 
 
-def _one_line(message: str) -> str:
+def jq_error_line(message: str) -> str:
     """jq's compile error, first line, without its 'jq: error: ' prefix."""
     first = message.strip().splitlines()[0] if message.strip() else "not a jq expression"
     return first.removeprefix("jq: error: ").rstrip(":")

@@ -142,6 +142,13 @@ def replay(
                      "expression over the event line (as 'listen -o jsonl' prints it) is true; "
                      "their bytes are sent untouched.", show_default=False),
     ] = None,
+    patch: Annotated[
+        str | None,
+        typer.Option("--patch", metavar="EXPR", help="Edit each JSON body with this jq "
+                     "expression before sending (after --pick and --where); the platform's "
+                     "rules sign the patched body. A body the platform would refuse after it "
+                     "is bad input (FILE:LINE).", show_default=False),
+    ] = None,
     loop: Annotated[
         int | None,
         typer.Option("--loop", metavar="N", help="Replay the input N times (0: until "
@@ -189,6 +196,8 @@ def replay(
       notifyctl replay capture.jsonl --pick 3,7-9 --dry-run --to http://127.0.0.1:8080/hook
       notifyctl replay capture.jsonl --where '.device == "0176abc"' --to http://127.0.0.1:8080/hook
       notifyctl replay capture.jsonl --loop 0 --speed 10 --to http://127.0.0.1:8080/hook
+      notifyctl replay --fixture sigfox/uplinks --pick 1 --patch '.device = "BEEF01"' \\
+          --dry-run --to http://127.0.0.1:8080/hook
     """
     from notifyctl import output
     from notifyctl.errors import UsageError
@@ -213,7 +222,9 @@ def replay(
         raise UsageError("--duplicates must be between 0 and 1")
     if loop is not None and loop < 0:
         raise UsageError(f"--loop {loop}: must be 0 (until interrupted) or a number of passes")
-    if speed is not None and speed <= 0:
+    if rate is not None and not rate > 0:  # NaN too
+        raise UsageError(f"--rate {rate:g}: must be greater than 0 (events per second)")
+    if speed is not None and not speed > 0:  # NaN too
         raise UsageError(f"--speed {speed:g}: must be greater than 0 (2 is twice as fast)")
     if insecure:
         out.warn("TLS certificates are not verified (--insecure)")
@@ -227,8 +238,17 @@ def replay(
         shuffle=shuffle_window if shuffle else 0, seed=seed, limit=limit, timeout=timeout,
         insecure=insecure, ca_bundle=ca_bundle, report_file=report_file,
         output_format=output_format, pick=pick, where=compile_where(where), dry_run=dry_run,
-        loop=loop,
+        loop=loop, patch=_compile_patch(patch),
     )
+
+
+def _compile_patch(expression: str | None) -> Any:
+    """--patch compiled once (exit 2 on a bad expression), or None without one."""
+    if expression is None:
+        return None
+    from notifyctl.replay.patch import Patch
+
+    return Patch.compile(expression)
 
 
 def _stored_key(platform: Platform) -> str | None:
@@ -274,6 +294,7 @@ def _run(**args: Any) -> None:
                                 stats=stats, limit=args["limit"])
     ranges = _pick_ranges(args["pick"], paths)
     first, name = _platform_name(args, source, paths, stats)
+    args["origin"] = first.where if first is not None else None  # the platform's line
     stopped: Interrupted | None = None
     selection = Selection()
     if name is None:  # an empty input, allowed: no platform's rules to run
@@ -282,7 +303,7 @@ def _run(**args: Any) -> None:
     else:
         items = _selected(args, name, ranges,
                           itertools.chain([first] if first is not None else [], source),
-                          selection)
+                          selection, stats)
         if args["dry_run"]:
             if not _dry_run(_rules(args, name, stats), items):
                 out.info(_nothing_message(paths, stats) + selection.why_empty())
@@ -292,7 +313,7 @@ def _run(**args: Any) -> None:
             def again(stats: InputStats) -> Iterable[Item]:
                 return _selected(args, name, ranges, inputs.read_inputs(
                     paths, fmt=args["input_format"], skip_invalid=args["skip_invalid"],
-                    stats=stats, limit=args["limit"]), selection)
+                    stats=stats, limit=args["limit"]), selection, stats)
 
             stopped = _more_passes(args, name, report, stopped, again)
     data = report.as_dict()
@@ -358,16 +379,23 @@ def _pick_ranges(spec: str | None, paths: list[Any]) -> list[tuple[int, int]] | 
 
 
 def _selected(args: dict[str, Any], name: str, ranges: list[tuple[int, int]] | None,
-              items: Iterable[Item], selection: Any) -> Iterable[Item]:
-    """--pick, then --where (decoded with platform ``name``'s receiver)."""
-    from notifyctl.replay import select
+              items: Iterable[Item], selection: Any, stats: InputStats) -> Iterable[Item]:
+    """Lines of platform ``name`` only (when the capture named it), --pick, --where (decoded
+    with its receiver), then --patch."""
+    from notifyctl.replay import patch, select
 
+    if args["origin"] is not None:
+        items = select.one_platform(items, name, args["origin"],
+                                    skip_invalid=args["skip_invalid"], stats=stats)
     if ranges is not None:
         selection.options.append("--pick")
         items = select.picked(items, ranges, selection)
     if args["where"] is not None:
         selection.options.append("--where")
         items = select.matching(items, select.receiver_decoder(name), args["where"], selection)
+    if args["patch"] is not None:
+        items = patch.patched(items, patch.Patcher(args["patch"], name),
+                              skip_invalid=args["skip_invalid"], stats=stats)
     return items
 
 

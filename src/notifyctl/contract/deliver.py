@@ -32,6 +32,7 @@ class Item:
     headers: dict[str, str] | None = None
     at: str | None = None  # ISO capture time
     provider: str | None = None
+    edited: bool = False  # the body is no longer the captured one (``replay --patch``)
 
 
 @dataclass
@@ -196,7 +197,10 @@ def header(headers: Mapping[str, str] | None, name: str) -> str | None:
 
 
 def length_mismatch(item: Item) -> bool:
-    """The captured Content-Length disagrees with the body: it was edited after capture."""
+    """The body is not the one captured: edited by ``--patch``, or the captured Content-Length
+    disagrees with it (edited by hand); a captured signature no longer holds for it."""
+    if item.edited:
+        return True
     declared = header(item.headers, "content-length")
     return declared is not None and declared.strip().isdigit() and int(declared) != len(item.body)
 

@@ -12,10 +12,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from notifyctl.contract.deliver import Item
+from notifyctl.contract.deliver import InputStats, Item
 from notifyctl.errors import UsageError
+
+if TYPE_CHECKING:
+    from notifyctl.contract.receive import Outcome
 
 _RANGE = re.compile(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?")
 
@@ -96,9 +99,39 @@ def matching(items: Iterable[Item], decode: Callable[[Item], list[Any]],
             selection.where_out += 1
 
 
+def one_platform(items: Iterable[Item], name: str, origin: str, *, skip_invalid: bool,
+                 stats: InputStats) -> Iterator[Item]:
+    """With the platform read from the capture (``origin``: the line it came from), a line
+    captured from another platform is not a delivery this replay can make: bad input (exit 2,
+    FILE:LINE), or counted in ``stats`` and skipped with ``skip_invalid``."""
+    for item in items:
+        if item.provider is None or item.provider == name:
+            yield item
+            continue
+        message = (f"{item.where}: a {item.provider} delivery, but this replay sends by "
+                   f"{name}'s rules (the platform of {origin})")
+        if not skip_invalid:
+            raise UsageError(message, hint="replay each platform's captures separately, pass "
+                             "--provider NAME to send them all by one platform's rules, or "
+                             "--skip-invalid to leave such lines out")
+        stats.skip(message)
+
+
 def receiver_decoder(platform_name: str) -> Callable[[Item], list[Any]]:
     """A delivery's events as the platform's receiver decodes them, without verifying (no
     key: the signature is not what is being selected on, and may be long expired)."""
+    handle = receiver(platform_name)
+
+    def decode(item: Item) -> list[Any]:
+        events: list[Any] = handle(item).events
+        return events
+
+    return decode
+
+
+def receiver(platform_name: str) -> Callable[[Item], Outcome]:
+    """What the platform's receiver makes of a captured delivery, decoding only (no key), as
+    ``listen`` would have: its events, or why the body is not the platform's (``invalid``)."""
     from multidict import CIMultiDict  # aiohttp's: header names case-insensitive, as served
 
     from notifyctl import registry
@@ -107,12 +140,11 @@ def receiver_decoder(platform_name: str) -> Callable[[Item], list[Any]]:
     handler = registry.get(platform_name, "receiver").load("receiver")(
         ReceiverSettings(decode_only=True))
 
-    def decode(item: Item) -> list[Any]:
+    def handle(item: Item) -> Outcome:
         path, _, query = (item.path or "/").partition("?")
         request = Request(item.method or "POST", path, query, CIMultiDict(item.headers or {}),
                           item.body, item.at or "")
-        events: list[Any] = handler.handle(request).events
-        return events
+        outcome: Outcome = handler.handle(request)
+        return outcome
 
-    return decode
-
+    return handle
