@@ -43,6 +43,7 @@ COMMANDS = {
     "listen": "notifyctl.cli.listen:listen",
     "replay": "notifyctl.cli.replay:replay",
     "sandbox": "notifyctl.cli.sandbox:sandbox",
+    "trigger": "notifyctl.cli.trigger:trigger",
     "profile": "notifyctl.cli.profile:app",
     "auth": "notifyctl.cli.auth:app",
     "completion": "notifyctl.cli.completion:completion",

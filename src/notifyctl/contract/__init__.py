@@ -18,6 +18,7 @@ capability     what the attribute is                     who uses it
 ``rules``      ``(RuleOptions) -> Rules`` (a class)       ``replay`` and the sandbox
 ``emulator``   ``(SandboxContext) -> Emulator``           ``sandbox``
 ``commands``   a ``typer.Typer`` of extra subcommands    ``notifyctl <name> ...``
+``trigger``    ``(Item, device) -> list`` (``emulate``)  ``trigger``
 =============  ========================================  ======================================
 
 A platform declares only what it has; asking for a missing capability raises ``Missing`` (a
@@ -61,9 +62,10 @@ __all__ = [
     "Setting",
 ]
 
-Capability = Literal["channels", "stream", "receiver", "rules", "emulator", "commands"]
+Capability = Literal["channels", "stream", "receiver", "rules", "emulator", "commands",
+                     "trigger"]
 CAPABILITIES: tuple[Capability, ...] = (
-    "channels", "stream", "receiver", "rules", "emulator", "commands")
+    "channels", "stream", "receiver", "rules", "emulator", "commands", "trigger")
 
 # What an engine was trying to do, for the message when a platform lacks the capability.
 _WANTED: dict[Capability, str] = {
@@ -73,6 +75,7 @@ _WANTED: dict[Capability, str] = {
     "rules": "delivery rules for replay",
     "emulator": "emulator in the sandbox",
     "commands": "commands of its own",
+    "trigger": "fixtures the sandbox can inject",
 }
 
 
@@ -137,6 +140,8 @@ class Platform:
     rules: str | None = None
     emulator: str | None = None
     commands: str | None = None
+    # Its fixtures as events for its emulator (``contract.emulate.Trigger``): ``trigger``.
+    trigger: str | None = None
     hints: Mapping[str, str] = field(default_factory=dict)
     # The platform's API under the sandbox's URL (``tail --sandbox``, the sandbox's banner).
     sandbox_path: str = ""

@@ -6,21 +6,33 @@ every emulator reads, a task spawner that keeps background sends alive, and the 
 engine: ``context.sender(rules, log)`` delivers requests by the platform's own ``Rules`` (the
 same engine ``replay`` uses), counting into a ``DeliveryLog`` from ``context.log(...)``. So an
 emulator never imports the replay engine or the sandbox.
+
+A platform with fixtures and an emulator may also declare ``trigger``, a ``Trigger``: given
+the device to set (or None), a converter of captured fixture deliveries into what
+``notifyctl trigger`` posts to ``/_sandbox/{platform}/events``, in the emulator's own inject
+format, every event's device set. It is handed the deliveries in the order they are injected,
+a fixture again for each ``--count``: where the platform's ids mark duplicates, a repeated
+event gets fresh ones (a new event, not a re-send). Pure (no I/O); ``ValueError`` says why a
+delivery cannot be injected (not the platform's format, or no device in it to set).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from notifyctl.contract.deliver import DeliveryLog, Rules, Sender
+    from notifyctl.contract.deliver import DeliveryLog, Item, Rules, Sender
 
 T = TypeVar("T")
+# A captured fixture delivery -> the bodies to inject for it.
+Converter = Callable[["Item"], list[Any]]
+# The device to set (or None) -> the converter of one ``notifyctl trigger`` run.
+Trigger = Callable[["str | None"], Converter]
 
 
 @dataclass(frozen=True)
@@ -72,3 +84,17 @@ class Emulator(Protocol):
         """Produce ``count`` synthetic events for the channels that exist."""
 
     def state(self) -> dict[str, Any]: ...
+
+
+def fixture_object(item: Item, what: str) -> dict[str, Any]:
+    """A fixture delivery's JSON object body, for a ``Trigger``; ValueError naming ``what`` it
+    should have been (``a Circle notification``) when it is not one."""
+    import json
+
+    try:
+        found = json.loads(item.body)
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError(f"not {what}: the body is not JSON") from None
+    if not isinstance(found, dict):
+        raise ValueError(f"not {what}: the body is not a JSON object")
+    return found

@@ -53,6 +53,7 @@ PLATFORM = Platform(
     receiver="notifyctl.providers.circle.receive:make",
     rules="notifyctl.providers.circle.rules:CircleRules",
     emulator="notifyctl.providers.circle.emulator_delivery:CircleSandbox",
+    trigger="notifyctl.providers.circle.trigger:events",
     sandbox_args={"register": ("--event-type", "activity_created", "--auth-key-env",
                                "CONFORMANCE_KEY"),
                   "listen": ("--verify-key-env", "CONFORMANCE_KEY"),

@@ -40,6 +40,7 @@ PLATFORM = Platform(
     rules="notifyctl.providers.iottly.rules:IottlyRules",
     commands="notifyctl.providers.iottly.commands:app",
     emulator="notifyctl.providers.iottly.emulator:IottlySandbox",
+    trigger="notifyctl.providers.iottly.trigger:events",
     hints={"channels": "Iottly webhooks cannot be managed through an API: they are set in the "
                        "dashboard (Project settings -> Configure webhooks); check a YAML "
                        "description of them first with 'notifyctl iottly check-webhooks FILE'"},

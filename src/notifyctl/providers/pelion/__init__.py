@@ -53,4 +53,5 @@ PLATFORM = Platform(
     receiver="notifyctl.providers.pelion.receive:make",
     rules="notifyctl.providers.pelion.rules:PelionRules",
     emulator="notifyctl.providers.pelion.emulator:PelionEmulator",
+    trigger="notifyctl.providers.pelion.trigger:events",
 )

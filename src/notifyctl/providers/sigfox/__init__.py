@@ -70,6 +70,7 @@ PLATFORM = Platform(
     channels="notifyctl.providers.sigfox.manage:make",
     commands="notifyctl.providers.sigfox.commands:app",
     emulator="notifyctl.providers.sigfox.emulator_delivery:SigfoxSandbox",
+    trigger="notifyctl.providers.sigfox.trigger:events",
     hints={"stream": "receive its callbacks with 'notifyctl listen --provider sigfox'"},
     sandbox_args={command: ("--device-type", "sandbox")  # what the generator's messages are
                   for command in ("register", "unregister", "list")},
