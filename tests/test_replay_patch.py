@@ -181,3 +181,30 @@ def test_speed_or_rate_that_is_not_a_number_exit_2_naming_the_option(cli, option
                  option, "nan")
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: {option} nan: must be greater than 0")
+
+
+def test_thingspace_rest_bodies_are_patched_and_soap_ones_cannot_be(cli, tmp_path: Path
+                                                                     ) -> None:
+    rest = json.dumps({"username": "u", "password": "p", "requestId": "r-1",
+                       "deviceIds": [{"id": "22211315718", "kind": "ESN"}],
+                       "deviceResponse": {"status": "ok"}, "callbackCount": 1,
+                       "maxCallbackThreshold": 4})
+    soap = ('<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>'
+            '<CallbackRequest xmlns="http://nphase.com/unifiedwebservice/v2"><Username>u'
+            '</Username><Password>p</Password><RequestId>r-2</RequestId></CallbackRequest>'
+            '</s:Body></s:Envelope>')
+    src = capture(tmp_path / "t.jsonl", "thingspace",
+                  [("application/json", rest), ("text/xml; charset=utf-8", soap)])
+    patch = '.deviceIds[0].id = "999"'
+    planned = cli("replay", str(src), "--to", "http://127.0.0.1:9/", "--patch", patch,
+                  "--skip-invalid", "--dry-run")
+    assert planned.exit_code == 0, planned.stderr
+    assert [line["where"] for line in map(json.loads, planned.stdout.splitlines())] == [
+        f"{src}:1"]
+    assert f"skipped: {src}:2: --patch" in planned.stderr
+    assert "this one is text/xml" in planned.stderr
+    with Recorder() as rec:
+        result = cli("replay", str(src), "--to", rec.url, "--patch", patch, "--pick", "1")
+        assert result.exit_code == 0, result.stderr
+        (seen,) = rec.wait(1)
+    assert json.loads(seen.body)["deviceIds"][0]["id"] == "999"

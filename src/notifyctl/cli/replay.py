@@ -307,6 +307,8 @@ def _run(**args: Any) -> None:
         if args["dry_run"]:
             if not _dry_run(_rules(args, name, stats), items):
                 out.info(_nothing_message(paths, stats) + selection.why_empty())
+            for problem in stats.problems:  # --skip-invalid: say what would be left out
+                out.warn(f"skipped: {problem}")
             return
         report, stopped = _deliver(args, name, items, stats)
         if args["loop"] is not None:
