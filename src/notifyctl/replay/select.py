@@ -1,6 +1,9 @@
 """Which captured deliveries a replay sends: ``--pick`` (capture line numbers) and ``--where``
 (a jq expression over the events a delivery holds), both applied to the input stream before the
-platform's rules see it. Bytes are never touched: a delivery is kept or left out whole.
+platform's rules see it, and (``one_platform``) only lines captured from the platform whose
+rules run, when the capture chose it. Bytes are never touched: a delivery is kept or left out
+whole. ``receiver`` is the platform's receiver over a captured delivery, which ``--where`` and
+``--patch`` (``replay.patch``) decode and check bodies with.
 
 ``--where`` decodes each delivery with the platform's own receiver (``Handler.handle``, the
 code ``listen`` runs), so the event lines it is matched against are the ones ``listen -o jsonl``
