@@ -21,7 +21,6 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
-from support.sandbox import SandboxThread
 from waiting import Lines, wait_for
 
 from conftest import subprocess_env
@@ -31,6 +30,7 @@ from notifyctl.events import Event, StreamStats
 from notifyctl.listen.view import Seen, TableSink
 from notifyctl.tail import TailRun
 from notifyctl.tail_view import LiveTable
+from support.sandbox import SandboxThread
 
 DT = "5a1b2c3d4e5f"
 QUIET = pytest.mark.parametrize("sandbox", [{"rate": 0}], indirect=True)
