@@ -321,3 +321,13 @@ def test_time_disconnected_counts_the_spell_still_running() -> None:
     stats.came_up()
     spent = stats.disconnected_seconds()
     assert spent > 0 and stats.disconnected_seconds() == spent
+
+
+@pytest.mark.parametrize("metrics", [[], ["--metrics", "127.0.0.1:0"]])
+def test_prometheus_client_is_loaded_only_with_metrics(metrics: list[str]) -> None:
+    script = ("import sys; from notifyctl.cli import main; "
+              f"code = main(['tail', '--sandbox', '-o', 'jsonl', '--count', '3', *{metrics!r}]); "
+              "print(code, 'prometheus_client' in sys.modules, file=sys.stderr)")
+    got = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         env=subprocess_env(), timeout=120)
+    assert got.stderr.splitlines()[-1] == f"0 {bool(metrics)}", got.stderr
