@@ -83,6 +83,8 @@ def sandbox(
       curl -fsS http://127.0.0.1:8099/_sandbox/iottly/events \\
         -d '{"device": "dev_01", "stream": "temp", "value": 21.5}'
       curl -fsS http://127.0.0.1:8099/_sandbox/faults -d '{"action": "close", "code": 1001}'
+      curl -fsS http://127.0.0.1:8099/_sandbox/faults \\
+        -d '{"action": "duplicate", "provider": "pelion", "count": 2}'
 
     Control endpoints for tests and CI (POST a JSON body): /_sandbox/pelion/events (a
     NotificationMessage; 'Authorization: Bearer KEY' for one key, else every channel),

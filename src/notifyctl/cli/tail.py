@@ -126,6 +126,7 @@ def tail(
       notifyctl -p iot tail --device dev_01 --stream temp --stream hum
       notifyctl -p circle tail --kind activity_created --device ACCESSORY_ID
       notifyctl -p prod tail --where '.kind == "notification" and (.device | startswith("0176"))'
+      notifyctl -p prod tail -o jsonl --max-reconnects 5 --metrics 127.0.0.1:9464 --summary s.json
     """
 
     from notifyctl import registry
