@@ -331,3 +331,25 @@ def test_prometheus_client_is_loaded_only_with_metrics(metrics: list[str]) -> No
     got = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          env=subprocess_env(), timeout=120)
     assert got.stderr.splitlines()[-1] == f"0 {bool(metrics)}", got.stderr
+
+
+@QUIET
+def test_a_healthy_connection_restarts_the_max_reconnects_count(sandbox: SandboxThread,
+                                                                tmp_path: Path) -> None:
+    summary = tmp_path / "summary.json"
+    proc, out, err = start("tail", "--provider", "pelion", "--api-url", sandbox.url, "-o",
+                           "jsonl", "--max-reconnects", "1", "--summary", str(summary),
+                           NOTIFYCTL_API_KEY=sandbox.api_key)
+    try:
+        for connection in (1, 2, 3):
+            wait_for(lambda n=connection: sandbox.key_state().get("connections") == n
+                     and sandbox.key_state().get("connected"), what=f"connection {connection}")
+            sandbox.inject({"notifications": [note(connection)]})
+            out.wait(connection, what=f"event {connection}")  # a frame: the connection is healthy
+            if connection < 3:
+                sandbox.fault(action="close", provider="pelion", code=1012)
+        assert proc.poll() is None, err.finish()
+    finally:
+        stop(proc)
+    assert proc.returncode == 143, err.finish()
+    assert json.loads(summary.read_text())["reconnects"] == 2
