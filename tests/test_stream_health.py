@@ -196,6 +196,9 @@ def test_tail_metrics_count_exactly_what_a_scripted_run_did(sandbox: SandboxThre
     finally:
         stop(proc)
     assert proc.returncode == 143, err.finish()
+    logged = records(err.finish())
+    assert [r["event"] for r in logged][-2:] == ["summary", "stopped"]
+    assert logged[-1]["exit_code"] == 143 and logged[-2]["summary"]["reconnects"] == 1
     pelion = (("provider", "pelion"),)
     assert samples[("notifyctl_events_total", (("kind", "notification"), *pelion))] == 8
     assert samples[("notifyctl_duplicates_total", pelion)] == 2

@@ -295,7 +295,8 @@ def _dispatch(args: list[str]) -> int:
         return result if isinstance(result, int) else ExitStatus.OK
     except Interrupted as exc:
         # The user (or a supervisor) asked us to stop: not an error worth the word.
-        output.current().info(f"stopped: {exc.message}")
+        output.current().info(f"stopped: {exc.message}", event="stopped",
+                              exit_code=int(exc.exit_code))
         return exc.exit_code
     except NotifyctlError as exc:
         if pipes.stdout_closed(exc):
