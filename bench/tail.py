@@ -16,6 +16,11 @@ not counted. Peak RSS is the child's ``ru_maxrss``.
 Goals (issue 3): (b) >= 1.8x (a) and >= 500,000 events/s; (c) >= 300,000 events/s;
 peak RSS < 64 MB. The machine is shared: compare the ratios, and repeat with --runs.
 
+``--accounting`` (issue 14) measures instead, in the same run, ``tail -o jsonl`` without the
+accounting (``Accounting.for_platform`` patched to None in the child), as shipped, and with
+``--metrics 127.0.0.1:0`` (served; nothing scrapes it, as between two Prometheus scrapes):
+the accounting and metrics must cost at most 10%.
+
 Run: ``.venv/bin/python bench/tail.py [--events 1000000] [--frame 10000] [--runs 1]``
 """
 
@@ -127,6 +132,26 @@ def reference(url: str, events: int) -> None:
     asyncio.run(main())
 
 
+def without_accounting(args: list[str]) -> int:
+    """``notifyctl`` with no accounting at all: the baseline of ``--accounting``."""
+    from notifyctl import accounting
+    from notifyctl.cli import main as cli_main
+
+    accounting.Accounting.for_platform = classmethod(  # type: ignore[method-assign,assignment]
+        lambda cls, platform, **options: None)
+    return cli_main(args)
+
+
+def accounting_cases(tail: list[str], url: str, events: int) -> list[tuple[str, list[str], bool]]:
+    common = [url, "-o", "jsonl", "--count", str(events)]
+    plain = [sys.executable, __file__, "--without-accounting", *tail[3:]]
+    return [
+        ("tail -o jsonl, no accounting", [*plain, *common], False),
+        ("tail -o jsonl (accounting)", [*tail, *common], False),
+        ("tail -o jsonl --metrics", [*tail, *common, "--metrics", "127.0.0.1:0"], False),
+    ]
+
+
 # -- the driver ----------------------------------------------------------------------------
 class Server:
     def __init__(self, events: int, frame: int) -> None:
@@ -153,12 +178,16 @@ class Server:
         self.proc.wait(10)
 
 
+CHILD_CPU = [0.0]  # CPU seconds of the last child (user + system): steadier than wall time
+
+
 def wait_rusage(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int, int]:
     """Wait for the child (bounded) and return (exit code, peak RSS in KiB)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
+            CHILD_CPU[0] = usage.ru_utime + usage.ru_stime
             proc.returncode = os.waitstatus_to_exitcode(status)
             return proc.returncode, usage.ru_maxrss
         time.sleep(0.01)
@@ -207,6 +236,7 @@ def measure(server: Server, label: str, args: list[str], env: dict[str, str],
     timing = server.result()
     rate = events / timing["seconds"]
     return {"label": label, "events_per_s": rate, "seconds": timing["seconds"],
+            "cpu_s": CHILD_CPU[0],
             "mb_per_s": timing["bytes"] / timing["seconds"] / 1e6, "rss_mb": rss / 1024,
             "redraws": redraws[0]}
 
@@ -239,6 +269,10 @@ def main() -> int:
     parser.add_argument("--no-table", action="store_true", help="skip the -o table run")
     parser.add_argument("--table-only", action="store_true",
                         help="only the -o table run (e.g. a long run to watch peak RSS)")
+    parser.add_argument("--accounting", action="store_true",
+                        help="compare -o jsonl without accounting, with it, and with --metrics")
+    parser.add_argument("--without-accounting", nargs=argparse.REMAINDER,
+                        help=argparse.SUPPRESS)
     parser.add_argument("--verify", action="store_true",
                         help="first run -o jsonl into a file and check every event came once")
     options = parser.parse_args()
@@ -248,6 +282,8 @@ def main() -> int:
     if options.reference:
         reference(options.reference, options.events)
         return 0
+    if options.without_accounting is not None:
+        return without_accounting(options.without_accounting)
 
     events = options.events
     xdg = tempfile.mkdtemp(prefix="notifyctl-bench-")
@@ -273,7 +309,10 @@ def main() -> int:
             ]
             if options.table_only:
                 cases = []
-            if not options.no_table:
+            if options.accounting:  # rotated, so no case always runs first on a busy machine
+                cases = accounting_cases(tail, server.url, events)
+                cases = cases[run % 3:] + cases[:run % 3]
+            elif not options.no_table:
                 cases.append(("notifyctl tail -o table (pty)",
                               [*tail, server.url, "-o", "table", "--count", str(events)], True))
             for label, args, use_pty in cases:
@@ -282,6 +321,7 @@ def main() -> int:
                 results.append(result)
                 print(f"  run {run}: {label:<32} {result['events_per_s']:>11,.0f} ev/s"
                       f"  {result['mb_per_s']:6.0f} MB/s  peak RSS {result['rss_mb']:5.1f} MB"
+                      + f"  CPU {result['cpu_s']:.2f} s"
                       + (f"  {result['redraws']} redraws in {result['seconds']:.1f} s"
                          if use_pty else ""), flush=True)
     finally:
@@ -290,6 +330,26 @@ def main() -> int:
     def best(label: str) -> dict[str, Any]:
         return max((r for r in results if r["label"] == label), key=lambda r: r["events_per_s"])
 
+    if options.accounting:
+        import statistics
+
+        def median(label: str) -> float:
+            return statistics.median(r["events_per_s"] for r in results if r["label"] == label)
+
+        def cpu(label: str) -> float:
+            return min(r["cpu_s"] for r in results if r["label"] == label)
+
+        base = best("tail -o jsonl, no accounting")["events_per_s"]
+        middle = median("tail -o jsonl, no accounting")
+        plain_cpu = cpu("tail -o jsonl, no accounting")
+        for label in ("tail -o jsonl (accounting)", "tail -o jsonl --metrics"):
+            rate = best(label)["events_per_s"]
+            print(f"{label}: best {rate:,.0f} ev/s, {(1 - rate / base) * 100:+.1f}% cost vs"
+                  f" {base:,.0f} without accounting; median {median(label):,.0f} ev/s,"
+                  f" {(1 - median(label) / middle) * 100:+.1f}% vs {middle:,.0f}; least CPU"
+                  f" {cpu(label):.2f} s, {(cpu(label) / plain_cpu - 1) * 100:+.1f}% vs"
+                  f" {plain_cpu:.2f} s (goal <= 10%)")
+        return 0
     if options.table_only:
         table = best("notifyctl tail -o table (pty)")
         print(f"table: {table['events_per_s']:,.0f} ev/s, peak RSS {table['rss_mb']:.1f} MB")

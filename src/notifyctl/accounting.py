@@ -3,8 +3,14 @@
 Platform-neutral: a platform says what it can know through its declaration (``unique_ids``:
 a repeated id is a duplicate; ``numbering``: per-device message numbers, so gaps and repeated
 numbers can be counted). ``Accounting`` counts events by kind, duplicates, the numbers missing
-per stream (device), and the largest age of the newest event of a batch against its own
-``time``. A figure the platform cannot know is ``None`` ("not known"), never 0.
+per stream (device), the largest age of the newest event of a batch against its own
+``time`` (warning once, through ``on_late``, when it passes ``warn_age`` seconds, with the
+platform's own retention fact, ``Platform.retention``), and, once ``watch`` is given the
+stream's ``StreamStats``, reconnects and the seconds spent disconnected. A figure the
+platform cannot know is ``None`` ("not known"), never 0.
+
+``families()`` is the same figures as plain data for ``notifyctl.metrics`` (Prometheus), read
+when ``/metrics`` is scraped: metrics cost nothing per event.
 
 Work is per batch (a frame, a request), not per event, where it can be: kinds are counted in
 C by ``Counter.update``, and only the newest event of a batch has its time parsed. Numbers are
@@ -23,15 +29,20 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter, deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from notifyctl.contract import Numbering, Platform
-from notifyctl.events import Event
+from notifyctl.events import Event, StreamStats
 
-__all__ = ["Accounting", "Stream"]
+if TYPE_CHECKING:
+    from notifyctl.metrics import Family  # a type only: prometheus_client loads with --metrics
+
+__all__ = ["DEFAULT_WARN_AGE", "Accounting", "Stream"]
+
+DEFAULT_WARN_AGE = 60 * 60.0  # seconds: an hour behind is worth a warning on every platform
 
 # Memory bounds: ids/numbers remembered for duplicates, and missing numbers kept per run.
 SEEN_WINDOW = 20_000
@@ -70,7 +81,10 @@ class Accounting:
     """Counts of one run; ``add`` each batch of events, ``summary()`` at the end."""
 
     def __init__(self, *, unique_ids: bool, numbering: Numbering | None,
-                 ids_checked_elsewhere: bool = False) -> None:
+                 ids_checked_elsewhere: bool = False, provider: str = "",
+                 retention: str = "", warn_age: float | None = DEFAULT_WARN_AGE,
+                 on_late: Callable[[str], None] | None = None) -> None:
+        self.provider = provider
         self.numbering = numbering
         # tail drops repeated ids itself (and reports them with ``note_duplicates``).
         self._ids = _Seen() if unique_ids and not ids_checked_elsewhere else None
@@ -81,16 +95,33 @@ class Accounting:
         self.duplicates = 0
         self.duplicated: list[dict[str, Any]] = []  # (stream, number) repeats, bounded
         self.streams: dict[str, Stream] = {}
-        self.reconnects: int | None = None
         self.max_age: float | None = None
+        self.newest: float | None = None  # epoch seconds of the newest event's own time
         self.answers: Counter[int] | None = None
+        self.gaps = 0  # forward jumps that left numbers missing, for the metrics
+        self.stream: StreamStats | None = None
+        self.retention = retention
+        self.warn_age = warn_age or None  # 0 turns the warning off
+        self.on_late = on_late
+        self._warned = False
         self._missing = 0
 
     @classmethod
-    def for_platform(cls, platform: Platform, *, ids_checked_elsewhere: bool = False
-                     ) -> Accounting:
+    def for_platform(cls, platform: Platform, *, ids_checked_elsewhere: bool = False,
+                     warn_age: float | None = DEFAULT_WARN_AGE,
+                     on_late: Callable[[str], None] | None = None) -> Accounting:
         return cls(unique_ids=platform.unique_ids, numbering=platform.numbering,
-                   ids_checked_elsewhere=ids_checked_elsewhere)
+                   ids_checked_elsewhere=ids_checked_elsewhere, provider=platform.name,
+                   retention=platform.retention, warn_age=warn_age, on_late=on_late)
+
+    def watch(self, stats: StreamStats) -> None:
+        """Read reconnects and time disconnected from a live stream's stats (``tail``)."""
+        self.stream = stats
+
+    @property
+    def missing(self) -> int:
+        """Numbers missing now (a late message strikes one off): the live status lines."""
+        return self._missing
 
     # -- counting ---------------------------------------------------------------------------
     def add(self, events: Sequence[Event], now: float | None = None) -> None:
@@ -124,6 +155,19 @@ class Accounting:
             return
         if self.max_age is None or age > self.max_age:
             self.max_age = age
+        when = now - age
+        if self.newest is None or when > self.newest:
+            self.newest = when
+        if self.warn_age is not None and age > self.warn_age and not self._warned:
+            self._warned = True
+            if self.on_late is not None:
+                self.on_late(self.late_message(age))
+
+    def late_message(self, age: float) -> str:
+        """The one warning of a run that fell behind, with what the platform then drops."""
+        fact = f"; {self.retention}" if self.retention else ""
+        return (f"the channel is {_span(age)} behind (its newest event is older than "
+                f"--warn-age {_span(self.warn_age or 0)}){fact}")
 
     def _number(self, events: Iterable[Event]) -> None:
         numbering = self.numbering
@@ -156,6 +200,7 @@ class Accounting:
             between = [(stream.last + k) % modulus for k in range(1, min(step, room + 1))]
             stream.missing.update(between)
             self._missing += len(between)
+            self.gaps += step > 1
         stream.last = number
 
     # -- the result -------------------------------------------------------------------------
@@ -172,8 +217,12 @@ class Accounting:
             if numbered else None,
             "resets": sum(s.resets for s in self.streams.values()) if numbered else None,
             "max_age_seconds": None if self.max_age is None else round(self.max_age, 3),
-            "reconnects": self.reconnects,
+            "reconnects": None,
+            "disconnected_seconds": None,
         }
+        if self.stream is not None:
+            doc["reconnects"] = self.stream.reconnects
+            doc["disconnected_seconds"] = round(self.stream.disconnected_seconds(), 3)
         if self.answers is not None:
             doc["answers"] = {str(status): n for status, n in sorted(self.answers.items())}
         return doc
@@ -198,16 +247,61 @@ class Accounting:
             more = f" (+{len(gap['missing']) - 20})" if len(gap["missing"]) > 20 else ""
             lines.append(f"    {gap['stream']}: missing {shown}{more}")
         age = doc["max_age_seconds"]
+        away = doc["disconnected_seconds"]
         lines.append(f"  max age {'not known' if age is None else f'{age:.1f} s'}"
                      + ("" if self.answers is not None
-                        else f", reconnects {known(doc['reconnects'])}"))
+                        else f", reconnects {known(doc['reconnects'])}")
+                     + ("" if not away else f" ({away:.1f} s disconnected)"))
         if "answers" in doc:
             lines.append("  answers " + ", ".join(f"{s}: {n:,}"
                                                   for s, n in doc["answers"].items()))
         return lines
+
+    def families(self) -> list[Family]:
+        """The figures as metrics (see ``Family``); what cannot be known is left out."""
+        label = {"provider": self.provider}
+        out: list[Family] = [
+            ("counter", "notifyctl_events", "Events received, by provider and kind.",
+             [({**label, "kind": kind}, n) for kind, n in sorted(self.by_kind.items())]),
+        ]
+        if self.duplicates_known:
+            out.append(("counter", "notifyctl_duplicates", "Duplicate events seen.",
+                        [(label, self.duplicates)]))
+        if self.numbering is not None:
+            out.append(("counter", "notifyctl_gaps", "Gaps in the platform's message numbers.",
+                        [(label, self.gaps)]))
+            out.append(("gauge", "notifyctl_missing_messages",
+                        "Message numbers missing now (late messages strike them off).",
+                        [(label, self._missing)]))
+        if self.stream is not None:
+            stats = self.stream
+            out.append(("counter", "notifyctl_reconnects", "Reconnects of the stream.",
+                        [(label, stats.reconnects)]))
+            out.append(("gauge", "notifyctl_connected", "1 while the stream is connected.",
+                        [(label, 1.0 if stats.state == "connected" else 0.0)]))
+            out.append(("counter", "notifyctl_disconnected_seconds",
+                        "Seconds the stream spent disconnected after it was first up.",
+                        [(label, stats.disconnected_seconds())]))
+        if self.newest is not None:
+            out.append(("gauge", "notifyctl_newest_event_age_seconds",
+                        "Age of the newest event received, against its own time.",
+                        [(label, time.time() - self.newest)]))
+        if self.answers is not None:
+            out.append(("counter", "notifyctl_listen_answers", "Requests answered, by status.",
+                        [({**label, "status": str(status)}, n)
+                         for status, n in sorted(self.answers.items())]))
+        return out
 
     def write(self, path: str) -> None:
         """``--summary FILE``: the summary as one JSON document (replaced, not appended)."""
         with open(path, "w", encoding="utf-8") as file:
             json.dump(self.summary(), file, indent=1)
             file.write("\n")
+
+
+def _span(seconds: float) -> str:
+    """A duration as people say it: ``45 s``, ``12 min``, ``3 h``, ``2 d``."""
+    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
+        if seconds >= 2 * size or (unit == "min" and seconds >= size):
+            return f"{seconds / size:.0f} {unit}"
+    return f"{seconds:.0f} s"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import os
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -110,6 +111,27 @@ class StreamStats:
     detail: str = ""
     reconnects: int = 0
     connections: int = 0
+    # Seconds disconnected after a connection was first up (ended spells), and since when
+    # (``time.monotonic()``) it has been down now; the accounting reads both.
+    disconnected: float = 0.0
+    down_since: float | None = None
+    # tail's --max-reconnects: reconnects in a row without a healthy connection before the
+    # loop (``ws.Reconnecting``) gives up; None: no such bound.
+    max_reconnects: int | None = None
+
+    def went_down(self) -> None:
+        if self.down_since is None:
+            self.down_since = time.monotonic()
+
+    def came_up(self) -> None:
+        if self.down_since is not None:
+            self.disconnected += time.monotonic() - self.down_since
+            self.down_since = None
+
+    def disconnected_seconds(self) -> float:
+        """Time spent disconnected so far, the current spell included."""
+        now = self.down_since
+        return self.disconnected + (0.0 if now is None else time.monotonic() - now)
 
 
 def encode_jsonl(events: Sequence[Event]) -> bytes:

@@ -4,6 +4,11 @@ People get Rich tables; machines get JSON (documents) or JSON lines (streams). W
 not a terminal the machine format is the default. Untrusted text (device payloads, headers,
 server messages) passes through ``inert`` so escape sequences and Rich markup show as text.
 Rich is imported only when something is rendered for a person.
+
+With ``--log-format json`` every stderr line is one JSON object instead: ``{"level", "event",
+"message", ...}`` plus the record's own fields (a state, a summary, an exit code), so CI and
+agents read stderr without regexes; stdout is unchanged (data only). Every stderr write goes
+through ``record``.
 """
 
 from __future__ import annotations
@@ -45,6 +50,11 @@ class Output:
     verbose: bool = False
     stdout: TextIO | None = None
     stderr: TextIO | None = None
+    log_format: str = "text"  # or "json": one object per stderr line
+
+    @property
+    def json_log(self) -> bool:
+        return self.log_format == "json"
 
     @property
     def out(self) -> TextIO:
@@ -106,36 +116,48 @@ class Output:
         self.console.print(table)
 
     # -- diagnostics (stderr) -----------------------------------------------------------
-    def info(self, message: str) -> None:
+    # ``event`` names what happened for --log-format json (default: the level); ``fields``
+    # are added to its object (and not shown in text).
+    def info(self, message: str, event: str = "info", **fields: Any) -> None:
         """Progress and context; silenced by ``-q``."""
         if not self.quiet:
-            self._say(message, "")
+            self.record("info", event, message, "", **fields)
 
-    def notice(self, message: str) -> None:
+    def notice(self, message: str, event: str = "notice", **fields: Any) -> None:
         """A line scripts depend on even with ``-q``, such as the URL a server listens on."""
-        self._say(message, "bold")
+        self.record("notice", event, message, "bold", **fields)
 
-    def success(self, message: str) -> None:
+    def success(self, message: str, event: str = "success", **fields: Any) -> None:
         if not self.quiet:
-            self._say(message, "green")
+            self.record("info", event, message, "green", **fields)
 
-    def warn(self, message: str) -> None:
-        self._say(f"warning: {message}", "yellow")
+    def warn(self, message: str, event: str = "warning", **fields: Any) -> None:
+        self.record("warning", event, message, "yellow", **fields)
 
-    def error(self, message: str) -> None:
-        self._say(f"error: {message}", "red")
+    def error(self, message: str, event: str = "error", **fields: Any) -> None:
+        self.record("error", event, message, "red", **fields)
 
-    def debug(self, message: str) -> None:
+    def debug(self, message: str, event: str = "debug", **fields: Any) -> None:
         if self.verbose:
-            self._say(message, "dim")
+            self.record("debug", event, message, "dim", **fields)
 
-    def _say(self, message: str, style: str) -> None:
-        text = inert_str(message)
+    def record(self, level: str, event: str, message: str, style: str = "",
+               **fields: Any) -> None:
+        """One stderr line: text (``warning:``/``error:`` prefixed) or one JSON object."""
+        if self.json_log:
+            doc = {"level": level, "event": event, "message": message, **fields}
+            self._write(json.dumps(doc, ensure_ascii=False, default=str))
+            return
+        prefix = f"{level}: " if level in ("warning", "error") else ""
+        text = inert_str(prefix + message)
         if self.err.isatty() and not self._color_off and style:
             self.err_console.print(inert(text), style=style)
         else:
-            self.err.write(text + "\n")
-            self.err.flush()
+            self._write(text)
+
+    def _write(self, line: str) -> None:
+        self.err.write(line + "\n")
+        self.err.flush()
 
 
 _current = Output()

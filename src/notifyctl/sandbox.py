@@ -27,7 +27,7 @@ import fnmatch
 import secrets
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp  # noqa: TID253 - runs only inside `notifyctl sandbox` and tests
 from aiohttp import web  # noqa: TID253
@@ -44,6 +44,9 @@ GENERATOR_TICK = 0.05  # seconds between generator bursts at high rates
 # a pooled connection would eat into a delivery's own timeout.
 DELIVERY_CONNECTIONS = 256
 T = TypeVar("T")
+
+if TYPE_CHECKING:
+    from notifyctl.metrics import Family, Metrics
 
 
 class EmulatorContext:
@@ -221,6 +224,16 @@ class Sandbox:
             data[name] = emulator.state()
         return data
 
+    def families(self) -> list[Family]:
+        """``sandbox --metrics``: what the sandbox made (``notifyctl.metrics`` figures)."""
+        return [
+            ("counter", "notifyctl_sandbox_generated_events",
+             "Synthetic events generated (each emulator gets them all).",
+             [({}, self.generated)]),
+            ("gauge", "notifyctl_sandbox_http_faults", "HTTP status faults in force.",
+             [({}, len(self._faults))]),
+        ]
+
     # -- generator ---------------------------------------------------------------------
     def _restart_generator(self) -> None:
         if self._generator is not None:
@@ -328,17 +341,24 @@ class Sandbox:
         return web.json_response(self.state())
 
 
-def serve(sandbox: Sandbox, announce: Callable[[Sandbox], None]) -> None:
+def serve(sandbox: Sandbox, announce: Callable[[Sandbox], None],
+          metrics: Metrics | None = None) -> None:
     """Run ``sandbox`` until SIGINT or SIGTERM, then shut it down cleanly and raise
-    ``Interrupted`` (exit 130 / 143). ``announce`` is called once it is listening."""
+    ``Interrupted`` (exit 130 / 143). ``announce`` is called once it is listening;
+    ``metrics`` (``--metrics``) is served meanwhile."""
     stopped = asyncio.Event()
 
     async def main() -> None:
+        if metrics is not None:
+            metrics.watch(sandbox.families)
+            await metrics.start()  # first: a taken address is exit 2 before anything runs
         try:
             await sandbox.start()
             announce(sandbox)
             await stopped.wait()
         finally:
             await sandbox.stop()
+            if metrics is not None:
+                await metrics.stop()
 
     signals.run(main, on_signal=lambda _signum: stopped.set())

@@ -200,6 +200,8 @@ class TailOptions:
     dedup_window: int = DEDUP_WINDOW
     # What was received and lost (the summary); ids are checked by the Dedup above.
     accounting: Accounting | None = None
+    # --max-reconnects: reconnects in a row without a healthy connection, then exit 5.
+    max_reconnects: int | None = None
 
 
 @dataclass
@@ -214,6 +216,7 @@ class TailRun:
     started: float = field(default_factory=time.monotonic)
     newest: float | None = None  # monotonic time of the newest event shown
     last_error: str = ""
+    accounting: Accounting | None = None  # duplicates and gaps as they happen
 
     @property
     def elapsed(self) -> float:
@@ -241,13 +244,16 @@ async def tail(
     Raises CountNotReached when --timeout ends a run whose --count was not reached.
     ``on_finish`` runs however the run ends (a summary line), after output is flushed.
     """
-    run = TailRun()
+    run = TailRun(accounting=options.accounting)
     keep = options.filters.predicate()
     dedup = Dedup(options.dedup_window) if options.dedup_window > 0 else None
     capture = CaptureWriter(options.save) if options.save else None
     remaining = options.count
     accounting = options.accounting
     decode = source.decode
+    source.stats.max_reconnects = options.max_reconnects
+    if accounting is not None:
+        accounting.watch(source.stats)
     sink.start(source, run)
     frames = source.frames()
     try:
@@ -300,8 +306,6 @@ async def tail(
             ) from None
     finally:
         source.stats.state = "stopped"
-        if accounting is not None:
-            accounting.reconnects = source.stats.reconnects
         with contextlib.suppress(Exception):
             await frames.aclose()
         if capture is not None:

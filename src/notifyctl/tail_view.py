@@ -9,7 +9,8 @@ and gives the content column the rest. Widths only grow, so the table does not j
 data goes through ``output.inert`` so payloads cannot inject markup or terminal controls.
 
 The status line shows the stream state, events/s with a sparkline of the last 30 seconds'
-rates, the total, reconnects, duplicates dropped and the age of the newest event. Stream
+rates, the total, reconnects, duplicates and gaps (numbers missing, from the accounting) as
+they happen, and the age of the newest event. Stream
 messages (reconnecting, ...) are shown in the view instead of on stderr, which would tear the
 live display; the final summary goes to stderr after the view stops.
 """
@@ -237,13 +238,24 @@ class LiveTable:
         status.append(f"{self._rate:>8,.0f} ev/s ", style="bold")
         status.append(sparkline(list(self._rates)).ljust(HISTORY), style="cyan")
         status.append(f"  total {total:,} · reconnects {reconnects}")
-        if run is not None and run.duplicates:
-            status.append(f" · duplicates {run.duplicates:,}")
+        status.append(self._losses())
         if run is not None and run.newest is not None:
             status.append(f" · newest {now - run.newest:.1f} s ago")
         elif run is not None:
             status.append(f" · waiting {run.elapsed:.0f} s")
         return status
+
+    def _losses(self) -> Text:
+        """Duplicates and gaps as they happen (where the platform makes them knowable)."""
+        run = self._run
+        acc = run.accounting if run is not None else None
+        text = Text()
+        duplicates = acc.duplicates if acc is not None else run.duplicates if run else 0
+        if duplicates:
+            text.append(f" · duplicates {duplicates:,}", style="yellow")
+        if acc is not None and acc.missing:
+            text.append(f" · gaps: {acc.missing:,} missing", style="yellow")
+        return text
 
     def _table(self, height: int, width: int) -> Table:
         with self._lock:

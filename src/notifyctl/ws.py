@@ -17,7 +17,10 @@ while nothing has ever answered in this run (a wrong --api-url, a service not ru
 for minutes helps nobody), else after ``max_failures`` consecutive failures or ``retry_for``
 seconds of them, whichever is set. ``healthy_after`` restarts the back-off only after a frame
 or that many seconds connected (a server that accepts and drops at once keeps backing off);
-None restarts it as soon as a socket opens.
+None restarts it as soon as a socket opens. ``StreamStats.max_reconnects`` (tail's
+``--max-reconnects``) bounds the reconnects in a row without a healthy connection (one that
+gave a frame or stayed up ``healthy_after``, else ``HEALTHY_SECONDS``): past it, NetworkError.
+The stats also keep the time spent disconnected once a connection was up.
 
 Why not websockets' own ``async for ws in connect(...)``: docs/decisions.md.
 """
@@ -55,6 +58,7 @@ from notifyctl.redaction import redact
 from notifyctl.retry import backoff, parse_retry_after
 
 FIRST_CONTACT_ATTEMPTS = 3
+HEALTHY_SECONDS = 10.0  # up this long without a frame still counts as healthy (max_reconnects)
 _DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 KEY_HINT = "check the API key ('notifyctl auth status')"
 
@@ -231,7 +235,11 @@ class Reconnecting:
         self.stats = StreamStats()
         self.waits: list[float] = []  # every delay slept, in order
         self.answered = False  # whether anything has answered in this run
-        self._on_state = on_state or (lambda message: output.current().info(message))
+        self._unproven = 0  # reconnects since the last healthy connection
+        self._on_state = on_state or self._say_state
+
+    def _say_state(self, message: str) -> None:
+        output.current().info(message, event="state", state=self.stats.state)
 
     # -- the platform's hooks ---------------------------------------------------------------
     @property
@@ -290,6 +298,7 @@ class Reconnecting:
                 continue
             self.answered = True
             self.stats.connections += 1
+            self.stats.came_up()
             failures, failing_since = 0, 0.0
             hello = self.hello()
             self._state("connected", hello or "connected", say=hello is not None)
@@ -313,8 +322,11 @@ class Reconnecting:
                 # close, 1000: on Pelion it also closes the channel (docs/platforms/pelion.md),
                 # nothing left behind.
                 await self._leave(ws)
-            if self.healthy_after is None or got_frame or (
-                    time.monotonic() - opened_at >= self.healthy_after):
+            self.stats.went_down()
+            up = time.monotonic() - opened_at
+            if got_frame or up >= (self.healthy_after or HEALTHY_SECONDS):
+                self._unproven = 0
+            if self.healthy_after is None or got_frame or up >= self.healthy_after:
                 delays = self.reconnect_delays()
                 self._healthy()
             meaning = self._closed(code, reason, sent)
@@ -333,6 +345,12 @@ class Reconnecting:
         if not self.answered and failures >= min(FIRST_CONTACT_ATTEMPTS,
                                                  self.max_failures or FIRST_CONTACT_ATTEMPTS):
             raise unreachable(self.where, failures, message)
+        limit = self.stats.max_reconnects
+        if limit is not None and self._unproven >= limit:
+            raise NetworkError(
+                f"{message}; gave up after {limit} reconnects in a row without a healthy "
+                f"connection (--max-reconnects {limit})",
+                hint="a supervisor restarting notifyctl takes over from here")
         if self.max_failures is not None and failures >= self.max_failures:
             raise NetworkError(f"{message} (gave up after {failures} attempts)")
         if self.retry_for is not None and failing_since and failing + wait > self.retry_for:
@@ -340,6 +358,7 @@ class Reconnecting:
                                hint="check the URL and network, or raise --retry-for")
 
     async def _wait(self, delay: float, message: str) -> None:
+        self._unproven += 1
         self.waits.append(delay)
         self.stats.reconnects += 1
         self._state("reconnecting", message)

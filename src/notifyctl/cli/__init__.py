@@ -165,6 +165,19 @@ def _print_version(value: bool) -> None:
         raise typer.Exit()
 
 
+LOG_FORMATS = ("text", "json")
+
+
+def _log_format(value: str) -> str:
+    """``--log-format``'s value, lower-cased; exit 2 for any other than text or json."""
+    chosen = value.strip().lower()
+    if chosen not in LOG_FORMATS:
+        from notifyctl.errors import UsageError
+
+        raise UsageError(f"--log-format {value!r}: choose text or json")
+    return chosen
+
+
 @app.callback()
 def root(
     profile_name: Annotated[
@@ -193,6 +206,13 @@ def root(
         bool, typer.Option("--verbose", "-v", help="Debug output and tracebacks on stderr.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only data and errors.")] = False,
+    log_format: Annotated[
+        str,
+        typer.Option("--log-format", envvar="NOTIFYCTL_LOG_FORMAT",
+                     help="stderr as text, or json: one {\"level\", \"event\", \"message\", ...}"
+                     " object per line (env NOTIFYCTL_LOG_FORMAT).",
+                     callback=_log_format),
+    ] = "text",
     version: Annotated[
         bool,
         typer.Option(
@@ -218,7 +238,9 @@ def root(
     GLOBALS.no_color = no_color
     GLOBALS.verbose = verbose
     GLOBALS.quiet = quiet
-    output.configure(no_color=no_color, quiet=quiet, verbose=verbose)
+    GLOBALS.log_format = log_format
+    output.configure(no_color=no_color, quiet=quiet, verbose=verbose, log_format=log_format)
+
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -267,38 +289,54 @@ def _dispatch(args: list[str]) -> int:
     from notifyctl.errors import ExitStatus, Interrupted, NotifyctlError
     from notifyctl.redaction import redact
 
+    _early_log_format(args)
     command = typer.main.get_command(app)
     try:
         result = command.main(args, prog_name="notifyctl", standalone_mode=False)
         return result if isinstance(result, int) else ExitStatus.OK
     except Interrupted as exc:
         # The user (or a supervisor) asked us to stop: not an error worth the word.
-        output.current().info(f"stopped: {exc.message}")
+        output.current().info(f"stopped: {exc.message}", event="stopped",
+                              exit_code=int(exc.exit_code))
         return exc.exit_code
     except NotifyctlError as exc:
         if pipes.stdout_closed(exc):
             raise
         _traceback_if_verbose()
-        output.current().error(redact(str(exc)))
+        output.current().error(redact(str(exc)), exit_code=int(exc.exit_code),
+                               error=type(exc).__name__)
         return exc.exit_code
     except Exit as exc:
         return exc.exit_code
     except (Abort, KeyboardInterrupt):
-        sys.stderr.write("\ninterrupted\n")
+        output.current().record("notice", "interrupted", "interrupted")
         return ExitStatus.SIGINT
     except _click.exceptions.ClickException as exc:
-        output.current().error(redact(_usage_message(exc)))
+        output.current().error(redact(_usage_message(exc)), exit_code=int(exc.exit_code),
+                               error="UsageError")
         return exc.exit_code
     except Exception as exc:
         if pipes.stdout_closed(exc):
             raise
         _traceback_if_verbose()
-        sys.stderr.write(
-            f"error: unexpected {type(exc).__name__}: {redact(str(exc))}\n"
-            f"This is a bug in notifyctl {__version__}; run again with -v and report it at "
-            f"{ISSUES_URL}\n"
-        )
+        out = output.current()
+        out.error(f"unexpected {type(exc).__name__}: {redact(str(exc))}",
+                  exit_code=int(ExitStatus.BUG), error=type(exc).__name__)
+        out.record("error", "bug", f"This is a bug in notifyctl {__version__}; run again with "
+                   f"-v and report it at {ISSUES_URL}")
         return ExitStatus.BUG
+
+
+def _early_log_format(args: list[str]) -> None:
+    """``--log-format json`` before the root callback has run, so that an error parsing the
+    command line is a JSON line too."""
+    from notifyctl import output
+    from notifyctl.cli import platform_options
+
+    value = platform_options.flag_value(args, ("--log-format",)) or os.environ.get(
+        "NOTIFYCTL_LOG_FORMAT")
+    chosen = (value or "text").strip().lower()
+    output.current().log_format = chosen if chosen in LOG_FORMATS else "text"
 
 
 def _usage_message(exc: _click.ClickException) -> str:
@@ -351,6 +389,12 @@ def _traceback_if_verbose() -> None:
     if GLOBALS.verbose:
         import traceback
 
+        from notifyctl import output
         from notifyctl.redaction import redact
 
-        sys.stderr.write(redact(traceback.format_exc()))
+        text = redact(traceback.format_exc())
+        out = output.current()
+        if out.json_log:
+            out.record("debug", "traceback", text.rstrip().splitlines()[-1], traceback=text)
+        else:
+            sys.stderr.write(text)

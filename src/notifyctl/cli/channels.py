@@ -113,8 +113,11 @@ def show_change(change: Change, fmt: str) -> None:
         out.warn(warning)
     if change.reveal is not None:
         label, value = change.reveal
-        out.err.write(f"{label}: {value}\n")
-        out.err.flush()
+        if out.json_log:
+            out.record("notice", "reveal", label, value=value)
+        else:
+            out.err.write(f"{label}: {value}\n")
+            out.err.flush()
     out.success(change.message)
     if change.stdout is not None and fmt == "text":
         out.out.write(change.stdout + "\n")

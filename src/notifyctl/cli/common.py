@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from notifyctl.config import Config
     from notifyctl.contract import Platform
     from notifyctl.contract.connection import Connection
+    from notifyctl.contract.stream import Opener
+    from notifyctl.metrics import Metrics
 
 
 def complete_provider(incomplete: str) -> list[str]:
@@ -130,6 +132,18 @@ SummaryOpt = Annotated[
                  "received and lost as JSON to this file (\"not known\" figures are null).",
                  show_default=False),
 ]
+WarnAgeOpt = Annotated[
+    float,
+    typer.Option("--warn-age", help="Warn once when the newest event is more than MIN minutes "
+                 "old (by its own time), with what the platform drops when you fall behind; 0: "
+                 "never.", metavar="MIN"),
+]
+MetricsOpt = Annotated[
+    str | None,
+    typer.Option("--metrics", help="Serve Prometheus metrics at http://ADDR/metrics while "
+                 "running, e.g. 127.0.0.1:9464 (port 0 picks one; the URL is printed).",
+                 metavar="ADDR", show_default=False),
+]
 # The user's delivery headers: one spelling and help on register and replay.
 HeaderOpt = Annotated[
     list[str] | None,
@@ -185,6 +199,52 @@ def check_summary_path(path: str | None) -> None:
                          hint="name a file in a directory you can write to") from exc
 
 
+def metrics_for(address: str | None, accounting: Accounting | None) -> Metrics | None:
+    """``--metrics ADDR``'s registry (None without it; exit 2 at once for a bad address),
+    watching ``accounting``; other parts of the run add their own figures with ``watch``."""
+    if address is None:
+        return None
+    from notifyctl.metrics import Metrics
+
+    metrics = Metrics(address)
+    if accounting is not None:
+        metrics.watch(accounting.families)
+    return metrics
+
+
+def serving_metrics(opener: Opener, metrics: Metrics) -> Opener:
+    """A stream with ``/metrics`` served (exit 2 naming the address if it is taken) before it
+    opens, inside the run's event loop, and stopped with it."""
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def open_source() -> Any:
+        await metrics.start()
+        try:
+            async with opener() as source:
+                yield source
+        finally:
+            await metrics.stop()
+
+    return open_source
+
+
+def warn_age(minutes: float) -> float | None:
+    """``--warn-age`` in seconds (None: off); exit 2 for a negative value."""
+    if minutes < 0:
+        from notifyctl.errors import UsageError
+
+        raise UsageError(f"--warn-age {minutes:g}: must be 0 (never) or more minutes")
+    return minutes * 60 or None
+
+
+def late_warning(message: str) -> None:
+    """The accounting's one warning that a run fell behind, on stderr."""
+    from notifyctl import output
+
+    output.current().warn(message, event="late")
+
+
 def finish_summary(accounting: Accounting, first: str, path: str | None) -> None:
     """The end of a ``tail``/``listen`` run: the summary on stderr (not under -q), starting
     with ``first``, and as JSON in ``--summary FILE``; a file that cannot be written is a
@@ -192,8 +252,11 @@ def finish_summary(accounting: Accounting, first: str, path: str | None) -> None
     from notifyctl import output
 
     out = output.current()
-    for line in accounting.lines(first):
-        out.info(line)
+    if out.json_log:  # one object, the figures as --summary writes them
+        out.info(first, event="summary", summary=accounting.summary())
+    else:
+        for line in accounting.lines(first):
+            out.info(line, event="summary")
     if path is None:
         return
     try:

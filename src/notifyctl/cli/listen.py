@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from notifyctl.cli.common import (
+    MetricsOpt,
     StopTimeoutOpt,
     SummaryOpt,
     TableJsonlOpt,
+    WarnAgeOpt,
     WhereOpt,
     compile_where,
     table_format,
@@ -87,6 +89,8 @@ def listen(
         int, typer.Option("--max-body", help="Largest body accepted in bytes (413 above it).")
     ] = 32 * 1024 * 1024,
     summary_file: SummaryOpt = None,
+    warn_age: WarnAgeOpt = 60.0,
+    metrics: MetricsOpt = None,
     verify_key_env: Annotated[
         str | None,
         typer.Option("--verify-key-env", help="Environment variable holding the verification "
@@ -114,7 +118,14 @@ def listen(
     """
 
     from notifyctl import output, signals
-    from notifyctl.cli.common import check_summary_path, finish_summary, stored_signing_secret
+    from notifyctl.cli.common import (
+        check_summary_path,
+        finish_summary,
+        late_warning,
+        metrics_for,
+        stored_signing_secret,
+    )
+    from notifyctl.cli.common import warn_age as age_seconds
     from notifyctl.listen import Listener, Settings
     from notifyctl.listen.handlers import receiver_platform
     from notifyctl.listen.view import JsonlSink, TableSink
@@ -134,18 +145,19 @@ def listen(
         provider=name, host=host, port=port, path=path, save=save, forward_to=forward_to,
         count=count, timeout=timeout, output=chosen, strict=strict, respond=respond,
         fail_ratio=fail_ratio, max_body=max_body, verify_key=key, options=options,
-        where=matches,
+        where=matches, warn_age=age_seconds(warn_age), on_late=late_warning,
+        metrics=metrics_for(metrics, None),
     )
     proxy = _LateSink()
 
     def ready(url: str) -> None:
-        out.notice(url)
+        out.notice(url, event="listening", url=url)
         out.info(f"listening for {name} callbacks"
                  + (f", saving to {save}" if save else "")
                  + (f", forwarding to {forward_to}" if forward_to else "")
                  + "; Ctrl-C to stop")
         if chosen == "table":
-            proxy.target = TableSink(out.console, name)
+            proxy.target = TableSink(out.console, name, listener.accounting)
         else:
             proxy.target = JsonlSink(out.out, on_closed=listener.stop)
 

@@ -511,7 +511,7 @@ def _progress_for(out: Any) -> tuple[Callable[[Report], None] | None, float]:
     prints none); nothing with -q."""
     if out.quiet:
         return None, 0.0
-    if sys.stderr.isatty():
+    if sys.stderr.isatty() and not out.json_log:
         return _progress, 0.25
     return _status, STATUS_EVERY
 
@@ -522,8 +522,10 @@ def _progress(report: Report) -> None:
 
 
 def _status(report: Report) -> None:
-    sys.stderr.write(f"replay: {report.progress_line()}  {report.elapsed:.0f} s\n")
-    sys.stderr.flush()
+    from notifyctl import output
+
+    output.current().info(f"replay: {report.progress_line()}  {report.elapsed:.0f} s",
+                          event="progress")
 
 
 def _summary(out: Any, data: dict[str, Any], rows: list[tuple[str, str]],
@@ -540,5 +542,8 @@ def _summary(out: Any, data: dict[str, Any], rows: list[tuple[str, str]],
         lines.append(f"  ! {inert_str(problem)}")
     if len(data["problems"]) > 5:
         lines.append(f"  ! ... {len(data['problems']) - 5} more in --report")
+    if out.json_log:  # one object, the report's figures with it
+        out.record("info", "summary", lines[0], summary=data)
+        return
     out.err.write("\n".join(lines) + "\n")
     out.err.flush()

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from notifyctl.cli.common import MetricsOpt
+
 if TYPE_CHECKING:
     from notifyctl.contract import Platform
     from notifyctl.sandbox import Sandbox
@@ -65,6 +67,7 @@ def sandbox(
             show_default=False,
         ),
     ] = None,
+    metrics: MetricsOpt = None,
 ) -> None:
     """Serve a local emulator of the platforms' notification channels until Ctrl-C.
 
@@ -80,6 +83,8 @@ def sandbox(
       curl -fsS http://127.0.0.1:8099/_sandbox/iottly/events \\
         -d '{"device": "dev_01", "stream": "temp", "value": 21.5}'
       curl -fsS http://127.0.0.1:8099/_sandbox/faults -d '{"action": "close", "code": 1001}'
+      curl -fsS http://127.0.0.1:8099/_sandbox/faults \\
+        -d '{"action": "duplicate", "provider": "pelion", "count": 2}'
 
     Control endpoints for tests and CI (POST a JSON body): /_sandbox/pelion/events (a
     NotificationMessage; 'Authorization: Bearer KEY' for one key, else every channel),
@@ -89,11 +94,16 @@ def sandbox(
     "stream", "value"}), /_sandbox/faults ({"action": "close", "code": 1001, "provider":
     "iottly"} restarts Iottly's stream; "drop", "stall", "http_status"; {"action": "sequence",
     "provider": "sigfox", "device": ID, "lose": K, "duplicate": K, "reorder": K} loses, then
-    duplicates, then reorders that device's next Sigfox messages); GET /_sandbox/state.
+    duplicates, then reorders that device's next Sigfox messages; {"action": "duplicate",
+    "provider": "pelion", "count": K} sends the next K Pelion items twice, same uid);
+    GET /_sandbox/state.
     """
+    from notifyctl.cli.common import metrics_for
     from notifyctl.errors import UsageError
     from notifyctl.sandbox import Sandbox, serve
 
     if api_key is not None and not api_key.startswith("ak_"):
         raise UsageError("--api-key: a Pelion access key starts with 'ak_'")
-    serve(Sandbox(host=host, port=port, rate=rate, devices=devices, api_key=api_key), _announce)
+    meter = metrics_for(metrics, None)
+    serve(Sandbox(host=host, port=port, rate=rate, devices=devices, api_key=api_key), _announce,
+          meter)

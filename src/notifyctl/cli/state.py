@@ -16,6 +16,7 @@ class GlobalOptions:
     no_color: bool = False
     verbose: bool = False
     quiet: bool = False
+    log_format: str = "text"  # --log-format: text, or json (one object per stderr line)
     # The arguments of the command line being run (main records them); the platforms a
     # command's options are built for are read from them before parsing.
     argv: list[str] | None = None

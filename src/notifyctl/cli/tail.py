@@ -22,10 +22,12 @@ from notifyctl.cli.common import (
     ApiUrlOpt,
     CaBundleOpt,
     InsecureOpt,
+    MetricsOpt,
     ProviderOpt,
     StopTimeoutOpt,
     SummaryOpt,
     TableJsonlOpt,
+    WarnAgeOpt,
     WhereOpt,
     check_summary_path,
     compile_where,
@@ -90,6 +92,14 @@ def tail(
                      show_default=False),
     ] = None,
     summary: SummaryOpt = None,
+    warn_age: WarnAgeOpt = 60.0,
+    max_reconnects: Annotated[
+        int | None,
+        typer.Option("--max-reconnects", help="Exit 5 (with the summary) after N reconnects "
+                     "in a row without a healthy connection, so a supervisor restarts it "
+                     "(0: at the first drop).", metavar="N", min=0, show_default=False),
+    ] = None,
+    metrics: MetricsOpt = None,
     provider: ProviderOpt = None,
     api_url: ApiUrlOpt = None,
     account: AccountOpt = None,
@@ -104,8 +114,8 @@ def tail(
     Ending (--count, --timeout, Ctrl-C) closes the socket normally, which on Pelion also closes
     the WebSocket channel and drops its queue: the next 'register' finds nothing in the way.
     Exit codes: 0 --count reached or --timeout without --count; 3 key refused; 4 channel gone or
-    taken over by another client; 5 nothing answered in 3 attempts, or the network down for
-    --retry-for seconds; 8 --timeout before
+    taken over by another client; 5 nothing answered in 3 attempts, the network down for
+    --retry-for seconds, or --max-reconnects reached; 8 --timeout before
     --count; 130/143 interrupted (the --save capture is complete).
 
     \b
@@ -116,11 +126,14 @@ def tail(
       notifyctl -p iot tail --device dev_01 --stream temp --stream hum
       notifyctl -p circle tail --kind activity_created --device ACCESSORY_ID
       notifyctl -p prod tail --where '.kind == "notification" and (.device | startswith("0176"))'
+      notifyctl -p prod tail -o jsonl --max-reconnects 5 --metrics 127.0.0.1:9464 --summary s.json
     """
 
     from notifyctl import registry
     from notifyctl import tail as engine
     from notifyctl.accounting import Accounting
+    from notifyctl.cli.common import late_warning, metrics_for, serving_metrics
+    from notifyctl.cli.common import warn_age as age_seconds
     from notifyctl.contract.stream import StreamContext
     from notifyctl.errors import UsageError
     from notifyctl.http import net_options
@@ -140,15 +153,18 @@ def tail(
     values = (platform_options or PlatformValues("tail")).take(platform)
     _check_kinds(platform, kind or [])
     check_summary_path(summary)
+    late = age_seconds(warn_age)
 
     sink: engine.Sink
     on_state = None
+    on_late: Callable[[str], None]
     if chosen == "table":
         from notifyctl.tail_view import LiveTable
 
         view = LiveTable(columns=platform.columns)
-        on_state, sink = view.message, view
+        on_state, on_late, sink = view.message, view.message, view
     else:
+        on_late = late_warning
         sink = engine.JsonlSink()
 
     # With --sandbox, the sandbox's key (known once it runs) stands for every secret.
@@ -171,8 +187,13 @@ def tail(
         # Ids that name one event each are de-duplicated (Pelion re-sends batches); where an id
         # names something events share (a Circle activity, an Iottly subscription) they are not.
         dedup_window=engine.DEDUP_WINDOW if platform.unique_ids else 0,
-        accounting=Accounting.for_platform(platform, ids_checked_elsewhere=True),
+        accounting=Accounting.for_platform(platform, ids_checked_elsewhere=True,
+                                           warn_age=late, on_late=on_late),
+        max_reconnects=max_reconnects,
     )
+    meter = metrics_for(metrics, tail_options.accounting)
+    if meter is not None:
+        open_source = serving_metrics(open_source, meter)
     engine.run(open_source, sink, tail_options,
                on_finish=lambda run, source: _summary(run, source, tail_options, summary))
 

@@ -158,6 +158,9 @@ class Platform:
     # Where the platform numbers its messages per device (gaps and duplicates can be counted);
     # None where it does not, so the accounting says "not known" rather than 0 lost.
     numbering: Numbering | None = None
+    # What the platform loses when a reader falls behind, in a few words for the warning of a
+    # run whose newest event is older than --warn-age ("pelion drops events after 24 h").
+    retention: str = ""
     # Listing order (lower first); the built-ins take 10, 20, ... so plugins come after them.
     rank: int = 100
 

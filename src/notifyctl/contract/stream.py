@@ -5,7 +5,9 @@ The capability is a function ``(StreamContext) -> Opener``: it checks the option
 input exits 2 before anything connects) and returns an ``Opener``, called inside ``tail``'s
 event loop, whose context manager yields the ``Source`` and releases its resources on exit. A
 ``Source`` owns connecting, its platform's close-code and reconnect policy, and keeps ``stats``
-current; ``tail`` captures, decodes (with the source's pure ``decode``), filters and prints
+current (state, reconnects, time disconnected; ``tail --max-reconnects`` is set there as
+``stats.max_reconnects``, which ``ws.Reconnecting`` enforces); ``tail`` captures, decodes
+(with the source's pure ``decode``), filters and prints
 (JSON lines through ``notifyctl.events.encode_jsonl``, or the live table with the platform's
 ``Platform.columns``). The reconnecting loop itself is shared: ``notifyctl.ws.Reconnecting``.
 

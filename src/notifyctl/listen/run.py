@@ -53,6 +53,7 @@ class Listener:
         if settings.where is not None:
             self.sink = WhereSink(self.sink, settings.where)
         self.url: str | None = None
+        self.accounting: Accounting | None = None  # the live figures, once running
         self._receiver: Receiver | None = None
         self._signum: int | None = None
 
@@ -61,12 +62,22 @@ class Listener:
         are the caller's: ``signals.run`` with ``on_signal=listener.interrupt``."""
         settings = self.settings
         writer = _open_capture(settings.save) if settings.save else None
-        accounting = Accounting.for_platform(receiver_platform(settings.provider))
+        accounting = self.accounting = Accounting.for_platform(
+            receiver_platform(settings.provider), warn_age=settings.warn_age,
+            on_late=settings.on_late)
         accounting.answers = Counter()  # a receiver always knows what it answered
         receiver = self._receiver = Receiver(settings, self.handler, self.sink, writer,
                                              accounting)
+        metrics = settings.metrics
         runner: web.AppRunner | None = None
         try:
+            if metrics is not None:
+                metrics.watch(accounting.families)
+                receiver.timing = metrics.histogram(
+                    "notifyctl_listen_handling_seconds", "Time from a request read to its "
+                    "answer (captured, shown, forwarded).", ("provider",)
+                ).labels(settings.provider)
+                await metrics.start()  # first: a taken address is exit 2 before listening
             # Requests in flight are drained by the receiver first (below); what aiohttp still
             # holds after that is idle keep-alive connections, not worth waiting for.
             runner, base = await servers.bind(build_app(receiver), settings.host, settings.port,
@@ -89,6 +100,8 @@ class Listener:
             # Waits for requests in flight (their capture lines are already written).
             if runner is not None:
                 await runner.cleanup()
+            if metrics is not None:
+                await metrics.stop()
             await receiver.close()
             if writer is not None:
                 writer.close()

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Collection, Mapping
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 from aiohttp import web  # noqa: TID253 - listen runs only inside its command
 from multidict import CIMultiDict
@@ -37,6 +38,12 @@ HOP_HEADERS = frozenset({
 # recomputed from the same bytes.
 REQUEST_ONLY = frozenset({"host", "expect", "content-length"})
 FORWARD_TIMEOUT_S = 30.0
+
+
+class Timing(Protocol):
+    """Where a request's handling time goes (``--metrics``: a Prometheus histogram)."""
+
+    def observe(self, amount: float) -> None: ...
 
 
 class ListenDelivery(Delivery, omit_defaults=True):
@@ -65,6 +72,7 @@ class Receiver:
         self.in_flight = 0
         self.drained = asyncio.Event()
         self.session: aiohttp.ClientSession | None = None
+        self.timing: Timing | None = None
         self._fail_credit = 0.0
 
     def stop(self) -> None:
@@ -87,8 +95,11 @@ class Receiver:
         if last:
             self.stopping = True
         self.in_flight += 1
+        started = time.perf_counter()
         try:
             response = await self._respond(request, path, query)
+            if self.timing is not None:
+                self.timing.observe(time.perf_counter() - started)
             if last:
                 # The request that reaches --count is answered in full before the run ends.
                 await response.prepare(request)

@@ -9,9 +9,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from notifyctl.accounting import DEFAULT_WARN_AGE
 from notifyctl.errors import UsageError
+
+if TYPE_CHECKING:
+    from notifyctl.metrics import Metrics
 
 DEFAULT_MAX_BODY = 32 * 1024 * 1024
 
@@ -40,6 +44,11 @@ class Settings:
     where: Callable[[Any], bool] | None = None
     # Seconds in-flight requests get to finish when the run stops.
     shutdown_grace: float = 2.0
+    # --warn-age in seconds (None: never) and where its one warning goes.
+    warn_age: float | None = DEFAULT_WARN_AGE
+    on_late: Callable[[str], None] | None = None
+    # --metrics: served while the run lasts (the accounting, answers, handling time).
+    metrics: Metrics | None = None
 
     def validate(self) -> None:
         """Usage errors (exit 2) for values no run could use."""

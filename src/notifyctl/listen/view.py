@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from rich.console import Console, RenderableType
     from rich.live import Live
 
+    from notifyctl.accounting import Accounting
+
 MAX_REDRAWS_PER_S = 10
 
 
@@ -244,11 +246,13 @@ def _layout(rows: list[Row], width: int) -> tuple[list[tuple[Column, int]], bool
 class TableSink:
     """A live table of the latest requests and events with a status line."""
 
-    def __init__(self, console: Console, provider: str) -> None:
+    def __init__(self, console: Console, provider: str,
+                 accounting: Accounting | None = None) -> None:
         from rich.live import Live
 
         self.console = console
         self.provider = provider
+        self.accounting = accounting  # duplicates and gaps as they happen
         self.rows: deque[Row] = deque(maxlen=max(5, console.height - 8))
         self.requests = self.events = self.failed = self.invalid = 0
         self.started = time.monotonic()
@@ -302,7 +306,8 @@ class TableSink:
             title=f"listen {self.provider}", title_justify="left", expand=with_payload,
             box=SIMPLE,
             caption=f"{self.requests} requests · {self.events} events · {self.failed} failed "
-            f"checks · {self.invalid} invalid · {self.requests / elapsed:.1f} req/s",
+            f"checks · {self.invalid} invalid{self._losses()} · "
+            f"{self.requests / elapsed:.1f} req/s",
             caption_justify="left",
         )
         for column, size in layout:
@@ -317,6 +322,14 @@ class TableSink:
             cells = [getattr(row, field) for field in fields]
             table.add_row(*(inert(cell) for cell in cells))
         return table
+
+    def _losses(self) -> str:
+        """`` · 2 duplicates · 3 missing`` where the platform makes them knowable."""
+        acc = self.accounting
+        if acc is None:
+            return ""
+        text = f" · {acc.duplicates:,} duplicates" if acc.duplicates_known else ""
+        return text + (f" · {acc.missing:,} missing" if acc.numbering is not None else "")
 
     def close(self) -> None:
         if self._timer is not None:

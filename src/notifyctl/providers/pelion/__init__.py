@@ -17,6 +17,8 @@ PLATFORM = Platform(
     title="Pelion / Izuma Device Management",
     default_api_url="https://api.us-east-1.mbedcloud.com",
     unique_ids=True,
+    # Event lifetime and queue bound of the service (docs/platforms/pelion.md).
+    retention="pelion drops events after 24 h and queues at most 50 MB per key",
     secrets=("api_key",),
     kinds=KINDS,
     # Endpoint ids are 32 hex digits; the resource path says what the payload is.

@@ -6,6 +6,11 @@ reach a key's queue from the synthetic generator (keys that have a channel), fro
 endpoint ``POST /_sandbox/pelion/events`` (one key, or every channel), and leave it either over
 the key's one WebSocket (frames of at most ``max_chunk_size`` items, no ack) or through the
 ``CallbackDeliverer``. Status codes and close codes follow docs/platforms/pelion.md.
+
+Faults (``POST /_sandbox/faults`` with ``"provider": "pelion"``, optionally ``"api_key"``):
+``close`` (with ``code``), ``drop`` and ``stall`` act on the open sockets; ``{"action":
+"duplicate", "count": K}`` queues each channel's next K items twice, with the same ``uid``
+(as the service re-sends a batch), so a reader's duplicate counting can be checked.
 """
 
 from __future__ import annotations
@@ -160,6 +165,8 @@ class PelionEmulator:
         """Apply a socket fault (close with a code, drop, stall); returns sockets affected."""
         action = fault.get("action")
         key = fault.get("api_key")
+        if action == "duplicate":
+            return self._duplicate(fault.get("count"), key)
         sockets = [
             state.socket
             for state in self.keys.values()
@@ -176,8 +183,22 @@ class PelionEmulator:
             elif action == "stall":
                 sock.stall()
             else:
-                raise BadRequest(f"unknown fault action {action!r}: use close, drop or stall")
+                raise BadRequest(f"unknown fault action {action!r}: use close, drop, stall "
+                                 "or duplicate")
         return len(sockets)
+
+    def _duplicate(self, count: Any, key: Any) -> int:
+        """The ``duplicate`` fault: the next ``count`` items of the key's queue (or of every
+        channel's) are queued twice; returns how many queues it armed."""
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise BadRequest("duplicate fault: 'count' must be a count (0 or more)")
+        if isinstance(key, str):
+            targets = [self._state(key)]  # armed even before the key's client connects
+        else:
+            targets = [state for state in self.keys.values() if state.channel]
+        for state in targets:
+            state.queue.duplicate = count
+        return len(targets)
 
     # -- helpers ---------------------------------------------------------------------------
     def _state(self, key: str) -> KeyState:

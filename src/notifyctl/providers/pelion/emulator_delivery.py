@@ -221,14 +221,26 @@ class EventQueue:
         self.items: deque[Queued] = deque()
         self.dropped = 0
         self.changed = asyncio.Event()
+        # The sandbox's ``duplicate`` fault: this many next items are queued twice, the same
+        # item (same uid), as the service re-sends a batch.
+        self.duplicate = 0
 
     def __len__(self) -> int:
         return len(self.items)
 
     def push(self, entries: Iterable[Queued]) -> None:
+        if self.duplicate:
+            entries = self._doubled(entries)
         self.items.extend(entries)
         self._trim()
         self.changed.set()
+
+    def _doubled(self, entries: Iterable[Queued]) -> Iterable[Queued]:
+        for entry in entries:
+            yield entry
+            if self.duplicate:
+                self.duplicate -= 1
+                yield entry
 
     def push_front(self, entries: list[Queued]) -> None:
         """Put back a batch that was not delivered, ahead of everything else."""
