@@ -84,6 +84,9 @@ class Accounting:
         self.reconnects: int | None = None
         self.max_age: float | None = None
         self.answers: Counter[int] | None = None
+        # --sink: per sink (URL, password masked) what was published, retried, failed (live
+        # counts kept by notifyctl.sinks); None without sinks.
+        self.sinks: dict[str, dict[str, Any]] | None = None
         self._missing = 0
 
     @classmethod
@@ -176,6 +179,8 @@ class Accounting:
         }
         if self.answers is not None:
             doc["answers"] = {str(status): n for status, n in sorted(self.answers.items())}
+        if self.sinks is not None:
+            doc["sinks"] = self.sinks
         return doc
 
     def lines(self, first: str) -> list[str]:
@@ -204,6 +209,7 @@ class Accounting:
         if "answers" in doc:
             lines.append("  answers " + ", ".join(f"{s}: {n:,}"
                                                   for s, n in doc["answers"].items()))
+        lines.extend(_sink_line(url, counts) for url, counts in (self.sinks or {}).items())
         return lines
 
     def write(self, path: str) -> None:
@@ -211,3 +217,11 @@ class Accounting:
         with open(path, "w", encoding="utf-8") as file:
             json.dump(self.summary(), file, indent=1)
             file.write("\n")
+
+
+def _sink_line(url: str, counts: dict[str, Any]) -> str:
+    figures = ", ".join(f"{name} {counts[name]:,}" for name in
+                        ("published", "retried", "duplicates", "deferred", "failed")
+                        if counts.get(name) or name in ("published", "failed"))
+    reason = f" ({counts['reasons'][0]})" if counts.get("reasons") else ""
+    return f"  sink {url}: {figures}{reason}"

@@ -23,13 +23,16 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
 from notifyctl import output, signals
 from notifyctl.accounting import Accounting
 from notifyctl.contract.stream import Opener, Source, StreamStats
 from notifyctl.errors import CountNotReached, WireError
 from notifyctl.events import CaptureWriter, Delivery, Event, encode_jsonl, now_iso
+
+if TYPE_CHECKING:
+    from notifyctl.sinks import Sinks
 
 __all__ = ["Dedup", "Filters", "JsonlSink", "Sink", "Source", "StreamStats", "TailOptions",
            "TailRun", "run", "tail"]
@@ -200,6 +203,9 @@ class TailOptions:
     dedup_window: int = DEDUP_WINDOW
     # What was received and lost (the summary); ids are checked by the Dedup above.
     accounting: Accounting | None = None
+    # --sink: message systems each event is published to, at least once (notifyctl.sinks);
+    # connected before the stream opens, drained before the summary.
+    sinks: Sinks | None = None
 
 
 @dataclass
@@ -248,6 +254,7 @@ async def tail(
     remaining = options.count
     accounting = options.accounting
     decode = source.decode
+    sinks = options.sinks
     sink.start(source, run)
     frames = source.frames()
     try:
@@ -287,6 +294,8 @@ async def tail(
                 if accounting is not None:
                     accounting.add(events)
                 sink.emit(events)
+                if sinks is not None:  # waits while a sink's buffer is full: back-pressure
+                    await sinks.put(events)
                 # Let this frame's events (and the frame they reference) go before the next
                 # one is decoded: peak memory is one frame's working set, not two.
                 del events, body
@@ -307,6 +316,8 @@ async def tail(
         if capture is not None:
             capture.close()
         sink.close()
+        if sinks is not None:
+            await sinks.finish()
         if on_finish is not None:
             on_finish(run, source)
     return run
@@ -321,7 +332,13 @@ def run(
     """Run ``tail`` on a fresh event loop; SIGINT/SIGTERM raise Interrupted once flushed."""
 
     async def main() -> TailRun:
-        async with open_source() as source:
-            return await tail(source, sink, options, on_finish)
+        if options.sinks is not None:  # an unreachable broker is exit 5 before the stream
+            await options.sinks.start()
+        try:
+            async with open_source() as source:
+                return await tail(source, sink, options, on_finish)
+        finally:
+            if options.sinks is not None:
+                await options.sinks.close()
 
     return signals.run(main)

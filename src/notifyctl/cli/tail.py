@@ -23,6 +23,9 @@ from notifyctl.cli.common import (
     CaBundleOpt,
     InsecureOpt,
     ProviderOpt,
+    SinkOpt,
+    SinkSkipOversizeOpt,
+    SinkTimeoutOpt,
     StopTimeoutOpt,
     SummaryOpt,
     TableJsonlOpt,
@@ -90,6 +93,9 @@ def tail(
                      show_default=False),
     ] = None,
     summary: SummaryOpt = None,
+    sink_urls: SinkOpt = None,
+    sink_timeout: SinkTimeoutOpt = 60.0,
+    sink_skip_oversize: SinkSkipOversizeOpt = False,
     provider: ProviderOpt = None,
     api_url: ApiUrlOpt = None,
     account: AccountOpt = None,
@@ -116,11 +122,13 @@ def tail(
       notifyctl -p iot tail --device dev_01 --stream temp --stream hum
       notifyctl -p circle tail --kind activity_created --device ACCESSORY_ID
       notifyctl -p prod tail --where '.kind == "notification" and (.device | startswith("0176"))'
+      notifyctl tail --sandbox --sink 'nats://127.0.0.1:4222/iot.{provider}.{device}'
     """
 
     from notifyctl import registry
     from notifyctl import tail as engine
     from notifyctl.accounting import Accounting
+    from notifyctl.cli.common import build_sinks
     from notifyctl.contract.stream import StreamContext
     from notifyctl.errors import UsageError
     from notifyctl.http import net_options
@@ -140,6 +148,7 @@ def tail(
     values = (platform_options or PlatformValues("tail")).take(platform)
     _check_kinds(platform, kind or [])
     check_summary_path(summary)
+    sinks = build_sinks(sink_urls, platform, sink_timeout, sink_skip_oversize)
 
     sink: engine.Sink
     on_state = None
@@ -172,9 +181,15 @@ def tail(
         # names something events share (a Circle activity, an Iottly subscription) they are not.
         dedup_window=engine.DEDUP_WINDOW if platform.unique_ids else 0,
         accounting=Accounting.for_platform(platform, ids_checked_elsewhere=True),
+        sinks=sinks,
     )
+    if sinks is not None and tail_options.accounting is not None:
+        tail_options.accounting.sinks = sinks.counts
     engine.run(open_source, sink, tail_options,
                on_finish=lambda run, source: _summary(run, source, tail_options, summary))
+    failed = sinks.outcome() if sinks is not None else None
+    if failed is not None:
+        raise failed
 
 
 def _secret(profile: str | None) -> Callable[[str], str]:
