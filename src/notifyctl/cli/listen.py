@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from notifyctl.cli.common import (
+    SinkOpt,
+    SinkSkipOversizeOpt,
+    SinkTimeoutOpt,
     StopTimeoutOpt,
     SummaryOpt,
     TableJsonlOpt,
@@ -94,6 +97,9 @@ def listen(
                      "(default: the profile's stored signing secret, where the platform has "
                      "one).", show_default=False),
     ] = None,
+    sink_urls: SinkOpt = None,
+    sink_timeout: SinkTimeoutOpt = 60.0,
+    sink_skip_oversize: SinkSkipOversizeOpt = False,
     *,
     platform_options: PlatformValues | None = None,
 ) -> None:
@@ -111,10 +117,16 @@ def listen(
       CB_PASS=... notifyctl listen --provider thingspace --callback-username hook \\
           --callback-password-env CB_PASS --strict --save ts.jsonl
       notifyctl listen --provider pelion -o jsonl --where '.path | startswith("/3303/")'
+      notifyctl listen --provider sigfox --sink 'redis://127.0.0.1:6379/0?stream=iot:{device}'
     """
 
     from notifyctl import output, signals
-    from notifyctl.cli.common import check_summary_path, finish_summary, stored_signing_secret
+    from notifyctl.cli.common import (
+        build_sinks,
+        check_summary_path,
+        finish_summary,
+        stored_signing_secret,
+    )
     from notifyctl.listen import Listener, Settings
     from notifyctl.listen.handlers import receiver_platform
     from notifyctl.listen.view import JsonlSink, TableSink
@@ -134,7 +146,7 @@ def listen(
         provider=name, host=host, port=port, path=path, save=save, forward_to=forward_to,
         count=count, timeout=timeout, output=chosen, strict=strict, respond=respond,
         fail_ratio=fail_ratio, max_body=max_body, verify_key=key, options=options,
-        where=matches,
+        where=matches, sinks=build_sinks(sink_urls, platform, sink_timeout, sink_skip_oversize),
     )
     proxy = _LateSink()
 
@@ -161,6 +173,8 @@ def listen(
 
     summary = signals.run(main, on_signal=listener.interrupt)
     error = listener.outcome(summary)
+    if error is None and settings.sinks is not None:
+        error = settings.sinks.outcome()  # events never published (too large)
     if error is not None:
         raise error
 

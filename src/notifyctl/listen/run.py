@@ -63,6 +63,9 @@ class Listener:
         writer = _open_capture(settings.save) if settings.save else None
         accounting = Accounting.for_platform(receiver_platform(settings.provider))
         accounting.answers = Counter()  # a receiver always knows what it answered
+        if settings.sinks is not None:  # an unreachable broker is exit 5 before binding
+            await settings.sinks.start(workers=False)
+            accounting.sinks = settings.sinks.counts
         receiver = self._receiver = Receiver(settings, self.handler, self.sink, writer,
                                              accounting)
         runner: web.AppRunner | None = None
@@ -90,6 +93,8 @@ class Listener:
             if runner is not None:
                 await runner.cleanup()
             await receiver.close()
+            if settings.sinks is not None:
+                await settings.sinks.close()
             if writer is not None:
                 writer.close()
             self.sink.close()

@@ -9,9 +9,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from notifyctl.errors import UsageError
+
+if TYPE_CHECKING:
+    from notifyctl.sinks import Sinks
 
 DEFAULT_MAX_BODY = 32 * 1024 * 1024
 
@@ -40,6 +43,8 @@ class Settings:
     where: Callable[[Any], bool] | None = None
     # Seconds in-flight requests get to finish when the run stops.
     shutdown_grace: float = 2.0
+    # --sink: requests are answered 2xx only once every sink acknowledged their events.
+    sinks: Sinks | None = None
 
     def validate(self) -> None:
         """Usage errors (exit 2) for values no run could use."""
