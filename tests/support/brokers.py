@@ -83,7 +83,8 @@ def mosquitto(workdir: Path, port: int | None = None) -> Broker:
     port = port or free_port()
     conf = workdir / "mosquitto.conf"
     conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n"
-                    f"persistence true\npersistence_location {workdir}/\n")
+                    f"persistence true\npersistence_location {workdir}/\n"
+                    "max_queued_messages 0\n")
     return Broker("mqtt", [_binary("mosquitto", "mosquitto"), "-c", str(conf)], port, workdir)
 
 

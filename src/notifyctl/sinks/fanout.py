@@ -198,12 +198,16 @@ class Sinks:
     async def put(self, events: Sequence[Event]) -> None:
         """Queue ``events`` for every sink; waits while a sink's buffer is full (so the
         caller stops reading), raises the error of a sink that gave up."""
-        for target, messages in self._messages(events):
+        batches = self._messages(events)
+        for number, (target, messages) in enumerate(batches):
             while (target.pending and target.pending + len(messages) > self.buffer
                    and target.error is None):
                 target.room.clear()
                 await target.room.wait()
-            if target.error is not None:
+            if target.error is not None:  # the run ends: these events are counted, not lost
+                for other, left in batches[number:]:
+                    other.fail(len(left), f"{len(left)} events not published: the run ended "
+                                          f"({target.url.shown} gave up)")
                 raise target.error
             for start in range(0, len(messages), BATCH):
                 chunk = messages[start:start + BATCH]
