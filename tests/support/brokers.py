@@ -12,6 +12,7 @@ polled until it succeeds, never a sleep.
 from __future__ import annotations
 
 import contextlib
+import getpass
 import shutil
 import signal
 import socket
@@ -84,7 +85,10 @@ def mosquitto(workdir: Path, port: int | None = None) -> Broker:
     conf = workdir / "mosquitto.conf"
     conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n"
                     f"persistence true\npersistence_location {workdir}/\n"
-                    "max_queued_messages 0\n")
+                    "max_queued_messages 0\n"
+                    # Run as root, mosquitto drops to the user 'mosquitto', who cannot write
+                    # its persistence file here: stay the user running the tests.
+                    f"user {getpass.getuser()}\n")
     return Broker("mqtt", [_binary("mosquitto", "mosquitto"), "-c", str(conf)], port, workdir)
 
 

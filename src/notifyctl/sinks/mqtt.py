@@ -5,16 +5,18 @@ batch is handed to the client at once (up to ``IN_FLIGHT`` unacknowledged on the
 rest queued by the client) and awaited as a whole. MQTT 3.1.1 has no message headers, so
 consumers de-duplicate on the line's ``id``.
 
-The client is ``paho-mqtt`` 2.x (the ``[mqtt]`` extra) on its own network thread; acks are
-matched to batches under a lock, since a PUBACK can arrive before ``publish`` returns its
-message id. After a drop the sink engine makes a new connection and re-sends the batch.
-``aiomqtt`` was measured and not kept (docs/decisions.md, "Sink clients").
+The client is ``paho-mqtt`` 2.x (the ``[mqtt]`` extra) driven by this event loop: its socket is
+watched with ``add_reader``/``add_writer`` and ``loop_misc`` runs once a second (keep-alive), so
+there is no network thread and acks need no lock. After a drop the sink engine makes a new
+connection and re-sends the batch. ``aiomqtt`` and paho's own thread were measured and not kept
+(docs/decisions.md, "Sink clients").
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
+import contextlib
+import socket
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,7 +28,7 @@ from notifyctl.sinks.base import Message, SinkDown, SinkUrl, Template
 CONNECT_TIMEOUT = 5.0
 ACK_TIMEOUT = 30.0
 KEEPALIVE = 30
-IN_FLIGHT = 1000  # messages awaiting PUBACK at once
+IN_FLIGHT = 0  # no limit in paho: its queue re-scans every message per PUBACK (O(n²))
 MAX_PACKET = 268_435_455  # MQTT's largest packet (mosquitto's default limit)
 
 
@@ -36,13 +38,12 @@ def template(url: SinkUrl) -> Template:
 
 
 class _Batch:
-    """The PUBACKs one batch waits for; ``settle`` is called on the client's thread."""
+    """The PUBACKs one batch waits for."""
 
-    def __init__(self, size: int, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, size: int) -> None:
         self.waiting = size
         self.error: str | None = None
         self.done = asyncio.Event()
-        self._loop = loop
         if size == 0:
             self.done.set()
 
@@ -52,12 +53,7 @@ class _Batch:
         else:
             self.waiting -= 1
         if self.waiting <= 0:
-            self._loop.call_soon_threadsafe(self.done.set)
-
-
-def _settle(future: asyncio.Future[str | None], answer: str | None) -> None:
-    if not future.done():
-        future.set_result(answer)
+            self.done.set()
 
 
 class MqttClient:
@@ -65,35 +61,38 @@ class MqttClient:
         self.url = url
         self._password = password
         self._client: paho.Client | None = None
-        self._lock = threading.Lock()
         self._waiting: dict[int, _Batch] = {}
-        self._early: set[int] = set()  # mids acknowledged before publish() returned them
         self._connected = False
+        self._misc: asyncio.Task[None] | None = None
+        self._ready: asyncio.Future[str | None] | None = None
+        self._fd: int | None = None
         self.max_message = MAX_PACKET - 1024
 
     async def connect(self) -> None:
         await self.close()
         loop = asyncio.get_running_loop()
-        ready: asyncio.Future[str | None] = loop.create_future()
+        self._ready = loop.create_future()
         client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv311)
         client.max_inflight_messages_set(IN_FLIGHT)
         client.max_queued_messages_set(0)  # no limit: the engine bounds what it hands over
         if self.url.username:
             client.username_pw_set(self.url.username, self._password)
-
-        def connected(_c: Any, _u: Any, _flags: Any, reason: Any, _p: Any) -> None:
-            self._connected = not reason.is_failure
-            answer = None if self._connected else str(reason)
-            loop.call_soon_threadsafe(_settle, ready, answer)
-
-        client.on_connect = connected
+        client.on_connect = self._connected_cb
         client.on_publish = self._acked
         client.on_disconnect = self._lost
+        client.on_socket_open = self._opened
+        client.on_socket_close = self._closed
+        client.on_socket_register_write = self._want_write
+        client.on_socket_unregister_write = self._written
         self._client = client
         try:
-            await asyncio.to_thread(client.connect, self.url.host, self.url.port, KEEPALIVE)
-            client.loop_start()
-            refused = await asyncio.wait_for(ready, CONNECT_TIMEOUT)
+            client.connect_timeout = CONNECT_TIMEOUT
+            client.connect(self.url.host, self.url.port, KEEPALIVE)
+            sock = client.socket()
+            if isinstance(sock, socket.socket):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+            self._misc = asyncio.create_task(self._housekeeping(client))
+            refused = await asyncio.wait_for(self._ready, CONNECT_TIMEOUT)
         except (OSError, TimeoutError) as exc:
             await self.close()
             raise SinkDown(str(exc) or "no answer to CONNECT") from exc
@@ -101,19 +100,48 @@ class MqttClient:
             await self.close()
             raise SinkDown(f"the broker refused the connection: {refused}")
 
-    def _acked(self, _c: Any, _u: Any, mid: int, _reason: Any, _p: Any) -> None:
-        with self._lock:
-            batch = self._waiting.pop(mid, None)
-            if batch is None:
-                self._early.add(mid)
+    # The socket, watched by this loop (by fd: paho may have closed the socket object).
+    def _opened(self, client: paho.Client, _u: Any, sock: Any) -> None:
+        self._fd = sock.fileno()
+        asyncio.get_running_loop().add_reader(self._fd, client.loop_read)
+
+    def _closed(self, _c: Any, _u: Any, _sock: Any) -> None:
+        if self._fd is not None:
+            loop = asyncio.get_running_loop()
+            loop.remove_reader(self._fd)
+            loop.remove_writer(self._fd)
+            self._fd = None
+
+    def _want_write(self, client: paho.Client, _u: Any, _sock: Any) -> None:
+        if self._fd is not None:
+            asyncio.get_running_loop().add_writer(self._fd, client.loop_write)
+
+    def _written(self, _c: Any, _u: Any, _sock: Any) -> None:
+        if self._fd is not None:
+            asyncio.get_running_loop().remove_writer(self._fd)
+
+    async def _housekeeping(self, client: paho.Client) -> None:
+        """paho's periodic work (keep-alive pings, time-outs), once a second."""
+        while True:
+            await asyncio.sleep(1.0)
+            if client.loop_misc() != paho.MQTT_ERR_SUCCESS:
+                self._lost(client, None, None, "keep-alive failed", None)
                 return
-        batch.settle()
+
+    def _connected_cb(self, _c: Any, _u: Any, _flags: Any, reason: Any, _p: Any) -> None:
+        self._connected = not reason.is_failure
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_result(None if self._connected else str(reason))
+
+    def _acked(self, _c: Any, _u: Any, mid: int, _reason: Any, _p: Any) -> None:
+        batch = self._waiting.pop(mid, None)
+        if batch is not None:
+            batch.settle()
 
     def _lost(self, _c: Any, _u: Any, _flags: Any, reason: Any, _p: Any) -> None:
         self._connected = False
-        with self._lock:
-            batches = set(self._waiting.values())
-            self._waiting.clear()
+        batches = set(self._waiting.values())
+        self._waiting.clear()
         for batch in batches:
             batch.settle(f"connection lost ({reason})")
 
@@ -121,21 +149,15 @@ class MqttClient:
         client = self._client
         if client is None or not self._connected:
             raise SinkDown("not connected")
-        batch = _Batch(len(messages), asyncio.get_running_loop())
-        lock, waiting, early = self._lock, self._waiting, self._early
+        batch = _Batch(len(messages))
+        waiting = self._waiting
+        # Nothing is read between these calls (this loop runs the socket), so no PUBACK can
+        # arrive before its message id is registered.
         for message in messages:
             info = client.publish(message.address, message.body, qos=1)
             if info.rc != paho.MQTT_ERR_SUCCESS:
                 raise SinkDown(paho.error_string(info.rc))
-            with lock:
-                if info.mid in early:
-                    early.discard(info.mid)
-                    acked = True
-                else:
-                    waiting[info.mid] = batch
-                    acked = False
-            if acked:
-                batch.settle()
+            waiting[info.mid] = batch
         try:
             await asyncio.wait_for(batch.done.wait(), ACK_TIMEOUT)
         except TimeoutError as exc:
@@ -146,9 +168,11 @@ class MqttClient:
     async def close(self) -> None:
         client, self._client = self._client, None
         self._connected = False
+        if self._misc is not None:
+            self._misc.cancel()
+            self._misc = None
         if client is not None:
-            client.disconnect()
-            await asyncio.to_thread(client.loop_stop)
-        with self._lock:
-            self._waiting.clear()
-            self._early.clear()
+            with contextlib.suppress(OSError):
+                client.disconnect()  # closes the socket: _closed stops watching it
+            self._closed(client, None, None)
+        self._waiting.clear()
