@@ -99,12 +99,13 @@ def nats(workdir: Path, port: int | None = None) -> Broker:
     return Broker("nats", argv, port, workdir)
 
 
-def redis(workdir: Path, port: int | None = None) -> Broker:
+def redis(workdir: Path, port: int | None = None, durable: bool = True) -> Broker:
     port = port or free_port()
-    # appendfsync always: an XADD answered is on disk, so a SIGKILL loses nothing acknowledged.
+    # appendfsync always: an XADD answered is on disk, so a SIGKILL loses nothing acknowledged
+    # (bench/sinks.py runs Redis as shipped instead: durable=False, no append-only file).
+    durability = ["--appendonly", "yes", "--appendfsync", "always"] if durable else []
     argv = [_binary("redis-server", "redis-server"), "--port", str(port), "--bind", "127.0.0.1",
-            "--save", "", "--appendonly", "yes", "--appendfsync", "always",
-            "--dir", str(workdir), "--protected-mode", "no"]
+            "--save", "", *durability, "--dir", str(workdir), "--protected-mode", "no"]
     return Broker("redis", argv, port, workdir)
 
 
