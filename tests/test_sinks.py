@@ -152,8 +152,7 @@ def test_an_unreachable_broker_at_start_is_exit_5(cli) -> None:
     assert url in result.stderr and "start the broker" in result.stderr
 
 
-@pytest.mark.parametrize("scheme, module", [("nats", "nats"), ("mqtt", "paho"),
-                                            ("redis", "redis")])
+@pytest.mark.parametrize("scheme, module", [("nats", "nats"), ("redis", "redis")])
 def test_a_missing_extra_names_the_install_command(scheme: str, module: str) -> None:
     code = (f"import sys; sys.modules[{module!r}] = None\n"
             "from notifyctl.cli import main\n"

@@ -28,7 +28,7 @@ from notifyctl.events import Event
 
 __all__ = ["Client", "Message", "SinkDown", "SinkUrl", "Template", "message_ids", "parse_url"]
 
-SCHEMES = {"mqtt": "mqtt", "nats": "nats", "redis": "redis"}  # scheme -> extra to install
+SCHEMES = {"mqtt": "mqtt", "nats": "nats", "redis": "redis"}  # scheme -> its extra
 DEFAULT_PORTS = {"mqtt": 1883, "nats": 4222, "redis": 6379}
 EVENT_FIELDS = tuple(Event.__struct_fields__)
 PASSWORD_ENV = "NOTIFYCTL_SINK_PASSWORD"

@@ -53,7 +53,7 @@ def load(scheme: str, shown: str) -> Any:
     """The module of ``scheme``'s client; exit 2 naming the extra when it is not installed."""
     try:
         return importlib.import_module(f"notifyctl.sinks.{scheme}")
-    except ImportError as exc:
+    except ImportError as exc:  # mqtt needs none: its publisher is notifyctl's own
         extra = SCHEMES[scheme]
         raise UsageError(f"--sink {shown}: the {scheme} client is not installed ({exc.name})",
                          hint=f"pip install 'notifyctl[{extra}]'") from exc

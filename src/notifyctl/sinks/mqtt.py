@@ -1,35 +1,37 @@
-"""The MQTT sink: ``mqtt://host:port/<topic template>``, QoS 1.
+"""The MQTT sink: ``mqtt://host:port/<topic template>``, QoS 1, MQTT 3.1.1.
 
-Each event is published to its topic at QoS 1 and counts once the broker's PUBACK arrived; a
-batch is handed to the client at once (up to ``IN_FLIGHT`` unacknowledged on the wire, the
-rest queued by the client) and awaited as a whole. MQTT 3.1.1 has no message headers, so
-consumers de-duplicate on the line's ``id``.
+Each event is published to its topic at QoS 1 and counts once the broker's PUBACK arrived. A
+batch is written to the socket as one buffer of PUBLISH packets and awaited as a whole: the
+broker answers QoS 1 PUBLISHes with PUBACKs in the order it received them (MQTT 3.1.1, 4.6),
+so counting PUBACKs is enough to know which batches are acknowledged. MQTT 3.1.1 has no
+message headers, so consumers de-duplicate on the line's ``id``.
 
-The client is ``paho-mqtt`` 2.x (the ``[mqtt]`` extra) driven by this event loop: its socket is
-watched with ``add_reader``/``add_writer`` and ``loop_misc`` runs once a second (keep-alive), so
-there is no network thread and acks need no lock. After a drop the sink engine makes a new
-connection and re-sends the batch. ``aiomqtt`` and paho's own thread were measured and not kept
-(docs/decisions.md, "Sink clients").
+This is notifyctl's own publisher (CONNECT, PUBLISH at QoS 1, PUBACK, PINGREQ, DISCONNECT over
+asyncio streams; nothing else of MQTT is needed to publish): the Python clients measured spend
+most of their time on per-message objects and reach about half the goal (docs/decisions.md,
+"Sink clients"). After a drop the sink engine connects again and re-sends the batch.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
+import secrets
+import struct
+from collections import deque
 from collections.abc import Sequence
-from typing import Any
-
-import paho.mqtt.client as paho  # noqa: TID253 - imported only when an mqtt sink is used
-from paho.mqtt.enums import CallbackAPIVersion  # noqa: TID253
 
 from notifyctl.sinks.base import Message, SinkDown, SinkUrl, Template
 
 CONNECT_TIMEOUT = 5.0
 ACK_TIMEOUT = 30.0
-KEEPALIVE = 30
-IN_FLIGHT = 0  # no limit in paho: its queue re-scans every message per PUBACK (O(n²))
-MAX_PACKET = 268_435_455  # MQTT's largest packet (mosquitto's default limit)
+KEEPALIVE = 30  # seconds; a PINGREQ goes every half of it
+MAX_PACKET = 268_435_455  # the largest remaining length MQTT can express
+CONNECT, CONNACK, PUBLISH_QOS1, PUBACK, PINGREQ, PINGRESP, DISCONNECT = (
+    0x10, 0x20, 0x32, 0x40, 0xC0, 0xD0, 0xE0)
+REFUSALS = {1: "unacceptable protocol version", 2: "client id rejected",
+            3: "server unavailable", 4: "bad user name or password", 5: "not authorised"}
+_u16 = struct.Struct("!H").pack
 
 
 def template(url: SinkUrl) -> Template:
@@ -37,142 +39,142 @@ def template(url: SinkUrl) -> Template:
                     url.shown)
 
 
-class _Batch:
-    """The PUBACKs one batch waits for."""
+def _length(size: int) -> bytes:
+    """MQTT's variable-length encoding of a remaining length."""
+    out = bytearray()
+    while True:
+        size, digit = divmod(size, 128)
+        out.append(digit | (0x80 if size else 0))
+        if not size:
+            return bytes(out)
 
-    def __init__(self, size: int) -> None:
-        self.waiting = size
-        self.error: str | None = None
-        self.done = asyncio.Event()
-        if size == 0:
-            self.done.set()
 
-    def settle(self, error: str | None = None) -> None:
-        if error is not None:
-            self.error, self.waiting = error, 0
-        else:
-            self.waiting -= 1
-        if self.waiting <= 0:
-            self.done.set()
+def _string(data: bytes) -> bytes:
+    return _u16(len(data)) + data
 
 
 class MqttClient:
     def __init__(self, url: SinkUrl, password: str | None) -> None:
         self.url = url
         self._password = password
-        self._client: paho.Client | None = None
-        self._waiting: dict[int, _Batch] = {}
-        self._connected = False
-        self._misc: asyncio.Task[None] | None = None
-        self._ready: asyncio.Future[str | None] | None = None
-        self._fd: int | None = None
-        self.max_message = MAX_PACKET - 1024
+        self._writer: asyncio.StreamWriter | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._sent = 0  # PUBLISHes written on this connection
+        self._acked = 0  # PUBACKs read on it
+        self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
+        self._mid = 0
+        self.max_message = MAX_PACKET - 64 * 1024  # room for the topic and the header
 
     async def connect(self) -> None:
         await self.close()
-        loop = asyncio.get_running_loop()
-        self._ready = loop.create_future()
-        client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv311)
-        client.max_inflight_messages_set(IN_FLIGHT)
-        client.max_queued_messages_set(0)  # no limit: the engine bounds what it hands over
-        if self.url.username:
-            client.username_pw_set(self.url.username, self._password)
-        client.on_connect = self._connected_cb
-        client.on_publish = self._acked
-        client.on_disconnect = self._lost
-        client.on_socket_open = self._opened
-        client.on_socket_close = self._closed
-        client.on_socket_register_write = self._want_write
-        client.on_socket_unregister_write = self._written
-        self._client = client
         try:
-            client.connect_timeout = CONNECT_TIMEOUT
-            client.connect(self.url.host, self.url.port, KEEPALIVE)
-            sock = client.socket()
-            if isinstance(sock, socket.socket):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
-            self._misc = asyncio.create_task(self._housekeeping(client))
-            refused = await asyncio.wait_for(self._ready, CONNECT_TIMEOUT)
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(self.url.host, self.url.port), CONNECT_TIMEOUT)
         except (OSError, TimeoutError) as exc:
-            await self.close()
-            raise SinkDown(str(exc) or "no answer to CONNECT") from exc
-        if refused is not None:
-            await self.close()
-            raise SinkDown(f"the broker refused the connection: {refused}")
+            raise SinkDown(str(exc) or "connection timed out") from exc
+        writer.write(self._connect_packet())
+        try:
+            answer = await asyncio.wait_for(reader.readexactly(4), CONNECT_TIMEOUT)
+        except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
+            writer.close()
+            raise SinkDown("no CONNACK from the broker") from exc
+        if answer[0] != CONNACK or answer[3] != 0:
+            writer.close()
+            reason = REFUSALS.get(answer[3], f"code {answer[3]}") if answer[0] == CONNACK \
+                else "not an MQTT broker"
+            raise SinkDown(f"the broker refused the connection: {reason}")
+        self._writer, self._sent, self._acked = writer, 0, 0
+        self._tasks = [asyncio.create_task(self._read(reader)),
+                       asyncio.create_task(self._ping(writer))]
 
-    # The socket, watched by this loop (by fd: paho may have closed the socket object).
-    def _opened(self, client: paho.Client, _u: Any, sock: Any) -> None:
-        self._fd = sock.fileno()
-        asyncio.get_running_loop().add_reader(self._fd, client.loop_read)
+    def _connect_packet(self) -> bytes:
+        flags = 0x02  # clean session: nothing is kept for a publisher between connections
+        payload = _string(f"notifyctl-{secrets.token_hex(6)}".encode())
+        if self.url.username:
+            flags |= 0x80
+            payload += _string(self.url.username.encode())
+            if self._password is not None:
+                flags |= 0x40
+                payload += _string(self._password.encode())
+        body = _string(b"MQTT") + bytes([4, flags]) + _u16(KEEPALIVE) + payload
+        return bytes([CONNECT]) + _length(len(body)) + body
 
-    def _closed(self, _c: Any, _u: Any, _sock: Any) -> None:
-        if self._fd is not None:
-            loop = asyncio.get_running_loop()
-            loop.remove_reader(self._fd)
-            loop.remove_writer(self._fd)
-            self._fd = None
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        """Count PUBACKs (and skip PINGRESPs) until the connection ends."""
+        buffer = b""
+        try:
+            while chunk := await reader.read(65536):
+                buffer += chunk
+                buffer = self._packets(buffer)
+            self._fail("the broker closed the connection")
+        except (OSError, ValueError) as exc:
+            self._fail(f"connection lost ({exc})")
 
-    def _want_write(self, client: paho.Client, _u: Any, _sock: Any) -> None:
-        if self._fd is not None:
-            asyncio.get_running_loop().add_writer(self._fd, client.loop_write)
+    def _packets(self, buffer: bytes) -> bytes:
+        """Consume the whole packets at the start of ``buffer``; returns the rest."""
+        at, end, acked = 0, len(buffer), 0
+        while end - at >= 2:
+            kind, size = buffer[at], buffer[at + 1]
+            if kind == PUBACK and size == 2:
+                if end - at < 4:
+                    break
+                acked += 1
+            elif kind != PINGRESP or size != 0:
+                raise ValueError(f"unexpected packet 0x{kind:02x} from the broker")
+            at += 2 + size
+        if acked:
+            self._acked += acked
+            while self._waiters and self._waiters[0][0] <= self._acked:
+                future = self._waiters.popleft()[1]
+                if not future.done():
+                    future.set_result(None)
+        return buffer[at:]
 
-    def _written(self, _c: Any, _u: Any, _sock: Any) -> None:
-        if self._fd is not None:
-            asyncio.get_running_loop().remove_writer(self._fd)
+    async def _ping(self, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                await asyncio.sleep(KEEPALIVE / 2)
+                writer.write(bytes([PINGREQ, 0]))
 
-    async def _housekeeping(self, client: paho.Client) -> None:
-        """paho's periodic work (keep-alive pings, time-outs), once a second."""
-        while True:
-            await asyncio.sleep(1.0)
-            if client.loop_misc() != paho.MQTT_ERR_SUCCESS:
-                self._lost(client, None, None, "keep-alive failed", None)
-                return
-
-    def _connected_cb(self, _c: Any, _u: Any, _flags: Any, reason: Any, _p: Any) -> None:
-        self._connected = not reason.is_failure
-        if self._ready is not None and not self._ready.done():
-            self._ready.set_result(None if self._connected else str(reason))
-
-    def _acked(self, _c: Any, _u: Any, mid: int, _reason: Any, _p: Any) -> None:
-        batch = self._waiting.pop(mid, None)
-        if batch is not None:
-            batch.settle()
-
-    def _lost(self, _c: Any, _u: Any, _flags: Any, reason: Any, _p: Any) -> None:
-        self._connected = False
-        batches = set(self._waiting.values())
-        self._waiting.clear()
-        for batch in batches:
-            batch.settle(f"connection lost ({reason})")
+    def _fail(self, reason: str) -> None:
+        self._writer = None
+        while self._waiters:
+            future = self._waiters.popleft()[1]
+            if not future.done():
+                future.set_exception(SinkDown(reason))
 
     async def publish(self, messages: Sequence[Message]) -> None:
-        client = self._client
-        if client is None or not self._connected:
+        writer = self._writer
+        if writer is None:
             raise SinkDown("not connected")
-        batch = _Batch(len(messages))
-        waiting = self._waiting
-        # Nothing is read between these calls (this loop runs the socket), so no PUBACK can
-        # arrive before its message id is registered.
+        packets = []
+        mid = self._mid
         for message in messages:
-            info = client.publish(message.address, message.body, qos=1)
-            if info.rc != paho.MQTT_ERR_SUCCESS:
-                raise SinkDown(paho.error_string(info.rc))
-            waiting[info.mid] = batch
+            topic = message.address.encode()
+            mid = mid % 65535 + 1  # packet ids 1..65535
+            head = _u16(len(topic)) + topic + _u16(mid)
+            packets.append(bytes([PUBLISH_QOS1]) + _length(len(head) + len(message.body))
+                           + head + message.body)
+        self._mid = mid
+        self._sent += len(messages)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((self._sent, done))
         try:
-            await asyncio.wait_for(batch.done.wait(), ACK_TIMEOUT)
-        except TimeoutError as exc:
-            raise SinkDown(f"no PUBACK within {ACK_TIMEOUT:g} s") from exc
-        if batch.error is not None:
-            raise SinkDown(batch.error)
+            writer.write(b"".join(packets))
+            await writer.drain()
+            await asyncio.wait_for(done, ACK_TIMEOUT)
+        except (OSError, TimeoutError) as exc:
+            self._fail(f"connection lost ({exc or 'no PUBACK in time'})")
+            raise SinkDown(str(exc) or f"no PUBACK within {ACK_TIMEOUT:g} s") from exc
 
     async def close(self) -> None:
-        client, self._client = self._client, None
-        self._connected = False
-        if self._misc is not None:
-            self._misc.cancel()
-            self._misc = None
-        if client is not None:
+        writer, self._writer = self._writer, None
+        for task in self._tasks:
+            task.cancel()
+        self._tasks = []
+        if writer is not None:
             with contextlib.suppress(OSError):
-                client.disconnect()  # closes the socket: _closed stops watching it
-            self._closed(client, None, None)
-        self._waiting.clear()
+                writer.write(bytes([DISCONNECT, 0]))
+                writer.close()
+                await writer.wait_closed()
+        self._fail("closed")
