@@ -201,3 +201,34 @@ def test_templates_escape_what_each_system_forbids() -> None:
         == "t/x%2Fy%2B%23z/a.b"
     assert Template("s.{kind}.{path}.{time}", "nats", "subject", "u").render(event) \
         == "s.a%2Eb./3/0%201._"
+
+
+def test_a_full_buffer_holds_the_reader_until_the_broker_is_back(
+        redis_broker: Broker) -> None:  # noqa: F811
+    """Back-pressure: with the broker down, ``put`` returns while the buffer has room and then
+    waits (tail stops reading its stream) until the broker is back; nothing is dropped."""
+    from notifyctl.sinks import Sinks
+
+    sinks = Sinks.build([redis_broker.url("0")], unique_ids=True, buffer=10, timeout=120)
+    target = sinks.targets[0]
+
+    async def run() -> None:
+        await sinks.start()
+        await sinks.put(_events(5))
+        await async_wait_for(lambda: target.counts["published"] == 5, what="the first five")
+        redis_broker.kill()
+        await sinks.put([Event("acme", "note", id=f"b{i}") for i in range(8)])  # room: kept
+        await async_wait_for(lambda: target.down_since is not None, what="the sink to be down")
+        blocked = asyncio.create_task(sinks.put([Event("acme", "note", id="c")] * 5))
+        await async_wait_for(lambda: target.holding, what="put to wait for room")
+        assert not blocked.done()  # the buffer is full: the reader is held
+        redis_broker.start()
+        await asyncio.wait_for(blocked, 60)
+        await sinks.finish()
+
+    from waiting import async_wait_for
+
+    asyncio.run(run())
+    assert target.counts["published"] == 18 and target.counts["failed"] == 0
+    assert target.counts["retried"] >= 8
+    assert len(redis_messages(redis_broker.port)) == 18

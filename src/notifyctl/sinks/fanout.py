@@ -70,6 +70,7 @@ class Target:
         "published": 0, "retried": 0, "duplicates": 0, "deferred": 0, "failed": 0,
         "reasons": []})
     pending: int = 0
+    holding: bool = False  # put is waiting for room: the caller's reading is paused
     connected: bool = False
     down_since: float | None = None
     error: NotifyctlError | None = None
@@ -203,7 +204,11 @@ class Sinks:
             while (target.pending and target.pending + len(messages) > self.buffer
                    and target.error is None):
                 target.room.clear()
-                await target.room.wait()
+                target.holding = True
+                try:
+                    await target.room.wait()
+                finally:
+                    target.holding = False
             if target.error is not None:  # the run ends: these events are counted, not lost
                 for other, left in batches[number:]:
                     other.fail(len(left), f"{len(left)} events not published: the run ended "
