@@ -215,7 +215,8 @@ SinkOpt = Annotated[
 SinkTimeoutOpt = Annotated[
     float,
     typer.Option("--sink-timeout", help="Seconds a --sink may stay unreachable before the run"
-                 " ends (exit 5, with the summary)."),
+                 " ends (exit 5, with the summary); meanwhile up to 100,000 events are kept,"
+                 " then reading the stream pauses."),
 ]
 SinkSkipOversizeOpt = Annotated[
     bool,
@@ -224,8 +225,8 @@ SinkSkipOversizeOpt = Annotated[
 ]
 
 
-def build_sinks(urls: list[str] | None, platform: Platform, timeout: float,
-                skip_oversize: bool) -> Sinks | None:
+def build_sinks(urls: list[str] | None, platform: Platform, skip_oversize: bool,
+                timeout: float = 60.0) -> Sinks | None:
     """The run's ``--sink``s, checked (exit 2 before anything connects), or None."""
     if not urls:
         return None

@@ -14,7 +14,6 @@ import typer
 from notifyctl.cli.common import (
     SinkOpt,
     SinkSkipOversizeOpt,
-    SinkTimeoutOpt,
     StopTimeoutOpt,
     SummaryOpt,
     TableJsonlOpt,
@@ -98,7 +97,6 @@ def listen(
                      "one).", show_default=False),
     ] = None,
     sink_urls: SinkOpt = None,
-    sink_timeout: SinkTimeoutOpt = 60.0,
     sink_skip_oversize: SinkSkipOversizeOpt = False,
     *,
     platform_options: PlatformValues | None = None,
@@ -146,7 +144,8 @@ def listen(
         provider=name, host=host, port=port, path=path, save=save, forward_to=forward_to,
         count=count, timeout=timeout, output=chosen, strict=strict, respond=respond,
         fail_ratio=fail_ratio, max_body=max_body, verify_key=key, options=options,
-        where=matches, sinks=build_sinks(sink_urls, platform, sink_timeout, sink_skip_oversize),
+        # No --sink-timeout: while a sink is down, listen answers 503 and the platform retries.
+        where=matches, sinks=build_sinks(sink_urls, platform, sink_skip_oversize),
     )
     proxy = _LateSink()
 

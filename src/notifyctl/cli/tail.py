@@ -148,7 +148,7 @@ def tail(
     values = (platform_options or PlatformValues("tail")).take(platform)
     _check_kinds(platform, kind or [])
     check_summary_path(summary)
-    sinks = build_sinks(sink_urls, platform, sink_timeout, sink_skip_oversize)
+    sinks = build_sinks(sink_urls, platform, sink_skip_oversize, sink_timeout)
 
     sink: engine.Sink
     on_state = None

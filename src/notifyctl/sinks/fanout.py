@@ -45,6 +45,7 @@ from notifyctl.sinks.base import (
 BUFFER_EVENTS = 100_000  # per sink, while it reconnects (tail)
 BATCH = 5_000  # messages published and awaited together
 RETRY_AFTER_S = 5  # what listen asks the platform to wait when a sink is down
+RECONNECT_EVERY_S = 1.0  # listen: at most one connect attempt per sink in this time
 MAX_REASONS = 20
 CLIENTS = {"mqtt": "MqttClient", "nats": "NatsClient", "redis": "RedisClient"}
 
@@ -73,6 +74,7 @@ class Target:
     holding: bool = False  # put is waiting for room: the caller's reading is paused
     connected: bool = False
     down_since: float | None = None
+    tried: float = 0.0  # monotonic time of listen's last connect attempt
     error: NotifyctlError | None = None
     queue: asyncio.Queue[list[Message] | None] = field(default_factory=asyncio.Queue)
     room: asyncio.Event = field(default_factory=asyncio.Event)
@@ -102,9 +104,11 @@ class Sinks:
               keyring: Callable[[str], str | None] | None = None) -> Sinks:
         if timeout <= 0:
             raise UsageError(f"--sink-timeout {timeout:g}: must be greater than 0")
-        targets = []
+        targets: list[Target] = []
         for text in urls:
             url = parse_url(text)
+            if any(target.url.shown == url.shown for target in targets):
+                raise UsageError(f"--sink {url.shown} is given twice")
             module = load(url.scheme, url.shown)
             client = getattr(module, CLIENTS[url.scheme])(url, url.password(keyring))
             targets.append(Target(url, client, module.template(url)))
@@ -279,6 +283,11 @@ class Sinks:
             if not target.connected:
                 async with target.lock:
                     if not target.connected:
+                        # Requests arriving together while the broker is down get their 503
+                        # at once instead of each waiting for a connect attempt of its own.
+                        if time.monotonic() - target.tried < RECONNECT_EVERY_S:
+                            raise SinkDown("still down")
+                        target.tried = time.monotonic()
                         await target.client.connect()
                         target.connected = True
                         target.down_since = None
