@@ -20,7 +20,7 @@ import os
 import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from notifyctl.errors import UsageError
@@ -43,8 +43,9 @@ class Oversize(Exception):
     """One message is larger than the broker accepts; retrying cannot help."""
 
 
-@dataclass(frozen=True)
-class Message:
+class Message(NamedTuple):
+    """One message: a tuple, the cheapest record to build once per event."""
+
     address: str  # topic, subject or stream key
     id: str
     body: bytes
