@@ -55,6 +55,7 @@ class Client(Protocol):
     """One broker connection, as each system's module provides it."""
 
     max_message: int  # bytes a message body may have (known once connected)
+    duplicates: int  # messages the broker said it already had (JetStream), else 0
 
     async def connect(self) -> None:
         """Connect (again); raises SinkDown when the broker cannot be reached."""

@@ -255,7 +255,7 @@ class Sinks:
             target.counts["published"] += len(batch)
             if retry:
                 target.counts["retried"] += len(batch)
-            target.counts["duplicates"] = getattr(target.client, "duplicates", 0)
+            target.counts["duplicates"] = target.client.duplicates
             return
 
     def _down(self, target: Target, exc: SinkDown) -> None:
@@ -302,5 +302,5 @@ class Sinks:
             target.counts["deferred"] += len(messages)
             return False
         target.counts["published"] += len(messages)
-        target.counts["duplicates"] = getattr(target.client, "duplicates", 0)
+        target.counts["duplicates"] = target.client.duplicates
         return True

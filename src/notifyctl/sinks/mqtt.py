@@ -64,6 +64,7 @@ class MqttClient:
         self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
         self._mid = 0
         self.max_message = MAX_PACKET - 64 * 1024  # room for the topic and the header
+        self.duplicates = 0  # MQTT does not say
 
     async def connect(self) -> None:
         await self.close()
