@@ -232,3 +232,44 @@ def test_a_full_buffer_holds_the_reader_until_the_broker_is_back(
     assert target.counts["published"] == 18 and target.counts["failed"] == 0
     assert target.counts["retried"] >= 8
     assert len(redis_messages(redis_broker.port)) == 18
+
+
+def test_a_stream_deleted_mid_run_is_made_again_and_nothing_is_lost(
+        nats_broker: Broker) -> None:  # noqa: F811
+    """JetStream answers 'no responders' when no stream captures a subject: that is a failed
+    publish (re-sent once the stream is made again), never an ack."""
+    import nats
+
+    from notifyctl.sinks import Sinks
+
+    sinks = Sinks.build([nats_broker.url("t.{device}")], unique_ids=True)
+    target = sinks.targets[0]
+
+    async def run() -> None:
+        await sinks.start()
+        nc = await nats.connect(f"nats://127.0.0.1:{nats_broker.port}")
+        await nc.jetstream().delete_stream("NOTIFYCTL")
+        await nc.close()
+        await sinks.put(_events(20))
+        await sinks.finish()
+
+    asyncio.run(run())
+    assert target.counts["published"] == 20 and target.counts["retried"] == 20
+    assert len(nats_messages(nats_broker.port)) == 20
+
+
+def test_an_address_longer_than_the_system_takes_is_counted_failed(
+        mqtt_broker: Broker) -> None:  # noqa: F811
+    from notifyctl.sinks import Sinks
+
+    sinks = Sinks.build([mqtt_broker.url("t/{payload}")], unique_ids=True)
+
+    async def run() -> None:
+        await sinks.start()
+        await sinks.put(_events(2) + _events(1, size=70_000))  # a 70,000-byte topic level
+        await sinks.finish()
+
+    asyncio.run(run())
+    counts = next(iter(sinks.counts.values()))
+    assert counts["published"] == 2 and counts["failed"] == 1
+    assert "70,002-byte address" in counts["reasons"][0]

@@ -56,6 +56,7 @@ class Client(Protocol):
 
     max_message: int  # bytes a message body may have (known once connected)
     duplicates: int  # messages the broker said it already had (JetStream), else 0
+    max_address: int  # bytes a topic, subject or key may have (UTF-8)
 
     async def connect(self) -> None:
         """Connect (again); raises SinkDown when the broker cannot be reached."""

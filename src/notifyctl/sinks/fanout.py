@@ -184,17 +184,22 @@ class Sinks:
         out = []
         for target in self.targets:
             render, limit = target.template.render, target.client.max_message
+            longest = target.client.max_address
             messages = []
             for event, line, ident in zip(events, lines, ids, strict=False):
+                address = render(event)
                 if len(line) > limit:
-                    self._oversize(target, ident, len(line), limit)
-                    continue
-                messages.append(Message(render(event), ident, line))
+                    self._oversize(target, ident, f"is {len(line):,} bytes", limit)
+                elif len(address) > longest // 4 and len(address.encode()) > longest:
+                    self._oversize(target, ident, f"has a {len(address.encode()):,}-byte "
+                                                  "address", longest)
+                else:
+                    messages.append(Message(address, ident, line))
             out.append((target, messages))
         return out
 
-    def _oversize(self, target: Target, ident: str, size: int, limit: int) -> None:
-        reason = f"too large: event {ident} is {size:,} bytes, the broker takes {limit:,}"
+    def _oversize(self, target: Target, ident: str, what: str, limit: int) -> None:
+        reason = f"too large: event {ident} {what}, the broker takes {limit:,}"
         target.fail(1, reason)
         output.current().warn(f"sink {target.url.shown}: {reason}"
                               + (" (skipped)" if self.skip_oversize else ""))

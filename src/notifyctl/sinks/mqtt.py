@@ -65,6 +65,7 @@ class MqttClient:
         self._mid = 0
         self.max_message = MAX_PACKET - 64 * 1024  # room for the topic and the header
         self.duplicates = 0  # MQTT does not say
+        self.max_address = 65_535  # a topic is a length-prefixed string
 
     async def connect(self) -> None:
         await self.close()

@@ -52,6 +52,8 @@ class _Batch:
 
 class NatsClient:
     max_message = 1024 * 1024
+    # The server's max_control_line (4 KiB by default) holds subject, reply and sizes.
+    max_address = 3 * 1024
 
     def __init__(self, url: SinkUrl, password: str | None) -> None:
         self.url = url
@@ -103,8 +105,11 @@ class NatsClient:
         if batch is None:
             return  # a late ack of a batch given up on
         data = msg.data
-        if b'"error"' in data:
-            batch.error = data.decode("utf-8", "replace")
+        if msg.headers and msg.headers.get("Status"):  # 503: no stream took the message
+            batch.error = (f"no stream took the message (status {msg.headers['Status']}): "
+                           "was the stream deleted?")
+        elif not data or b'"error"' in data:
+            batch.error = data.decode("utf-8", "replace") or "an empty answer"
         elif b'"duplicate"' in data:
             batch.duplicates += 1
         batch.waiting -= 1

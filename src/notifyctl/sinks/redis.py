@@ -63,6 +63,7 @@ def _options(url: SinkUrl) -> tuple[int, int | None]:
 class RedisClient:
     max_message = MAX_BULK
     duplicates = 0  # XADD always appends
+    max_address = MAX_BULK
 
     def __init__(self, url: SinkUrl, password: str | None) -> None:
         self.url = url
