@@ -273,3 +273,14 @@ def test_an_address_longer_than_the_system_takes_is_counted_failed(
     counts = next(iter(sinks.counts.values()))
     assert counts["published"] == 2 and counts["failed"] == 1
     assert "70,002-byte address" in counts["reasons"][0]
+
+
+@pytest.mark.parametrize("url, says", [
+    ("mqtt://127.0.0.1/iot/+/{device}", "wildcard"),
+    ("nats://127.0.0.1/iot.>", "wildcard"),
+    ("nats://127.0.0.1/iot..{device}", "empty token"),
+])
+def test_a_topic_or_subject_one_cannot_publish_to_is_exit_2(cli, url: str, says: str) -> None:
+    result = cli("tail", "--sandbox", "--count", "1", "--sink", url)
+    assert result.exit_code == 2
+    assert says in result.stderr and url in result.stderr

@@ -159,7 +159,7 @@ class Template:
                 raise UsageError(f"--sink {shown}: the {what} template names {{{name}}}, a "
                                  "field events do not have",
                                  hint=f"fields: {', '.join(EVENT_FIELDS)}")
-        self.text = text
+        self.text, self.what, self.shown = text, what, shown
         self.fields = tuple(dict.fromkeys(names))
         self._table = ESCAPES[scheme]
 
@@ -177,6 +177,13 @@ class Template:
             text = MISSING_VALUE if value is None or value == "" else str(value)
             values[name] = text.translate(table)
         return self.text.format_map(values)
+
+    def refuse(self, characters: str, why: str) -> None:
+        """Exit 2 when the template's own text holds one of ``characters``."""
+        literal = self.wildcard("")
+        if any(char in literal for char in characters):
+            raise UsageError(f"--sink {self.shown}: the {self.what} {self.text!r} {why}",
+                             hint="values from event fields are escaped; the text is not")
 
     def wildcard(self, token: str) -> str:
         """The template with every field replaced by ``token`` (a subscription pattern)."""

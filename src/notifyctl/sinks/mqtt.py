@@ -35,8 +35,10 @@ _u16 = struct.Struct("!H").pack
 
 
 def template(url: SinkUrl) -> Template:
-    return Template(url.path or "notifyctl/{provider}/{device}/{kind}", "mqtt", "topic",
-                    url.shown)
+    topic = Template(url.path or "notifyctl/{provider}/{device}/{kind}", "mqtt", "topic",
+                     url.shown)
+    topic.refuse("+#\x00", "holds a wildcard (+ or #) or NUL: one publishes to a topic name")
+    return topic
 
 
 def _length(size: int) -> bytes:

@@ -25,6 +25,7 @@ from nats.aio.msg import Msg  # noqa: TID253
 from nats.errors import Error as NatsError  # noqa: TID253
 from nats.js.errors import NotFoundError  # noqa: TID253
 
+from notifyctl.errors import UsageError
 from notifyctl.sinks.base import Message, SinkDown, SinkUrl, Template
 
 CONNECT_TIMEOUT = 5
@@ -35,7 +36,13 @@ HEADER_ROOM = 128  # Nats-Msg-Id and the header preamble count towards max_paylo
 
 
 def template(url: SinkUrl) -> Template:
-    return Template(url.path or "notifyctl.{provider}.{kind}", "nats", "subject", url.shown)
+    subject = Template(url.path or "notifyctl.{provider}.{kind}", "nats", "subject", url.shown)
+    subject.refuse("*> \t\r\n", "holds a wildcard (* or >) or whitespace: one publishes to "
+                   "a subject name")
+    if "" in subject.wildcard("x").split("."):
+        raise UsageError(f"--sink {url.shown}: the subject {subject.text!r} has an empty token",
+                         hint="tokens are separated by single dots, e.g. iot.{device}")
+    return subject
 
 
 class _Batch:
