@@ -9,8 +9,8 @@ reversible; a field an event lacks becomes ``_``. Naming a field events do not h
 
 The body of a message is the event's JSON line exactly as ``-o jsonl`` prints it. Its id (NATS
 ``Nats-Msg-Id``, the Redis entry's ``id`` field) is the event's own id where the platform's ids
-name one event each (``Platform.unique_ids``), else derived: a hash of the provider, device,
-time and the item as received (``raw``), so a re-sent item gets the same id.
+name one event each (``Platform.unique_ids``), else derived: a hash of the provider, kind,
+device, time and the item as received (``raw``), so a re-sent item gets the same id.
 """
 
 from __future__ import annotations
