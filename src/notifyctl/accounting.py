@@ -104,6 +104,9 @@ class Accounting:
         self.warn_age = warn_age or None  # 0 turns the warning off
         self.on_late = on_late
         self._warned = False
+        # --sink: per sink (URL, password masked) what was published, retried, failed (live
+        # counts kept by notifyctl.sinks); None without sinks.
+        self.sinks: dict[str, dict[str, Any]] | None = None
         self._missing = 0
 
     @classmethod
@@ -225,6 +228,8 @@ class Accounting:
             doc["disconnected_seconds"] = round(self.stream.disconnected_seconds(), 3)
         if self.answers is not None:
             doc["answers"] = {str(status): n for status, n in sorted(self.answers.items())}
+        if self.sinks is not None:
+            doc["sinks"] = self.sinks
         return doc
 
     def lines(self, first: str) -> list[str]:
@@ -255,6 +260,7 @@ class Accounting:
         if "answers" in doc:
             lines.append("  answers " + ", ".join(f"{s}: {n:,}"
                                                   for s, n in doc["answers"].items()))
+        lines.extend(_sink_line(url, counts) for url, counts in (self.sinks or {}).items())
         return lines
 
     def families(self) -> list[Family]:
@@ -305,3 +311,9 @@ def _span(seconds: float) -> str:
         if seconds >= 2 * size or (unit == "min" and seconds >= size):
             return f"{seconds / size:.0f} {unit}"
     return f"{seconds:.0f} s"
+def _sink_line(url: str, counts: dict[str, Any]) -> str:
+    figures = ", ".join(f"{name} {counts[name]:,}" for name in
+                        ("published", "retried", "duplicates", "deferred", "failed")
+                        if counts.get(name) or name in ("published", "failed"))
+    reason = f" ({counts['reasons'][0]})" if counts.get("reasons") else ""
+    return f"  sink {url}: {figures}{reason}"

@@ -10,7 +10,8 @@
     │                             ConfigError: 2)
     ├── NotFoundError (4)         HTTP 404, no channel, close 1011 after re-creating
     ├── NetworkError (5)          connect, DNS, TLS or timeout failures after retries
-    ├── DeliveryFailed (6)        replay: some deliveries were not accepted
+    ├── DeliveryFailed (6)        replay: some deliveries were not accepted; --sink: events
+    │                             a broker refused as too large
     ├── VerificationFailed (7)    listen --strict: a request failed verification
     ├── CountNotReached (8)       --timeout ran out before --count events
     └── Interrupted (130 / 143)   SIGINT / SIGTERM
@@ -58,7 +59,8 @@ _MEANINGS: dict[ExitStatus, str] = {
     ExitStatus.NOT_FOUND: "not found (HTTP 404: channel, registration, resource)",
     ExitStatus.NETWORK: "network failure after retries (connection refused, DNS, TLS, timeout, "
     "HTTP 5xx)",
-    ExitStatus.DELIVERY_FAILED: "replay: some deliveries were not accepted",
+    ExitStatus.DELIVERY_FAILED: "replay: some deliveries were not accepted; tail/listen --sink: "
+    "events a broker refused as too large",
     ExitStatus.VERIFICATION_FAILED: "listen --strict: a request failed verification",
     ExitStatus.COUNT_NOT_REACHED: "--timeout ran out before --count events",
     ExitStatus.SIGINT: "interrupted by SIGINT",

@@ -23,13 +23,16 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
 from notifyctl import output, signals
 from notifyctl.accounting import Accounting
 from notifyctl.contract.stream import Opener, Source, StreamStats
 from notifyctl.errors import CountNotReached, WireError
 from notifyctl.events import CaptureWriter, Delivery, Event, encode_jsonl, now_iso
+
+if TYPE_CHECKING:
+    from notifyctl.sinks import Sinks
 
 __all__ = ["Dedup", "Filters", "JsonlSink", "Sink", "Source", "StreamStats", "TailOptions",
            "TailRun", "run", "tail"]
@@ -202,6 +205,9 @@ class TailOptions:
     accounting: Accounting | None = None
     # --max-reconnects: reconnects in a row without a healthy connection, then exit 5.
     max_reconnects: int | None = None
+    # --sink: message systems each event is published to, at least once (notifyctl.sinks);
+    # connected before the stream opens, drained before the summary.
+    sinks: Sinks | None = None
 
 
 @dataclass
@@ -254,6 +260,7 @@ async def tail(
     source.stats.max_reconnects = options.max_reconnects
     if accounting is not None:
         accounting.watch(source.stats)
+    sinks = options.sinks
     sink.start(source, run)
     frames = source.frames()
     try:
@@ -293,6 +300,8 @@ async def tail(
                 if accounting is not None:
                     accounting.add(events)
                 sink.emit(events)
+                if sinks is not None:  # waits while a sink's buffer is full: back-pressure
+                    await sinks.put(events)
                 # Let this frame's events (and the frame they reference) go before the next
                 # one is decoded: peak memory is one frame's working set, not two.
                 del events, body
@@ -311,6 +320,8 @@ async def tail(
         if capture is not None:
             capture.close()
         sink.close()
+        if sinks is not None:
+            await sinks.finish()
         if on_finish is not None:
             on_finish(run, source)
     return run
@@ -325,7 +336,13 @@ def run(
     """Run ``tail`` on a fresh event loop; SIGINT/SIGTERM raise Interrupted once flushed."""
 
     async def main() -> TailRun:
-        async with open_source() as source:
-            return await tail(source, sink, options, on_finish)
+        if options.sinks is not None:  # an unreachable broker is exit 5 before the stream
+            await options.sinks.start()
+        try:
+            async with open_source() as source:
+                return await tail(source, sink, options, on_finish)
+        finally:
+            if options.sinks is not None:
+                await options.sinks.close()
 
     return signals.run(main)

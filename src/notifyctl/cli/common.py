@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from notifyctl.contract.connection import Connection
     from notifyctl.contract.stream import Opener
     from notifyctl.metrics import Metrics
+    from notifyctl.sinks import Sinks
 
 
 def complete_provider(incomplete: str) -> list[str]:
@@ -263,3 +264,46 @@ def finish_summary(accounting: Accounting, first: str, path: str | None) -> None
         accounting.write(path)
     except OSError as exc:
         out.warn(f"--summary {path}: cannot write the summary: {exc.strerror}")
+
+
+# tail and listen share --sink (notifyctl.sinks; a client loads only for a sink of its scheme).
+SinkOpt = Annotated[
+    list[str] | None,
+    typer.Option("--sink", help="Also publish each event line, at least once, to this message"
+                 " system (repeatable): mqtt://HOST:PORT/TOPIC, nats://HOST:PORT/SUBJECT,"
+                 " redis://HOST:PORT/DB?stream=KEY; templates take event fields, e.g."
+                 " iot/{provider}/{device}. No password in the URL: set"
+                 " NOTIFYCTL_<SCHEME>_PASSWORD.", show_default=False),
+]
+SinkTimeoutOpt = Annotated[
+    float,
+    typer.Option("--sink-timeout", help="Seconds a --sink may stay unreachable before the run"
+                 " ends (exit 5, with the summary); meanwhile up to 100,000 events are kept,"
+                 " then reading the stream pauses."),
+]
+SinkSkipOversizeOpt = Annotated[
+    bool,
+    typer.Option("--sink-skip-oversize", help="Skip (count, warn) events too large for a"
+                 " --sink broker instead of ending the run non-zero (exit 6)."),
+]
+
+
+def build_sinks(urls: list[str] | None, platform: Platform, skip_oversize: bool,
+                timeout: float = 60.0) -> Sinks | None:
+    """The run's ``--sink``s, checked (exit 2 before anything connects), or None."""
+    if not urls:
+        return None
+    from notifyctl.sinks import Sinks
+
+    return Sinks.build(urls, unique_ids=platform.unique_ids, timeout=timeout,
+                       skip_oversize=skip_oversize, keyring=_profile_keyring)
+
+
+def _profile_keyring(name: str) -> str | None:
+    """The active profile's keyring entry ``name`` (a sink's password), if there is one."""
+    from notifyctl.errors import NotifyctlError
+
+    try:
+        return keyring_secret(active_profile(load_config()), name)
+    except NotifyctlError:
+        return None

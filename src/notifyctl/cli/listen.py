@@ -13,6 +13,8 @@ import typer
 
 from notifyctl.cli.common import (
     MetricsOpt,
+    SinkOpt,
+    SinkSkipOversizeOpt,
     StopTimeoutOpt,
     SummaryOpt,
     TableJsonlOpt,
@@ -98,6 +100,8 @@ def listen(
                      "(default: the profile's stored signing secret, where the platform has "
                      "one).", show_default=False),
     ] = None,
+    sink_urls: SinkOpt = None,
+    sink_skip_oversize: SinkSkipOversizeOpt = False,
     *,
     platform_options: PlatformValues | None = None,
 ) -> None:
@@ -115,10 +119,12 @@ def listen(
       CB_PASS=... notifyctl listen --provider thingspace --callback-username hook \\
           --callback-password-env CB_PASS --strict --save ts.jsonl
       notifyctl listen --provider pelion -o jsonl --where '.path | startswith("/3303/")'
+      notifyctl listen --provider sigfox --sink 'redis://127.0.0.1:6379/0?stream=iot:{device}'
     """
 
     from notifyctl import output, signals
     from notifyctl.cli.common import (
+        build_sinks,
         check_summary_path,
         finish_summary,
         late_warning,
@@ -147,6 +153,8 @@ def listen(
         fail_ratio=fail_ratio, max_body=max_body, verify_key=key, options=options,
         where=matches, warn_age=age_seconds(warn_age), on_late=late_warning,
         metrics=metrics_for(metrics, None),
+        # No --sink-timeout: while a sink is down, listen answers 503 and the platform retries.
+        sinks=build_sinks(sink_urls, platform, sink_skip_oversize),
     )
     proxy = _LateSink()
 
@@ -173,6 +181,8 @@ def listen(
 
     summary = signals.run(main, on_signal=listener.interrupt)
     error = listener.outcome(summary)
+    if error is None and settings.sinks is not None:
+        error = settings.sinks.outcome()  # events never published (too large)
     if error is not None:
         raise error
 

@@ -24,6 +24,9 @@ from notifyctl.cli.common import (
     InsecureOpt,
     MetricsOpt,
     ProviderOpt,
+    SinkOpt,
+    SinkSkipOversizeOpt,
+    SinkTimeoutOpt,
     StopTimeoutOpt,
     SummaryOpt,
     TableJsonlOpt,
@@ -100,6 +103,9 @@ def tail(
                      "(0: at the first drop).", metavar="N", min=0, show_default=False),
     ] = None,
     metrics: MetricsOpt = None,
+    sink_urls: SinkOpt = None,
+    sink_timeout: SinkTimeoutOpt = 60.0,
+    sink_skip_oversize: SinkSkipOversizeOpt = False,
     provider: ProviderOpt = None,
     api_url: ApiUrlOpt = None,
     account: AccountOpt = None,
@@ -115,8 +121,9 @@ def tail(
     the WebSocket channel and drops its queue: the next 'register' finds nothing in the way.
     Exit codes: 0 --count reached or --timeout without --count; 3 key refused; 4 channel gone or
     taken over by another client; 5 nothing answered in 3 attempts, the network down for
-    --retry-for seconds, or --max-reconnects reached; 8 --timeout before
-    --count; 130/143 interrupted (the --save capture is complete).
+    --retry-for seconds, --max-reconnects reached, or no --sink for --sink-timeout seconds;
+    6 a --sink refused an event (too large); 8 --timeout before --count; 130/143 interrupted
+    (the --save capture is complete).
 
     \b
     Examples:
@@ -127,12 +134,13 @@ def tail(
       notifyctl -p circle tail --kind activity_created --device ACCESSORY_ID
       notifyctl -p prod tail --where '.kind == "notification" and (.device | startswith("0176"))'
       notifyctl -p prod tail -o jsonl --max-reconnects 5 --metrics 127.0.0.1:9464 --summary s.json
+      notifyctl tail --sandbox --sink 'nats://127.0.0.1:4222/iot.{provider}.{device}'
     """
 
     from notifyctl import registry
     from notifyctl import tail as engine
     from notifyctl.accounting import Accounting
-    from notifyctl.cli.common import late_warning, metrics_for, serving_metrics
+    from notifyctl.cli.common import build_sinks, late_warning, metrics_for, serving_metrics
     from notifyctl.cli.common import warn_age as age_seconds
     from notifyctl.contract.stream import StreamContext
     from notifyctl.errors import UsageError
@@ -154,6 +162,7 @@ def tail(
     _check_kinds(platform, kind or [])
     check_summary_path(summary)
     late = age_seconds(warn_age)
+    sinks = build_sinks(sink_urls, platform, sink_skip_oversize, sink_timeout)
 
     sink: engine.Sink
     on_state = None
@@ -190,12 +199,18 @@ def tail(
         accounting=Accounting.for_platform(platform, ids_checked_elsewhere=True,
                                            warn_age=late, on_late=on_late),
         max_reconnects=max_reconnects,
+        sinks=sinks,
     )
+    if sinks is not None and tail_options.accounting is not None:
+        tail_options.accounting.sinks = sinks.counts
     meter = metrics_for(metrics, tail_options.accounting)
     if meter is not None:
         open_source = serving_metrics(open_source, meter)
     engine.run(open_source, sink, tail_options,
                on_finish=lambda run, source: _summary(run, source, tail_options, summary))
+    failed = sinks.outcome() if sinks is not None else None
+    if failed is not None:
+        raise failed
 
 
 def _secret(profile: str | None) -> Callable[[str], str]:

@@ -66,6 +66,9 @@ class Listener:
             receiver_platform(settings.provider), warn_age=settings.warn_age,
             on_late=settings.on_late)
         accounting.answers = Counter()  # a receiver always knows what it answered
+        if settings.sinks is not None:  # an unreachable broker is exit 5 before binding
+            await settings.sinks.start(workers=False)
+            accounting.sinks = settings.sinks.counts
         receiver = self._receiver = Receiver(settings, self.handler, self.sink, writer,
                                              accounting)
         metrics = settings.metrics
@@ -103,6 +106,8 @@ class Listener:
             if metrics is not None:
                 await metrics.stop()
             await receiver.close()
+            if settings.sinks is not None:
+                await settings.sinks.close()
             if writer is not None:
                 writer.close()
             self.sink.close()

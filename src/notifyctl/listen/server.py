@@ -144,6 +144,10 @@ class Receiver:
                 output.current().warn(message)
                 status, answer, error = 503, b"capture failed\n", message
                 headers = CIMultiDict({"Content-Type": "text/plain"})
+        if settings.sinks is not None and (status == 0 or 200 <= status < 300):
+            refused = await self._publish(outcome)
+            if refused is not None:
+                status, answer, error, headers = refused
         if status == 0:  # forward: after the capture, so the capture never misses it
             status, answer, headers, error = await self._forward(request, query, body)
         if self.accounting is not None:
@@ -155,6 +159,20 @@ class Receiver:
         # Bytes as given: aiohttp compresses only when asked to, so a relayed body leaves as
         # the target sent it, under the target's Content-Encoding.
         return web.Response(status=status, body=answer, headers=headers)
+
+    async def _publish(self, outcome: Outcome
+                       ) -> tuple[int, bytes, str, CIMultiDict[str]] | None:
+        """--sink: 2xx only once every sink acknowledged every event of the request; when one
+        is down, the 503 (with Retry-After) to answer instead, so the platform sends again."""
+        from notifyctl.sinks import RETRY_AFTER_S
+
+        sinks, where = self.settings.sinks, self.settings.where
+        assert sinks is not None
+        events = outcome.events if where is None else [e for e in outcome.events if where(e)]
+        if not events or await sinks.deliver(events):
+            return None
+        headers = CIMultiDict({"Content-Type": "text/plain", "Retry-After": str(RETRY_AFTER_S)})
+        return 503, b"a --sink is down: send again later\n", "a --sink is down", headers
 
     def _answer(self, outcome: Outcome) -> tuple[int, bytes, str | None, str | None]:
         """(status, body, content type, error); status 0 means "forward it"."""

@@ -16,6 +16,7 @@ from notifyctl.errors import UsageError
 
 if TYPE_CHECKING:
     from notifyctl.metrics import Metrics
+    from notifyctl.sinks import Sinks
 
 DEFAULT_MAX_BODY = 32 * 1024 * 1024
 
@@ -49,6 +50,8 @@ class Settings:
     on_late: Callable[[str], None] | None = None
     # --metrics: served while the run lasts (the accounting, answers, handling time).
     metrics: Metrics | None = None
+    # --sink: requests are answered 2xx only once every sink acknowledged their events.
+    sinks: Sinks | None = None
 
     def validate(self) -> None:
         """Usage errors (exit 2) for values no run could use."""

@@ -2,9 +2,10 @@
 create the channel, connect, and Pelion's policy for ``notifyctl.ws.Reconnecting``'s loop.
 
 Connection facts (docs/platforms/pelion.md): the channel is created with
-``PUT /v2/notification/websocket`` (never deleted to reconnect: deleting drops the server's
-queue), then ``/v2/notification/websocket-connect`` is opened offering the subprotocols ``wss``
-and ``pelion_<key>``. A 10,000-item message can be several MB, so the size limit is raised
+``PUT /v2/notification/websocket`` (asking for ``include_uid``, so every event has an id;
+never deleted to reconnect: deleting drops the server's queue), then
+``/v2/notification/websocket-connect`` is opened offering the subprotocols ``wss`` and
+``pelion_<key>``. A 10,000-item message can be several MB, so the size limit is raised
 (64 MiB; ``NOTIFYCTL_MAX_FRAME`` sets another).
 
 The close-code policy:
@@ -45,7 +46,12 @@ from notifyctl import output, ws
 from notifyctl.errors import AuthError, NetworkError, NotFoundError, NotifyctlError, UsageError
 from notifyctl.http import NetOptions
 from notifyctl.providers.pelion import wire
-from notifyctl.providers.pelion.api import WEBSOCKET_CONNECT, PelionApi, websocket_url
+from notifyctl.providers.pelion.api import (
+    WEBSOCKET_CONNECT,
+    PelionApi,
+    Serialization,
+    websocket_url,
+)
 
 if TYPE_CHECKING:
     from notifyctl.contract.stream import Opener, Source, StreamContext
@@ -144,7 +150,10 @@ class PelionStream(ws.Reconnecting):
         if self._need_channel:
             self._where = ws.endpoint(self.api_url)
             try:
-                created = await asyncio.to_thread(self.api.ensure_websocket_channel)
+                # include_uid: every event line gets the platform's own id, so duplicates are
+                # recognised and a --sink de-duplicates by it (as register --include-uid does).
+                created = await asyncio.to_thread(self.api.ensure_websocket_channel,
+                                                  Serialization(include_uid=True))
             except NetworkError as exc:
                 raise ws.Retry(exc.message) from exc
             self._need_channel = False
