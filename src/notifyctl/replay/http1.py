@@ -13,6 +13,10 @@ What it speaks: HTTP/1.1 requests with a Content-Length body; answers framed by
 Content-Length, the chunked transfer coding, or the connection's close; 1xx answers skipped;
 no body after HEAD, 204 or 304. A connection is reused only after a complete answer that did
 not ask to close it. TLS verifies with the context the engine gives (made on first use).
+Answers are parsed in the protocol's ``data_received`` as bytes arrive (no stream reader, no
+coroutine per read), and a body nobody reads is dropped as it comes. Deadlines are checked by
+one watchdog every ``TICK`` seconds rather than by a timer per request: a request overruns its
+timeout by at most ``TICK``, never ends before it.
 
 Failures: ``ConnectFailed`` (with the engine's outcome name) before a connection exists;
 ``TimeoutError`` when the whole attempt overran; ``ServerDisconnected``, ``BadAnswer`` or an
@@ -33,6 +37,7 @@ from urllib.parse import quote, urlsplit
 from notifyctl import __version__
 
 HEAD_LIMIT = 1 << 16  # bytes: an answer's status line and headers together
+TICK = 0.02  # seconds between the watchdog's deadline checks
 USER_AGENT = f"notifyctl/{__version__}"
 # Sent unless the request has its own (what aiohttp sent before this client existed).
 _DEFAULTS = (("accept", "Accept: */*\r\n"),
@@ -109,36 +114,46 @@ class Answer:
 
 class Pool:
     """Keep-alive connections by origin. Each delivery in flight holds one connection, so there
-    are never more than the deliveries in flight."""
+    are never more than the deliveries in flight. Used from one event loop."""
 
     def __init__(self, tls: Callable[[], ssl.SSLContext]) -> None:
         self._tls = tls
         self._context: ssl.SSLContext | None = None
         self._idle: dict[tuple[str, int, bool], list[_Connection]] = {}
+        self._busy: set[_Connection] = set()
+        self._watchdog: asyncio.Task[None] | None = None
 
     async def send(self, method: str, to: Target, headers: Mapping[str, str], body: bytes, *,
                    timeout: float, connect_timeout: float, keep_body: bool) -> Answer:
         """One request and its answer, within ``timeout`` seconds in all (``connect_timeout``
         of them to connect); the body is kept only when ``keep_body``."""
         message = _message(method, to, headers, body)
-        async with asyncio.timeout(timeout):
-            connection = await self._connection(to, connect_timeout)
-            try:
-                answer, reusable = await connection.exchange(message, method, keep_body)
-            except BaseException:
-                connection.drop()
-                raise
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        connection = await self._connection(loop, to, min(connect_timeout, timeout))
+        connection.deadline = deadline
+        self._busy.add(connection)
+        if self._watchdog is None:
+            self._watchdog = loop.create_task(self._expire_overdue(loop))
+        try:
+            answer, reusable = await connection.exchange(message, method, keep_body)
+        except BaseException:
+            connection.drop()
+            raise
+        finally:
+            self._busy.discard(connection)
         if reusable:
             self._idle.setdefault(to.key, []).append(connection)
         else:
             connection.drop()
         return answer
 
-    async def _connection(self, to: Target, connect_timeout: float) -> _Connection:
+    async def _connection(self, loop: asyncio.AbstractEventLoop, to: Target,
+                          connect_timeout: float) -> _Connection:
         idle = self._idle.get(to.key)
         while idle:
             connection = idle.pop()
-            if connection.usable():
+            if not connection.closed:
                 return connection
             connection.drop()  # the receiver closed it while it was idle
         context = None
@@ -148,20 +163,30 @@ class Pool:
             context = self._context
         try:
             async with asyncio.timeout(connect_timeout):
-                reader, writer = await asyncio.open_connection(
-                    to.host, to.port, ssl=context, limit=HEAD_LIMIT)
+                _transport, connection = await loop.create_connection(
+                    _Connection, to.host, to.port, ssl=context)
         except TimeoutError:
             raise ConnectFailed("connect-timeout") from None
         except ssl.SSLCertVerificationError:
             raise ConnectFailed("tls-untrusted") from None
         except (OSError, ssl.SSLError):  # refused, unreachable, a name that does not resolve
             raise ConnectFailed("connect-error") from None
-        return _Connection(reader, writer)
+        return connection
+
+    async def _expire_overdue(self, loop: asyncio.AbstractEventLoop) -> None:
+        while True:
+            await asyncio.sleep(TICK)
+            now = loop.time()
+            for connection in [c for c in self._busy if c.deadline <= now]:
+                connection.expire()
 
     def close(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         for connections in self._idle.values():
             for connection in connections:
-                connection.writer.close()
+                connection.drop()
         self._idle.clear()
 
 
@@ -188,101 +213,217 @@ def _message(method: str, to: Target, headers: Mapping[str, str], body: bytes) -
     return "".join(lines).encode("utf-8", "surrogateescape") + body
 
 
-class _Connection:
-    """One keep-alive connection: a request out, its answer in, one at a time."""
+_LENGTH, _CHUNKED, _TO_CLOSE = range(3)  # how an answer's body is framed
 
-    __slots__ = ("reader", "writer")
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection: a request out, its answer parsed as its bytes arrive."""
 
-    def usable(self) -> bool:
-        return not self.reader.at_eof() and not self.writer.is_closing()
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.closed = False  # the receiver closed it (or it was lost)
+        self.deadline = 0.0
+        self._buf = bytearray()
+        self._waiter: asyncio.Future[tuple[Answer, bool]] | None = None
+        self._method = ""
+        self._keep = False
+        # The answer being read: its status line and headers once they are complete.
+        self._head: tuple[str, int, dict[str, str]] | None = None
+        self._framing = _LENGTH
+        self._left = 0  # _LENGTH: body bytes still to come
+        self._at = 0  # _CHUNKED: where the next chunk's size line starts in _buf
+        self._trailers = False  # _CHUNKED: past the last chunk, reading trailer lines
+        self._parts: list[bytes] = []
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self._buf += data
+        if self._waiter is not None:
+            self._advance()
+
+    def eof_received(self) -> bool:
+        self.closed = True
+        self._advance()
+        return False  # and close the transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._advance()
 
     def drop(self) -> None:
-        self.writer.transport.abort()  # unsent bytes of a failed request must not go out
+        """Close it now: unsent bytes of a failed request must not go out."""
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
 
-    async def exchange(self, message: bytes, method: str, keep_body: bool
-                       ) -> tuple[Answer, bool]:
-        """Send ``message``; the answer, and whether the connection may carry another."""
-        self.writer.write(message)
-        while True:
-            version, status, headers = await self._head()
-            if status >= 200:
-                break
-            if status == 101:
-                raise BadAnswer("answered 101 Switching Protocols, which was not asked for")
-        reusable = version == "HTTP/1.1" and "close" not in _tokens(headers.get("connection"))
-        if method == "HEAD" or status in _NO_BODY:
-            return Answer(status, headers), reusable
-        coding = headers.get("transfer-encoding")
-        if coding is not None:
-            if _tokens(coding)[-1:] == ["chunked"]:
-                body = await self._chunked(keep_body)
-            else:  # another coding last: the body runs to the close
-                body, reusable = await self.reader.read(), False
-        elif "content-length" in headers:
-            body = await self._exactly(_length(headers["content-length"]))
+    def expire(self) -> None:
+        """The request's deadline passed: it fails with TimeoutError."""
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(TimeoutError())
+        self.drop()
+
+    def exchange(self, message: bytes, method: str, keep_body: bool
+                 ) -> asyncio.Future[tuple[Answer, bool]]:
+        """Send ``message``; resolves to the answer and whether the connection may carry
+        another."""
+        assert self.transport is not None and self._waiter is None
+        self._method, self._keep = method, keep_body
+        self._head, self._parts, self._at, self._trailers = None, [], 0, False
+        if self.closed:
+            raise ServerDisconnected("the connection closed before the request was sent")
+        waiter = self._waiter = asyncio.get_running_loop().create_future()
+        self.transport.write(message)
+        return waiter
+
+    def _advance(self) -> None:
+        """Parse what has arrived; settle the waiter when the answer is complete or broken."""
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return
+        try:
+            done = self._parse()
+        except (BadAnswer, ServerDisconnected) as exc:
+            self._waiter = None
+            waiter.set_exception(exc)
+            return
+        if done is not None:
+            self._waiter = None
+            waiter.set_result(done)
+
+    def _parse(self) -> tuple[Answer, bool] | None:
+        """The answer and whether the connection is reusable; None: more bytes are needed."""
+        while self._head is None:
+            if not self._parse_head():
+                return None
+        version, status, headers = self._head
+        if self._framing == _LENGTH:
+            body = self._length_body()
+        elif self._framing == _CHUNKED:
+            body = self._chunked_body()
         else:
-            body, reusable = await self.reader.read(), False
-        return Answer(status, headers, body if keep_body else b""), reusable
+            body = self._closed_body()
+        if body is None:
+            return None
+        reusable = (self._framing != _TO_CLOSE and version == "HTTP/1.1" and not self._buf
+                    and "close" not in _tokens(headers.get("connection")))
+        return Answer(status, headers, body if self._keep else b""), reusable
 
-    async def _head(self) -> tuple[str, int, dict[str, str]]:
-        try:
-            head = await self.reader.readuntil(b"\r\n\r\n")
-        except asyncio.IncompleteReadError as exc:
-            where = "inside the answer's headers" if exc.partial else "before an answer"
-            raise ServerDisconnected(f"the connection closed {where}") from None
-        except asyncio.LimitOverrunError:
-            raise BadAnswer(f"the answer's headers are longer than {HEAD_LIMIT} bytes") from None
-        lines = head[:-4].decode("utf-8", "surrogateescape").split("\r\n")
-        version, _, rest = lines[0].partition(" ")
-        code = rest[:3]
-        if not version.startswith("HTTP/1.") or len(code) != 3 or not code.isdigit() or \
-                rest[3:4] not in ("", " "):
-            raise BadAnswer(f"not an HTTP/1.x status line: {lines[0][:80]!r}")
-        headers: dict[str, str] = {}
-        for line in lines[1:]:
-            name, colon, value = line.partition(":")
-            if not colon or not _TOKEN.fullmatch(name):
-                raise BadAnswer(f"not a header line: {line[:80]!r}")
-            name, value = name.lower(), value.strip(" \t")
-            if name == "content-length" and headers.get(name, value) != value:
-                raise BadAnswer("two different Content-Length headers")
-            headers[name] = value
-        return version, int(code), headers
+    def _parse_head(self) -> bool:
+        """Read a status line and headers off ``_buf``; False: they are not all here yet."""
+        end = self._buf.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self._buf) > HEAD_LIMIT:
+                raise BadAnswer(f"the answer's headers are longer than {HEAD_LIMIT} bytes")
+            if self.closed:
+                where = "inside the answer's headers" if self._buf else "before an answer"
+                raise ServerDisconnected(f"the connection closed {where}")
+            return False
+        version, status, headers = _status_and_headers(bytes(self._buf[:end]))
+        del self._buf[:end + 4]
+        if status == 101:
+            raise BadAnswer("answered 101 Switching Protocols, which was not asked for")
+        if status < 200:
+            return True  # an interim answer (100 Continue, 103 Early Hints): the next one counts
+        self._head = version, status, headers
+        coding = headers.get("transfer-encoding")
+        if self._method == "HEAD" or status in _NO_BODY:
+            self._framing, self._left = _LENGTH, 0
+        elif coding is not None:
+            chunked = _tokens(coding)[-1:] == ["chunked"]
+            self._framing = _CHUNKED if chunked else _TO_CLOSE  # another coding: to the close
+        elif "content-length" in headers:
+            self._framing, self._left = _LENGTH, _length(headers["content-length"])
+        else:
+            self._framing = _TO_CLOSE
+        return True
 
-    async def _exactly(self, count: int) -> bytes:
-        try:
-            return await self.reader.readexactly(count)
-        except asyncio.IncompleteReadError:
-            raise ServerDisconnected("the connection closed inside the answer's body") from None
+    def _length_body(self) -> bytes | None:
+        buf, left = self._buf, self._left
+        if len(buf) >= left:
+            body = bytes(buf[:left])
+            del buf[:left]
+            return body
+        if self.closed:
+            raise ServerDisconnected("the connection closed inside the answer's body")
+        if not self._keep:  # nobody reads it: drop what came
+            self._left -= len(buf)
+            buf.clear()
+        return None
 
-    async def _chunked(self, keep: bool) -> bytes:
-        parts: list[bytes] = []
+    def _closed_body(self) -> bytes | None:
+        if not self.closed:
+            if not self._keep:
+                self._buf.clear()
+            return None
+        body = bytes(self._buf)
+        self._buf.clear()
+        return body
+
+    def _chunked_body(self) -> bytes | None:
+        buf = self._buf
         while True:
-            line = await self._line()
-            size_text = line.split(b";", 1)[0].strip()
-            if not size_text or not _HEX.issuperset(size_text) or len(size_text) > 15:
-                raise BadAnswer(f"not a chunk size: {line[:40]!r}")
-            size = int(size_text, 16)
+            eol = buf.find(b"\r\n", self._at)
+            if eol < 0:
+                if len(buf) - self._at > HEAD_LIMIT:
+                    raise BadAnswer(f"a chunk line is longer than {HEAD_LIMIT} bytes")
+                self._more_chunks()
+                return None
+            if self._trailers:
+                if eol == self._at:  # the blank line after the trailers: the end
+                    del buf[:eol + 2]
+                    return b"".join(self._parts)
+                self._at = eol + 2
+                continue
+            size = _chunk_size(bytes(buf[self._at:eol]))
             if size == 0:
-                while await self._line():  # trailers, up to the blank line
-                    pass
-                return b"".join(parts)
-            chunk = await self._exactly(size + 2)
-            if not chunk.endswith(b"\r\n"):
+                self._trailers, self._at = True, eol + 2
+                continue
+            end = eol + 2 + size
+            if len(buf) < end + 2:
+                self._more_chunks()
+                return None
+            if buf[end:end + 2] != b"\r\n":
                 raise BadAnswer("a chunk does not end where its size says")
-            if keep:
-                parts.append(chunk[:-2])
+            if self._keep:
+                self._parts.append(bytes(buf[eol + 2:end]))
+            del buf[:end + 2]
+            self._at = 0
 
-    async def _line(self) -> bytes:
-        try:
-            return (await self.reader.readuntil(b"\r\n"))[:-2]
-        except asyncio.IncompleteReadError:
-            raise ServerDisconnected("the connection closed inside a chunked body") from None
-        except asyncio.LimitOverrunError:
-            raise BadAnswer(f"a chunk line is longer than {HEAD_LIMIT} bytes") from None
+    def _more_chunks(self) -> None:
+        """Waiting for more of a chunked body is fine, unless nothing more can come."""
+        if self.closed:
+            raise ServerDisconnected("the connection closed inside a chunked body")
+
+
+def _status_and_headers(block: bytes) -> tuple[str, int, dict[str, str]]:
+    """HTTP version, status and headers (lower-case names) of an answer's head."""
+    lines = block.decode("utf-8", "surrogateescape").split("\r\n")
+    version, _, rest = lines[0].partition(" ")
+    code = rest[:3]
+    if not version.startswith("HTTP/1.") or len(code) != 3 or not code.isdigit() or \
+            rest[3:4] not in ("", " "):
+        raise BadAnswer(f"not an HTTP/1.x status line: {lines[0][:80]!r}")
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        if not colon or not _TOKEN.fullmatch(name):
+            raise BadAnswer(f"not a header line: {line[:80]!r}")
+        name, value = name.lower(), value.strip(" \t")
+        if name == "content-length" and headers.get(name, value) != value:
+            raise BadAnswer("two different Content-Length headers")
+        headers[name] = value
+    return version, int(code), headers
+
+
+def _chunk_size(line: bytes) -> int:
+    text = line.split(b";", 1)[0].strip(b" \t")
+    if not text or len(text) > 15 or not _HEX.issuperset(text):
+        raise BadAnswer(f"not a chunk size: {line[:40]!r}")
+    return int(text, 16)
 
 
 def _tokens(value: str | None) -> list[str]:
