@@ -99,6 +99,18 @@ def test_the_request_is_written_whole_with_host_length_and_the_defaults_it_lacks
     assert body == b'{"n": 1}'
 
 
+def test_a_large_body_arrives_whole_after_its_head() -> None:
+    server = Scripted(lambda n, req: [OK])
+    body = bytes(range(256)) * (http1.SMALL_BODY // 256 * 3)
+
+    async def job(pool: http1.Pool) -> object:
+        return await send(pool, server.url, body)
+
+    run(server, job)
+    head, _, received = server.requests[0].partition(b"\r\n\r\n")
+    assert f"Content-Length: {len(body)}".encode() in head and received == body
+
+
 def test_a_header_with_a_newline_is_refused_and_nothing_is_sent() -> None:
     server = Scripted(lambda n, req: [OK])
 
