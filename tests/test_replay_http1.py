@@ -109,6 +109,7 @@ def test_a_large_body_arrives_whole_after_its_head() -> None:
     run(server, job)
     head, _, received = server.requests[0].partition(b"\r\n\r\n")
     assert f"Content-Length: {len(body)}".encode() in head and received == body
+    assert f"User-Agent: {http1.USER_AGENT}".encode() in head
 
 
 def test_a_header_with_a_newline_is_refused_and_nothing_is_sent() -> None:
@@ -278,14 +279,16 @@ def test_urls_this_client_does_not_take_are_left_to_aiohttp(url: str) -> None:
 
 
 def test_through_a_proxy_replay_still_delivers(run, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """HTTP_PROXY set: the delivery goes to the proxy (through aiohttp), in absolute form."""
+    """HTTP_PROXY set: the delivery goes to the proxy (through aiohttp), in absolute form,
+    from the same User-Agent as a direct one."""
     from aiohttp import web
     from aioserve import ServeThread
 
-    seen: list[tuple[str, str, bytes]] = []
+    seen: list[tuple[str, str, str | None, bytes]] = []
 
     async def proxy(request: web.Request) -> web.Response:
-        seen.append((request.method, request.host, await request.read()))
+        seen.append((request.method, request.host, request.headers.get("User-Agent"),
+                     await request.read()))
         return web.Response(status=204)
 
     body = tmp_path / "b.json"
@@ -294,4 +297,4 @@ def test_through_a_proxy_replay_still_delivers(run, tmp_path) -> None:  # type: 
         result = run("replay", str(body), "--provider", "generic", "--to",
                      "http://proxied.invalid/hook", HTTP_PROXY=server.url, NO_PROXY="")
     assert result.exit_code == 0, result.stderr
-    assert seen == [("POST", "proxied.invalid", b'{"n": 1}')]
+    assert seen == [("POST", "proxied.invalid", http1.USER_AGENT, b'{"n": 1}')]

@@ -122,8 +122,10 @@ def new_session(concurrency: int, options: Options) -> aiohttp.ClientSession:
     # No cookie jar: every delivery stands alone, as the platform's would. trust_env is off
     # because aiohttp then looks proxies up in a thread per request (3x slower); proxy_for
     # reads HTTPS_PROXY/NO_PROXY once per host instead.
+    # The same User-Agent as ``http1``'s: where a delivery goes does not change who sent it.
     return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
-                                 trust_env=False, auto_decompress=False)
+                                 trust_env=False, auto_decompress=False,
+                                 headers={"User-Agent": http1.USER_AGENT})
 
 
 @functools.cache
