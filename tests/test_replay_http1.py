@@ -112,12 +112,15 @@ def test_a_large_body_arrives_whole_after_its_head() -> None:
     assert f"User-Agent: {http1.USER_AGENT}".encode() in head
 
 
-def test_a_header_with_a_newline_is_refused_and_nothing_is_sent() -> None:
+@pytest.mark.parametrize("headers", [{"X-Bad": "a\r\nInjected: yes"}, {"X-Bad": "a\x00"},
+                                     {"X-Bad: x\r\nInjected": "yes"}])
+def test_a_header_that_cannot_be_sent_is_refused_and_nothing_is_sent(
+        headers: dict[str, str]) -> None:
     server = Scripted(lambda n, req: [OK])
 
     async def job(pool: http1.Pool) -> object:
         with pytest.raises(ValueError, match="X-Bad"):
-            await send(pool, server.url, headers={"X-Bad": "a\r\nInjected: yes"})
+            await send(pool, server.url, headers=headers)
         return None
 
     run(server, job)

@@ -197,21 +197,30 @@ def _head(method: str, to: Target, headers: Mapping[str, str], body: bytes) -> b
     lines = [f"{method} {to.path} HTTP/1.1\r\n"]
     given: set[str] = set()
     for name, value in headers.items():
-        lowered = name.lower()
+        lowered = _sendable_name(name)
         if lowered in _FRAMING:
             continue
-        if not _TOKEN.fullmatch(name) or _UNSENDABLE.search(value):
-            raise ValueError(f"header {name!r} cannot be sent (not a token, or a newline "
-                             "or NUL in its value)")
+        if _UNSENDABLE.search(value):
+            raise ValueError(f"header {name!r} cannot be sent: a newline or NUL in its value")
         given.add(lowered)
         lines.append(f"{name}: {value}\r\n")
     if "host" not in given:
         lines.append(f"Host: {to.authority}\r\n")
-    lines.extend(line for name, line in _DEFAULTS if name not in given)
+    for name, line in _DEFAULTS:
+        if name not in given:
+            lines.append(line)
     if body or method not in _BODYLESS_METHODS:
         lines.append(f"Content-Length: {len(body)}\r\n")
     lines.append("\r\n")
     return "".join(lines).encode("utf-8", "surrogateescape")
+
+
+@functools.lru_cache(maxsize=256)
+def _sendable_name(name: str) -> str:
+    """``name`` lower-cased, checked once per name (a replay sends the same few names)."""
+    if not _TOKEN.fullmatch(name):
+        raise ValueError(f"header {name!r} cannot be sent: not a header name")
+    return name.lower()
 
 
 _LENGTH, _CHUNKED, _TO_CLOSE = range(3)  # how an answer's body is framed
