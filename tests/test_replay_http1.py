@@ -301,3 +301,12 @@ def test_through_a_proxy_replay_still_delivers(run, tmp_path) -> None:  # type: 
                      "http://proxied.invalid/hook", HTTP_PROXY=server.url, NO_PROXY="")
     assert result.exit_code == 0, result.stderr
     assert seen == [("POST", "proxied.invalid", http1.USER_AGENT, b'{"n": 1}')]
+
+
+@pytest.mark.parametrize("value", ["0", "-1"])
+def test_a_request_timeout_that_is_not_positive_is_exit_2(  # type: ignore[no-untyped-def]
+        cli, value: str) -> None:
+    result = cli("replay", "--fixture", "generic/standard-webhooks", "--to", "http://127.0.0.1:9",
+                 "--request-timeout", value)
+    assert result.exit_code == 2 and result.stderr.startswith(
+        f"error: --request-timeout {value}: must be greater than 0"), result.stderr

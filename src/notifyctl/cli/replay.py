@@ -215,6 +215,8 @@ def replay(
         raise UsageError(f"--loop {loop}: must be 0 (until interrupted) or a number of passes")
     if speed is not None and speed <= 0:
         raise UsageError(f"--speed {speed:g}: must be greater than 0 (2 is twice as fast)")
+    if timeout is not None and timeout <= 0:
+        raise UsageError(f"--request-timeout {timeout:g}: must be greater than 0 seconds")
     if insecure:
         out.warn("TLS certificates are not verified (--insecure)")
     _run(
