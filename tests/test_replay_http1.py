@@ -310,3 +310,25 @@ def test_a_request_timeout_that_is_not_positive_is_exit_2(  # type: ignore[no-un
                  "--request-timeout", value)
     assert result.exit_code == 2 and result.stderr.startswith(
         f"error: --request-timeout {value}: must be greater than 0"), result.stderr
+
+
+def test_a_direct_replay_does_not_load_aiohttp(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Straight to the target, nothing needs aiohttp (about 100 ms of imports)."""
+    import subprocess
+    import sys
+
+    from recorder import Recorder
+
+    from conftest import subprocess_env
+
+    body = tmp_path / "b.json"
+    body.write_text('{"n": 1}')
+    with Recorder() as rec:
+        code = ("import sys\nfrom notifyctl.cli import main\n"
+                f"status = main(['replay', {str(body)!r}, '--provider', 'generic', '--to', "
+                f"{rec.url + '/hook'!r}])\n"
+                "print(status, 'aiohttp' in sys.modules)")
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              env=subprocess_env(), timeout=60)
+        assert len(rec.requests) == 1
+    assert proc.stdout.split()[-2:] == ["0", "False"], proc.stderr

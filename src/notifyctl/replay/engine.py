@@ -1,13 +1,14 @@
-"""The delivery engine: pacing, concurrency, attempts and timeouts over an aiohttp session, for
-any provider's ``Rules``; the CLI, the bench and the sandbox all deliver through it.
+"""The delivery engine: pacing, concurrency, attempts and timeouts for any provider's
+``Rules``; the CLI, the bench and the sandbox all deliver through it.
 
 A replay sends straight to its target through ``http1``, its own lean HTTP/1.1 client, because
 one-request-per-event replay must come near a native load generator (docs/decisions.md has the
 measurements); through a proxy, to a URL ``http1`` does not take, and in the sandbox it sends
-through aiohttp. Workers pull from one shared iterator of
-requests (no queue: the loop is single-threaded), so order is kept as far as concurrency allows
-and memory stays constant. Sequential rules (Pelion) get one worker and a lock: one delivery in
-flight, even when the sandbox calls ``Deliverer.deliver`` from several tasks.
+through an aiohttp session (aiohttp is imported only then). Workers pull from one shared
+iterator of requests (no queue: the loop is single-threaded), so order is kept as far as
+concurrency allows and memory stays constant. Sequential rules (Pelion) get one worker and a
+lock: one delivery in flight, even when the sandbox calls ``Deliverer.deliver`` from several
+tasks.
 
 The sandbox delivers every platform's callbacks through ``Deliverer`` too (Pelion with the
 rules' ``max_attempts=0``: retried until accepted, as the platform does; Sigfox, Circle and
@@ -33,9 +34,7 @@ import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, runtime_checkable
-
-import aiohttp  # noqa: TID253 - the replay engine only loads when a replay runs
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from notifyctl.contract.deliver import (
     INTERRUPTED,
@@ -55,6 +54,9 @@ from notifyctl.replay.reach import Reach
 from notifyctl.replay.report import Report
 from notifyctl.retry import parse_retry_after
 from notifyctl.tls import client_context
+
+if TYPE_CHECKING:
+    import aiohttp  # imported where a session is made: ~100 ms a direct replay does not spend
 
 DEFAULT_CONCURRENCY = 16
 MAX_RETRY_AFTER = 120.0  # seconds: the longest Retry-After a replay waits for
@@ -116,6 +118,8 @@ def ssl_setting(insecure: bool, ca_bundle: str | None) -> ssl.SSLContext | bool:
 
 
 def new_session(concurrency: int, options: Options) -> aiohttp.ClientSession:
+    import aiohttp
+
     connector = aiohttp.TCPConnector(
         limit=concurrency, ssl=ssl_setting(options.insecure, options.ca_bundle)
     )
@@ -163,8 +167,6 @@ class Deliverer:
         self.rules = rules
         self.report = report
         self.connect_timeout = min(rules.timeout, CONNECT_TIMEOUT)
-        self.timeout = aiohttp.ClientTimeout(total=rules.timeout,
-                                             sock_connect=self.connect_timeout)
         self.direct = direct
         self._new_session = new_session
         self.proxies = proxies
@@ -268,20 +270,14 @@ class Deliverer:
             headers = {**headers, "Accept-Encoding": ACCEPT_ENCODING}  # what decoded() reads
         try:
             answer = await self._send(request, headers, body)
-        except http1.ConnectFailed as exc:
+        except http1.Failed as exc:
             return Outcome(None, exc.outcome)
-        except aiohttp.ConnectionTimeoutError:
-            return Outcome(None, "connect-timeout")  # before TimeoutError: its subclass
         except TimeoutError:
             return Outcome(None, "timeout")
-        except aiohttp.ClientConnectorCertificateError:
-            return Outcome(None, "tls-untrusted")  # a subclass of the next: say why
-        except aiohttp.ClientConnectorError:
-            return Outcome(None, "connect-error")
-        except (aiohttp.ClientError, OSError, ValueError) as exc:
-            # OSError: a socket error aiohttp did not wrap, or the receiver closing early;
-            # ValueError: a header value that cannot be sent (a newline) or an answer that is
-            # not HTTP. Either is this delivery failing, not the run.
+        except (OSError, ValueError) as exc:
+            # OSError: a socket error, or the receiver closing early; ValueError: a header
+            # value that cannot be sent (a newline) or an answer that is not HTTP. Either is
+            # this delivery failing, not the run.
             return Outcome(None, f"error:{type(exc).__name__}")
         got = Outcome(answer.status, str(answer.status))
         if got.status in (429, 503):
@@ -302,14 +298,34 @@ class Deliverer:
             return await self.direct.send(
                 request.method, to, headers, body, timeout=self.rules.timeout,
                 connect_timeout=self.connect_timeout, keep_body=self._answered is not None)
+        return await self._via_session(request, url, headers, body, proxy)
+
+    async def _via_session(self, request: Request, url: str, headers: dict[str, str],
+                           body: bytes, proxy: str | None) -> http1.Answer:
+        """Through aiohttp, its failures named as ``http1``'s are."""
+        import aiohttp
+
         if self.session is None:
             assert self._new_session is not None, "a Deliverer needs a session or new_session"
             self.session = self._new_session()
-        async with self.session.request(
-            request.method, url, data=body, headers=headers, allow_redirects=False,
-            timeout=self.timeout, auto_decompress=False, proxy=proxy,
-        ) as response:
-            return http1.Answer(response.status, response.headers, await response.read())
+        timeout = aiohttp.ClientTimeout(total=self.rules.timeout,
+                                        sock_connect=self.connect_timeout)
+        try:
+            async with self.session.request(
+                request.method, url, data=body, headers=headers, allow_redirects=False,
+                timeout=timeout, auto_decompress=False, proxy=proxy,
+            ) as response:
+                return http1.Answer(response.status, response.headers, await response.read())
+        except aiohttp.ConnectionTimeoutError:
+            raise http1.ConnectFailed("connect-timeout") from None  # before TimeoutError
+        except TimeoutError:
+            raise
+        except aiohttp.ClientConnectorCertificateError:
+            raise http1.ConnectFailed("tls-untrusted") from None  # a subclass of the next
+        except aiohttp.ClientConnectorError:
+            raise http1.ConnectFailed("connect-error") from None
+        except aiohttp.ClientError as exc:
+            raise http1.Failed(f"error:{type(exc).__name__}") from None
 
     def _read_answer(self, request: Request, answer: http1.Answer) -> str | None:
         """Hand the decoded answer to the rules; why it is unusable, or None."""

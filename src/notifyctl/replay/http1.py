@@ -52,12 +52,16 @@ _UNSENDABLE = re.compile(r"[\r\n\x00]")
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 
 
-class ConnectFailed(Exception):
-    """No connection could be made; ``outcome`` is the engine's name for why."""
+class Failed(Exception):
+    """A request got no answer; ``outcome`` is the engine's name for why."""
 
     def __init__(self, outcome: str) -> None:
         super().__init__(outcome)
         self.outcome = outcome
+
+
+class ConnectFailed(Failed):
+    """No connection could be made."""
 
 
 class ServerDisconnected(ConnectionError):
