@@ -320,6 +320,28 @@ def test_items_keep_raw_bytes_and_order() -> None:
     ]
 
 
+@pytest.mark.parametrize("message", [
+    b'{"registrations":[{"ep":"r", "q":false}],"notifications":[{"ep":"e","path":"/"}]}',
+    b'{"x": "not an array", "notifications": [], "de-registrations": ["a", {"ep": "b"}]}',
+    b'{"notifications": null, "async-responses": [{"id": "1", "status": 200}]}',
+    b"{}",
+])
+def test_count_is_the_number_of_items_types_checked(message: bytes) -> None:
+    assert wire.count(message) == len(wire.items(message, check="types"))
+
+
+@pytest.mark.parametrize("message", [
+    b"[]", b'{"notifications": {}}', b'{"notifications": [{"ep": "e", "path": 5}]}',
+    b'{"registrations": [{"ept": "x"}]}', b'{"notifications": [', b'{"de-registrations": [7]}',
+])
+def test_count_refuses_what_items_refuses(message: bytes) -> None:
+    with pytest.raises(WireError) as counted:
+        wire.count(message)
+    with pytest.raises(WireError) as listed:
+        wire.items(message, check="types")
+    assert str(counted.value) == str(listed.value)
+
+
 @pytest.mark.parametrize(
     ("count", "size", "expected"),
     [(0, 3, []), (1, 3, [1]), (3, 3, [3]), (4, 3, [3, 1]), (6, 3, [3, 3]), (7, 3, [3, 3, 1]),

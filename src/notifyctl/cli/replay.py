@@ -226,6 +226,8 @@ def replay(
         raise UsageError(f"--rate {rate:g}: must be greater than 0 (events per second)")
     if speed is not None and not speed > 0:  # NaN too
         raise UsageError(f"--speed {speed:g}: must be greater than 0 (2 is twice as fast)")
+    if timeout is not None and timeout <= 0:
+        raise UsageError(f"--request-timeout {timeout:g}: must be greater than 0 seconds")
     if insecure:
         out.warn("TLS certificates are not verified (--insecure)")
     _run(
@@ -310,14 +312,13 @@ def _run(**args: Any) -> None:
             for problem in stats.problems:  # --skip-invalid: say what would be left out
                 out.warn(f"skipped: {problem}")
             return
-        report, stopped = _deliver(args, name, items, stats)
-        if args["loop"] is not None:
-            def again(stats: InputStats) -> Iterable[Item]:
-                return _selected(args, name, ranges, inputs.read_inputs(
-                    paths, fmt=args["input_format"], skip_invalid=args["skip_invalid"],
-                    stats=stats, limit=args["limit"]), selection, stats)
+        def again(stats: InputStats) -> Iterable[Item]:
+            return _selected(args, name, ranges, inputs.read_inputs(
+                paths, fmt=args["input_format"], skip_invalid=args["skip_invalid"],
+                stats=stats, limit=args["limit"]), selection, stats)
 
-            stopped = _more_passes(args, name, report, stopped, again)
+        report, stopped = _deliver(args, name, items, stats,
+                                   again if args["loop"] is not None else None)
     data = report.as_dict()
     if args["report_file"]:
         try:
@@ -444,32 +445,22 @@ def _rules(args: dict[str, Any], name: str, stats: InputStats) -> Any:
     return engine.load_rules(name, options)
 
 
-def _more_passes(args: dict[str, Any], name: str, report: Report, stopped: Interrupted | None,
-                 again: Callable[[InputStats], Iterable[Item]]) -> Interrupted | None:
-    """--loop: the passes after the first, each reading the input afresh, until --loop N
-    passes, a signal, or a stop the run cannot go past (410 Gone, an unreachable target)."""
-    from notifyctl.contract.deliver import InputStats
-
-    report.end_pass()
-    while stopped is None and report.stopped is None and _sent(report.passes[-1]) and (
-            args["loop"] == 0 or len(report.passes) < args["loop"]):
-        stats = InputStats()
-        _report, stopped = _deliver(args, name, again(stats), stats, report)
-        report.end_pass()
-    return stopped
-
-
 def _sent(done: dict[str, int]) -> bool:
     """A pass that found nothing to send ends the loop (an empty selection loops no more)."""
     return bool(done["deliveries"] or done["refused"])
 
 
 def _deliver(args: dict[str, Any], name: str, items: Iterable[Item], stats: InputStats,
-             report: Report | None = None) -> tuple[Report, Interrupted | None]:
-    """Deliver ``items`` by platform ``name``'s rules; the report (``report``, continued, when
-    given), and the signal that stopped the run, if one did (the attempt in flight is counted
+             again: Callable[[InputStats], Iterable[Item]] | None = None,
+             ) -> tuple[Report, Interrupted | None]:
+    """Deliver ``items`` by platform ``name``'s rules and, with --loop (``again`` reads the
+    input afresh), the passes after the first, until --loop N passes, a signal, or a stop the
+    run cannot go past (410 Gone, an unreachable target). All passes run on one event loop, so
+    a signal between two passes is the runner's too (the report is still written). Returns the
+    report and the signal that stopped the run, if one did (the attempt in flight is counted
     as interrupted)."""
     from notifyctl import output, signals
+    from notifyctl.contract.deliver import InputStats
     from notifyctl.errors import Interrupted
     from notifyctl.replay import engine
     from notifyctl.replay.report import Report
@@ -482,11 +473,26 @@ def _deliver(args: dict[str, Any], name: str, items: Iterable[Item], stats: Inpu
         insecure=args["insecure"], ca_bundle=args["ca_bundle"], progress=progress,
         progress_interval=every,
     )
-    report = report or Report(chosen.name, args["to"])
+    report = Report(chosen.name, args["to"])
+
+    async def one_pass(rules: Any, pass_items: Iterable[Item], pass_stats: InputStats) -> None:
+        try:
+            await engine.replay(pass_items, args["to"], rules, opts, stats=pass_stats,
+                                report=report)
+        finally:
+            if again is not None:
+                report.end_pass()  # a pass counts, even one a signal cut short
+
+    async def passes() -> None:
+        await one_pass(chosen, items, stats)
+        while again is not None and report.stopped is None and _sent(report.passes[-1]) and (
+                args["loop"] == 0 or len(report.passes) < args["loop"]):
+            pass_stats = InputStats()
+            await one_pass(_rules(args, name, pass_stats), again(pass_stats), pass_stats)
+
     stopped: Interrupted | None = None
     try:
-        signals.run(lambda: engine.replay(items, args["to"], chosen, opts, stats=stats,
-                                          report=report))
+        signals.run(passes)
     except Interrupted as exc:
         stopped, report.stopped = exc, exc.message
     finally:

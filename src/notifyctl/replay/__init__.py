@@ -7,7 +7,8 @@ Public API (imported lazily, so listing fixtures does not load aiohttp)::
     report = await replay(read_inputs(["capture.jsonl"]), rules.options.target, rules, Options())
 
 Modules: ``inputs`` (streaming readers), ``engine`` (pacing, concurrency, attempts, transport;
-``load_rules`` gets a platform's rules from the registry), ``answers`` (decoding answers the
+``load_rules`` gets a platform's rules from the registry), ``http1`` (the keep-alive HTTP/1.1
+client direct deliveries go through), ``answers`` (decoding answers the
 rules read), ``reach`` (giving up on targets that never answered), ``report`` (counters,
 latency histogram, summary), ``fixtures`` (the platforms' built-in captures). The rules
 themselves, and the values they trade with the engine, are the platforms' side of the contract

@@ -1,11 +1,14 @@
-"""The delivery engine: pacing, concurrency, attempts and timeouts over an aiohttp session, for
-any provider's ``Rules``; the CLI, the bench and the sandbox all deliver through it.
+"""The delivery engine: pacing, concurrency, attempts and timeouts for any provider's
+``Rules``; the CLI, the bench and the sandbox all deliver through it.
 
-aiohttp is the transport because one-request-per-event replay must reach thousands of requests
-per second (docs/decisions.md has the measurements). Workers pull from one shared iterator of
-requests (no queue: the loop is single-threaded), so order is kept as far as concurrency allows
-and memory stays constant. Sequential rules (Pelion) get one worker and a lock: one delivery in
-flight, even when the sandbox calls ``Deliverer.deliver`` from several tasks.
+A replay sends straight to its target through ``http1``, its own lean HTTP/1.1 client, because
+one-request-per-event replay must come near a native load generator (docs/decisions.md has the
+measurements); through a proxy, to a URL ``http1`` does not take, and in the sandbox it sends
+through an aiohttp session (aiohttp is imported only then). Workers pull from one shared
+iterator of requests (no queue: the loop is single-threaded), so order is kept as far as
+concurrency allows and memory stays constant. Sequential rules (Pelion) get one worker and a
+lock: one delivery in flight, even when the sandbox calls ``Deliverer.deliver`` from several
+tasks.
 
 The sandbox delivers every platform's callbacks through ``Deliverer`` too (Pelion with the
 rules' ``max_attempts=0``: retried until accepted, as the platform does; Sigfox, Circle and
@@ -31,9 +34,7 @@ import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, runtime_checkable
-
-import aiohttp  # noqa: TID253 - the replay engine only loads when a replay runs
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from notifyctl.contract.deliver import (
     INTERRUPTED,
@@ -47,11 +48,15 @@ from notifyctl.contract.deliver import (
     Verdict,
 )
 from notifyctl.errors import UsageError
+from notifyctl.replay import http1
 from notifyctl.replay.answers import ACCEPT_ENCODING, decoded
 from notifyctl.replay.reach import Reach
 from notifyctl.replay.report import Report
 from notifyctl.retry import parse_retry_after
 from notifyctl.tls import client_context
+
+if TYPE_CHECKING:
+    import aiohttp  # imported where a session is made: ~100 ms a direct replay does not spend
 
 DEFAULT_CONCURRENCY = 16
 MAX_RETRY_AFTER = 120.0  # seconds: the longest Retry-After a replay waits for
@@ -113,14 +118,18 @@ def ssl_setting(insecure: bool, ca_bundle: str | None) -> ssl.SSLContext | bool:
 
 
 def new_session(concurrency: int, options: Options) -> aiohttp.ClientSession:
+    import aiohttp
+
     connector = aiohttp.TCPConnector(
         limit=concurrency, ssl=ssl_setting(options.insecure, options.ca_bundle)
     )
     # No cookie jar: every delivery stands alone, as the platform's would. trust_env is off
     # because aiohttp then looks proxies up in a thread per request (3x slower); proxy_for
     # reads HTTPS_PROXY/NO_PROXY once per host instead.
+    # The same User-Agent as ``http1``'s: where a delivery goes does not change who sent it.
     return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
-                                 trust_env=False, auto_decompress=False)
+                                 trust_env=False, auto_decompress=False,
+                                 headers={"User-Agent": http1.USER_AGENT})
 
 
 @functools.cache
@@ -131,8 +140,10 @@ def _proxy_for_origin(scheme: str, host: str) -> str | None:
     return proxies.get(scheme) or proxies.get("all")
 
 
+@functools.lru_cache(maxsize=1024)
 def proxy_for(url: str) -> str | None:
-    """The proxy from HTTPS_PROXY/HTTP_PROXY/NO_PROXY for ``url``'s origin (cached)."""
+    """The proxy from HTTPS_PROXY/HTTP_PROXY/NO_PROXY for ``url``'s origin (cached: a replay
+    asks once per delivery, mostly for one URL)."""
     parts = urllib.parse.urlsplit(url)
     return _proxy_for_origin(parts.scheme, parts.hostname or "")
 
@@ -144,15 +155,20 @@ class Deliverer:
     ``proxies=False`` sends straight to the URL whatever HTTPS_PROXY says (the sandbox: a
     callback goes exactly where it was registered). ``last`` is the latest attempt's outcome.
     With ``reach``, an origin that never answered is given up within seconds (``Reach``).
+    With ``direct``, requests that need no proxy go through that ``http1.Pool``; the others
+    through ``session``, made by ``new_session`` when first needed if it is None.
     """
 
-    def __init__(self, session: aiohttp.ClientSession, rules: Rules, report: Report, *,
-                 proxies: bool = True, reach: Reach | None = None) -> None:
+    def __init__(self, session: aiohttp.ClientSession | None, rules: Rules, report: Report, *,
+                 proxies: bool = True, reach: Reach | None = None,
+                 direct: http1.Pool | None = None,
+                 new_session: Callable[[], aiohttp.ClientSession] | None = None) -> None:
         self.session = session
         self.rules = rules
         self.report = report
-        self.timeout = aiohttp.ClientTimeout(total=rules.timeout,
-                                             sock_connect=min(rules.timeout, CONNECT_TIMEOUT))
+        self.connect_timeout = min(rules.timeout, CONNECT_TIMEOUT)
+        self.direct = direct
+        self._new_session = new_session
         self.proxies = proxies
         self.reach = reach
         self.last: str | None = None
@@ -253,43 +269,73 @@ class Deliverer:
         if self._answered is not None:
             headers = {**headers, "Accept-Encoding": ACCEPT_ENCODING}  # what decoded() reads
         try:
-            async with self.session.request(
-                request.method, request.url, data=body, headers=headers,
-                allow_redirects=False, timeout=self.timeout, auto_decompress=False,
-                proxy=proxy_for(request.url) if self.proxies else None,
-            ) as response:
-                answer = await response.read()
-                got = Outcome(response.status, str(response.status))
-                if got.status in (429, 503):
-                    got.asked_wait = parse_retry_after(response.headers.get("Retry-After"),
-                                                       MAX_RETRY_AFTER)
-                if self._answered is not None:
-                    got.unreadable = self._read_answer(request, response, answer)
-        except aiohttp.ConnectionTimeoutError:
-            return Outcome(None, "connect-timeout")  # before TimeoutError: its subclass
+            answer = await self._send(request, headers, body)
+        except http1.Failed as exc:
+            return Outcome(None, exc.outcome)
         except TimeoutError:
             return Outcome(None, "timeout")
-        except aiohttp.ClientConnectorCertificateError:
-            return Outcome(None, "tls-untrusted")  # a subclass of the next: say why
-        except aiohttp.ClientConnectorError:
-            return Outcome(None, "connect-error")
-        except (aiohttp.ClientError, OSError, ValueError) as exc:
-            # OSError: a socket error aiohttp did not wrap; ValueError: a header value aiohttp
-            # refuses to send (a newline). Either is this delivery failing, not the run.
+        except (OSError, ValueError) as exc:
+            # OSError: a socket error, or the receiver closing early; ValueError: a header
+            # value that cannot be sent (a newline) or an answer that is not HTTP. Either is
+            # this delivery failing, not the run.
             return Outcome(None, f"error:{type(exc).__name__}")
+        got = Outcome(answer.status, str(answer.status))
+        if got.status in (429, 503):
+            got.asked_wait = parse_retry_after(answer.headers.get("retry-after"),
+                                               MAX_RETRY_AFTER)
+        if self._answered is not None:
+            got.unreadable = self._read_answer(request, answer)
         got.ms = (time.perf_counter() - start) * 1000
         return got
 
-    def _read_answer(self, request: Request, response: aiohttp.ClientResponse, answer: bytes
-                     ) -> str | None:
+    async def _send(self, request: Request, headers: dict[str, str], body: bytes
+                    ) -> http1.Answer:
+        """The answer to one request: through ``direct`` where it can take it, else aiohttp.
+        The body is read whole either way; it is kept only where the rules read it."""
+        url = request.url
+        proxy = proxy_for(url) if self.proxies else None
+        if self.direct is not None and proxy is None and (to := http1.target(url)) is not None:
+            return await self.direct.send(
+                request.method, to, headers, body, timeout=self.rules.timeout,
+                connect_timeout=self.connect_timeout, keep_body=self._answered is not None)
+        return await self._via_session(request, url, headers, body, proxy)
+
+    async def _via_session(self, request: Request, url: str, headers: dict[str, str],
+                           body: bytes, proxy: str | None) -> http1.Answer:
+        """Through aiohttp, its failures named as ``http1``'s are."""
+        import aiohttp
+
+        if self.session is None:
+            assert self._new_session is not None, "a Deliverer needs a session or new_session"
+            self.session = self._new_session()
+        timeout = aiohttp.ClientTimeout(total=self.rules.timeout,
+                                        sock_connect=self.connect_timeout)
+        try:
+            async with self.session.request(
+                request.method, url, data=body, headers=headers, allow_redirects=False,
+                timeout=timeout, auto_decompress=False, proxy=proxy,
+            ) as response:
+                return http1.Answer(response.status, response.headers, await response.read())
+        except aiohttp.ConnectionTimeoutError:
+            raise http1.ConnectFailed("connect-timeout") from None  # before TimeoutError
+        except TimeoutError:
+            raise
+        except aiohttp.ClientConnectorCertificateError:
+            raise http1.ConnectFailed("tls-untrusted") from None  # a subclass of the next
+        except aiohttp.ClientConnectorError:
+            raise http1.ConnectFailed("connect-error") from None
+        except aiohttp.ClientError as exc:
+            raise http1.Failed(f"error:{type(exc).__name__}") from None
+
+    def _read_answer(self, request: Request, answer: http1.Answer) -> str | None:
         """Hand the decoded answer to the rules; why it is unusable, or None."""
         assert self._answered is not None
         try:
-            body = decoded(answer, response.headers.get("Content-Encoding"))
+            body = decoded(answer.body, answer.headers.get("content-encoding"))
         except ValueError as exc:
             return f"the answer cannot be read: {exc}"
-        problem: str | None = self._answered(request, response.status,
-                                             response.headers.get("Content-Type"), body)
+        problem: str | None = self._answered(request, answer.status,
+                                             answer.headers.get("content-type"), body)
         return problem
 
 
@@ -386,9 +432,10 @@ async def replay(
     pacer = Pacer(options.rate, options.speed)
     report = report or Report(rules.name, target)
     own = session is None
-    session = session or new_session(concurrency, options)
+    direct = http1.Pool(_tls_once(options, target)) if own else None
     reach = Reach()
-    deliverer = Deliverer(session, rules, report, reach=reach)
+    deliverer = Deliverer(session, rules, report, reach=reach, direct=direct,
+                          new_session=lambda: new_session(concurrency, options))
     report.settings = rules.settings()
     ticker = asyncio.create_task(_tick(report, options)) if options.progress else None
     try:
@@ -445,8 +492,22 @@ async def replay(
                 report.note(problem)
         if ticker is not None:
             ticker.cancel()
-        if own:
-            await session.close()
+        if direct is not None:
+            direct.close()
+        if own and deliverer.session is not None:
+            await deliverer.session.close()
+
+
+def _tls_once(options: Options, target: str) -> Callable[[], ssl.SSLContext]:
+    """The TLS context for ``http1``, made once when first needed (loading the system's CAs
+    takes tens of milliseconds a plain-HTTP replay need not spend); made now, so that a bad
+    ``--ca-bundle`` is an error before anything is sent, when one is given or ``target`` is
+    HTTPS."""
+    made = functools.cache(lambda: client_context(insecure=options.insecure,
+                                                  ca_bundle=options.ca_bundle))
+    if options.ca_bundle or target.lower().startswith("https:"):
+        made()
+    return made
 
 
 def load_rules(name: str, options: RuleOptions) -> Rules:

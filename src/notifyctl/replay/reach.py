@@ -11,6 +11,7 @@ delivers without a ``Reach``: the platform it emulates retries every registered 
 
 from __future__ import annotations
 
+import functools
 import time
 from urllib.parse import urlsplit
 
@@ -23,8 +24,10 @@ REFUSED = "connect-error"  # the one outcome worth the grace
 _PORTS = {"http": 80, "https": 443}
 
 
+@functools.lru_cache(maxsize=1024)
 def origin(url: str) -> str:
-    """``scheme://host:port`` of ``url``, the port always written out."""
+    """``scheme://host:port`` of ``url``, the port always written out (cached: every answer
+    of a replay asks, mostly for one URL)."""
     parts = urlsplit(url)
     try:
         port = parts.port

@@ -20,8 +20,9 @@ these rules and ``engine.Deliverer``; it builds batches from its own queue with 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+import functools
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from notifyctl.contract.deliver import (
     Decision,
@@ -35,6 +36,7 @@ from notifyctl.contract.deliver import (
 )
 from notifyctl.errors import UsageError, WireError
 
+T = TypeVar("T")
 MAX_BATCH = 10_000
 DEFAULT_ATTEMPTS = 8  # 1 + 7 retries: 127 s of back-off at the real scale
 UNTIL_ACCEPTED = 0  # max_attempts value: retry for ever (the platform gives up after 24 h)
@@ -69,25 +71,28 @@ class PelionRules(Rules):
     def requests(self, items: Iterator[Item]) -> Iterator[Request | Refused]:
         from notifyctl.providers.pelion import wire
 
-        captured = ((item, found) for item in items
-                    if (found := self._items(wire, item)) is not None)
         size = self.batch_size
-        if size is None:
-            for count, (item, found) in enumerate(captured):
-                yield self.batch(item.body, len(found), item.where, f"pelion-{count}-0", item.at)
+        if size is None:  # as captured: only each batch's size is needed, not its items
+            sized = ((item, events) for item in items
+                     if (events := self._checked(wire, wire.count, item)) is not None)
+            for count, (item, events) in enumerate(sized):
+                yield self.batch(item.body, events, item.where, f"pelion-{count}-0", item.at)
             return
+        read = functools.partial(wire.items, check="types")
+        captured = ((item, found) for item in items
+                    if (found := self._checked(wire, read, item)) is not None)
         yield from self._rechunked(wire, captured, size)
 
-    def _items(self, wire: Any, item: Item) -> list[tuple[str, Any]] | None:
-        """The events of a captured batch; None for a captured handshake or a bad body."""
+    def _checked(self, wire: Any, read: Callable[[bytes], T], item: Item) -> T | None:
+        """``read(body)`` of a captured batch (its events, or how many; every item's field
+        types checked); None for a captured handshake or a bad body."""
         try:
             if wire.is_verification(item.body):
                 return None  # a captured handshake is not an event (see --handshake)
-            found: list[tuple[str, Any]] = wire.items(item.body, check="types")
+            return read(item.body)
         except (WireError, ValueError) as exc:
             self.bad_input(item.where, f"not a Pelion NotificationMessage: {exc}")
             return None
-        return found
 
     def _rechunked(self, wire: Any, captured: Iterator[tuple[Item, list[tuple[str, Any]]]],
                    size: int) -> Iterator[Request]:

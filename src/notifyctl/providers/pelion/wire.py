@@ -45,7 +45,9 @@ Raw = msgspec.Raw
 _encoder = msgspec.json.Encoder()
 
 
-class _Notification(msgspec.Struct):
+# gc=False: these hold only JSON values, never a cycle, and a 10,000-item batch makes 10,000 of
+# them; untracked by the cycle collector they are about 10% cheaper to make and free.
+class _Notification(msgspec.Struct, gc=False):
     ep: str
     path: str
     payload: str | None = None
@@ -56,7 +58,7 @@ class _Notification(msgspec.Struct):
     original_ep: str | None = msgspec.field(default=None, name="original-ep")
 
 
-class _Endpoint(msgspec.Struct):
+class _Endpoint(msgspec.Struct, gc=False):
     """A ``registrations`` / ``reg-updates`` item; resources stay in ``raw``."""
 
     ep: str
@@ -68,7 +70,7 @@ class _Endpoint(msgspec.Struct):
     timestamp: Stamp = None
 
 
-class _Gone(msgspec.Struct):
+class _Gone(msgspec.Struct, gc=False):
     """The object form of a de-registration (``deregistrations_as_object``)."""
 
     ep: str
@@ -77,7 +79,7 @@ class _Gone(msgspec.Struct):
     original_ep: str | None = msgspec.field(default=None, name="original-ep")
 
 
-class _AsyncResponse(msgspec.Struct):
+class _AsyncResponse(msgspec.Struct, gc=False):
     id: str
     status: int | None = None
     error: str | None = None
@@ -174,7 +176,7 @@ def _fast_notifications(
 # ---- the frame -----------------------------------------------------------------------------
 
 
-class _TypedFrame(msgspec.Struct):
+class _TypedFrame(msgspec.Struct, gc=False):
     """Every item's field types at once, for ``items(check="types")``; unknown keys ignored."""
 
     notifications: list[_Notification] | None = None
@@ -320,6 +322,19 @@ def items(body: bytes | str, *, check: Literal["full", "types"] = "full") -> lis
         except (msgspec.DecodeError, RecursionError, ValueError):
             _events(arrays, None)  # says which item is wrong, and how
     return [(key, raw) for key, values in arrays for raw in values]
+
+
+def count(body: bytes | str) -> int:
+    """How many items a message holds, every field's JSON type checked: ``len(items(body,
+    check="types"))`` without keeping the items (replay sends a captured batch as it is, and
+    only needs its size). A bad item raises ``WireError`` naming it, as ``items`` does."""
+    try:
+        frame = _typed_frame_decoder(_utf8(body))
+    except (msgspec.DecodeError, RecursionError, ValueError):
+        return len(items(body, check="types"))  # says which item is wrong, and how
+    return sum(len(found) for found in (
+        frame.notifications, frame.registrations, frame.reg_updates, frame.de_registrations,
+        frame.registrations_expired, frame.async_responses) if found)
 
 
 def event_from_item(key: str, item: Any, *, received_at: str | None = None) -> Event:
