@@ -13,7 +13,8 @@ import pytest
 
 from conftest import subprocess_env
 
-HEAVY = ("httpx", "websockets", "keyring", "yaml", "aiohttp", "msgspec", "starlette", "uvicorn")
+HEAVY = ("httpx", "websockets", "keyring", "yaml", "aiohttp", "msgspec", "starlette", "uvicorn",
+         "textual")
 
 
 def imported_modules(args: list[str], **env: str) -> set[str]:

@@ -42,7 +42,7 @@ COMMANDS = {
     "list": "notifyctl.cli.channels:list_channels",
     "listen": "notifyctl.cli.listen:listen",
     "replay": "notifyctl.cli.replay:replay",
-    "inspect": "notifyctl.cli.inspect:inspect_deliveries",
+    "inspect": "notifyctl.cli.inspect_command:inspect_deliveries",
     "sandbox": "notifyctl.cli.sandbox:sandbox",
     "profile": "notifyctl.cli.profile:app",
     "auth": "notifyctl.cli.auth:app",

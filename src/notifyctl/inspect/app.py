@@ -63,6 +63,8 @@ class InspectApp(App[int]):
         self.timeline = "…"  # span and sparkline, drawn once worked out
         self.busy = ""  # "filtering 12%" while a filter runs
         self.settled = False  # no worker left: what a test waits for before it looks
+        # What the status bar, message line and detail pane last showed (kept after exit).
+        self.status_text = self.message_text = self.detail_text = ""
         self._table = table.DeliveryTable(self.summaries, table.View(len(deliveries)))
 
     def compose(self) -> ComposeResult:
@@ -105,10 +107,12 @@ class InspectApp(App[int]):
         if self.where:
             parts.append(f"where {self.where}")
         line = " · ".join(parts)
-        self.query_one("#status", Static).update(Text(f"{line}\n{self.timeline}"))
+        self.status_text = f"{line}\n{self.timeline}"
+        self.query_one("#status", Static).update(Text(self.status_text))
 
     def say(self, message: str) -> None:
         """The message line: what the last key did, or why it could not."""
+        self.message_text = message
         self.query_one("#message", Static).update(Text(message))
 
     def _draw_detail(self) -> None:
@@ -118,6 +122,7 @@ class InspectApp(App[int]):
         index = self._table.selected
         text = "no delivery in view" if index is None else detail.render(
             self.summaries.get(index), self.summaries.row(index).item)
+        self.detail_text = text
         self.query_one("#detail-text", Static).update(Text(text))
 
     def on_delivery_table_moved(self) -> None:

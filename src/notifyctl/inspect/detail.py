@@ -1,7 +1,7 @@
 """The detail pane's text for one delivery: where it came from, its request line, its headers
-with secrets masked (``redaction``: a HAR file keeps them in the clear), the body
-pretty-printed where it is JSON, and the events the platform's receiver decodes from it, one
-event line each (as ``listen -o jsonl`` prints them).
+with secrets masked (``redaction``: a HAR file keeps them in the clear), the events the
+platform's receiver decodes from it, one event line each (as ``listen -o jsonl`` prints them),
+and the body, pretty-printed where it is JSON.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ def render(summary: Summary, item: Item | None) -> str:
     if item.method or item.path:
         lines.append(f"{item.method or '?'} {mask_query(item.path or '/')}")
     lines += [f"{name}: {value}" for name, value in mask_headers(item.headers or {}).items()]
-    lines += ["", f"body ({len(item.body):,} bytes)", body_text(item.body), "",
-              f"events ({len(summary.events)})"]
+    lines += ["", f"events ({len(summary.events)})"]
     lines += [redact(_encode(event).decode("utf-8", "replace")) for event in summary.events]
+    lines += ["", f"body ({len(item.body):,} bytes)", body_text(item.body)]
     return "\n".join(lines)
 
 

@@ -133,7 +133,10 @@ class DeliveryTable(ScrollView, can_focus=True):
             style = style + _CURSOR
         elif position == self.cursor:
             style = style + Style(underline=True)
-        return Strip([Segment(line_of(summary, width).ljust(width)[:width], style)], width)
+        text = line_of(summary, width)
+        if position == self.cursor:  # seen without colours too (NO_COLOR, a screenshot)
+            text = ">" + text[1:]
+        return Strip([Segment(text.ljust(width)[:width], style)], width)
 
     def action_move(self, step: int) -> None:
         self._go(self.cursor + step)

@@ -3,7 +3,9 @@ write a selection to a new capture.
 
 Thin: check the options, index the inputs (``notifyctl.inspect.index``), run the Textual app
 (``notifyctl.inspect.app``). Textual is imported only here, inside the command, and only once
-the checks passed and a terminal is there to draw on.
+the checks passed and a terminal is there to draw on. (Not ``cli/inspect.py``: importing
+it would bind ``notifyctl.cli.inspect`` over the standard library's ``inspect`` that
+``cli/__init__`` uses.)
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import typer
 
 from notifyctl.cli.common import WhereOpt, compile_where
 
-NO_TERMINAL = ("inspect draws on a terminal, and stdin or stdout is not one; without one use "
+NO_TERMINAL = ("inspect draws on a terminal (Textual draws on stderr, reads keys on stdin), and "
+               "stdin, stdout or stderr is not one; without one use "
                "'notifyctl replay FILE --dry-run --to URL' (one JSON line per delivery; add "
                "--where EXPR to select, --pick LINES to choose)")
 
@@ -72,7 +75,7 @@ def inspect_deliveries(
     _check_target(to)
     key = from_env("--sign-key-env", sign_key_env, allow_empty=False,
                    hint="it must hold the signing key (never pass a key on the command line)")
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+    if not all(stream.isatty() for stream in (sys.stdin, sys.stdout, sys.stderr)):
         raise UsageError(NO_TERMINAL)
     paths = expand(files)
     if provider is not None:
