@@ -297,6 +297,25 @@ def test_a_bad_line_is_file_line(tmp_path: Path) -> None:
         opened(capture)
 
 
+def test_blank_lines_keep_line_numbers_and_a_huge_line_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from notifyctl.errors import UsageError
+
+    capture = make_capture(tmp_path)
+    lines = capture.read_text("utf-8").splitlines()
+    capture.write_text("\n".join([lines[0], "", "  ", *lines[1:]]) + "\n", "utf-8")
+    deliveries = opened(capture)
+    assert len(deliveries) == 11
+    assert deliveries.row(1).where == "capture.jsonl:4"
+    assert len(lines[2].encode()) < 1000 < len(lines[3].encode())
+    assert deliveries.row(1).item is not None
+    assert deliveries.row(1).item.body == json.loads(lines[1])["body"].encode()
+    capture.write_text("\n".join(["", lines[2], lines[3]]) + "\n", "utf-8")
+    monkeypatch.setenv("NOTIFYCTL_MAX_CAPTURE_LINE", "1000")
+    with pytest.raises(UsageError, match=r"^capture\.jsonl:3: line longer than 1,000 bytes"):
+        opened(capture)
+
+
 def test_arrays_and_bodies_are_read_as_replay_reads_them(tmp_path: Path) -> None:
     bodies = [json.loads(line)["body"] for line in fixture_lines("sigfox/uplinks")]
     array_file = tmp_path / "uplinks.json"

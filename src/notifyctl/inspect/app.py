@@ -258,7 +258,7 @@ class InspectApp(App[int]):
                         exclusive=True, exit_on_error=False)
 
     def _timeline(self, kept: array[int] | None) -> None:
-        rows = range(len(self.deliveries)) if kept is None else kept
+        rows = kept  # None: every row
         bounds = rate.span(self.deliveries.times(rows))
         line = rate.describe(bounds)
         if bounds is not None:
