@@ -155,6 +155,8 @@ def test_slash_filters_with_the_where_language(tmp_path: Path) -> None:
 
     drive(app, scenario)
     rows = shown(app)
+    assert message(app) == f"{len(rows)} of 11 deliveries match"  # typed letters stay typed
+    assert not list(tmp_path.glob("*.view-*"))  # the "e" in ".device" exported nothing
     assert rows and len(rows) < len(deliveries)
     assert {deliveries.platform(index) for index in rows} == {"sigfox"}
     assert f"{len(rows)} of 11 deliveries" in status(app)
@@ -263,6 +265,21 @@ def test_e_never_overwrites(tmp_path: Path) -> None:
     capture = make_capture(tmp_path)
     (tmp_path / "capture.view-1.jsonl").write_text("kept\n")
     assert actions.export_path(str(capture)).name == "capture.view-2.jsonl"
+
+
+def test_keys_work_from_the_detail_pane(tmp_path: Path) -> None:
+    app = InspectApp(opened(make_capture(tmp_path)))
+
+    async def scenario(pilot: Any) -> None:
+        await pilot.press("enter", "tab")
+        assert app.focused is not None and app.focused.id == "detail"
+        await pilot.press("down", "r")  # arrows scroll the pane; r still resends
+        await settled(pilot, app)
+        await pilot.press("q")
+
+    drive(app, scenario)
+    assert "start inspect with --to" in message(app)
+    assert app.return_code == 0
 
 
 def test_q_exits_0(tmp_path: Path) -> None:

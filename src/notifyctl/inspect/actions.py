@@ -28,7 +28,7 @@ def filtered(deliveries: Deliveries, matches: Callable[[Any], bool], *,
     """The rows with an event ``matches`` keeps (invalid rows never match), or None when
     ``cancelled`` said stop. Decoded with receivers of its own: it runs in a thread."""
     decoders = Decoders()
-    kept: array[int] = array("L")
+    kept: array[int] = array("I")
     for index in range(len(deliveries)):
         if index % PROGRESS_EVERY == 0:
             if cancelled():

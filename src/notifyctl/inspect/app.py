@@ -18,6 +18,7 @@ from typing import Any
 
 from rich.text import Text
 from textual.app import App, ComposeResult
+from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Input, Static
 from textual.worker import get_current_worker
@@ -28,7 +29,7 @@ from notifyctl.inspect.index import Deliveries
 from notifyctl.inspect.summary import Summaries
 
 SPARK_WIDTH = 32
-KEYS = "/ filter   enter detail   r resend   e export   esc close   q quit"
+KEYS = "/ filter   enter detail   tab pane   r resend   e export   esc close   q quit"
 
 Matcher = Callable[[Any], bool]
 
@@ -37,6 +38,15 @@ class InspectApp(App[int]):
     """Browse ``deliveries``; ``where`` is the expression to start filtered with."""
 
     TITLE = "notifyctl inspect"
+    # On the app, so they work from the detail pane too (tab moves there, arrows scroll it);
+    # the filter field keeps the letters typed into it (it handles them before bindings).
+    BINDINGS = [  # noqa: RUF012 - Textual's declaration style
+        Binding("slash", "filter", "filter"),
+        Binding("enter", "detail", "detail"),
+        Binding("r", "resend", "resend"),
+        Binding("e", "export", "export"),
+        Binding("q", "quit_inspect", "quit"),
+    ]
     CSS = """
     #header { height: 1; text-style: bold; background: $panel; }
     #table { height: 1fr; scrollbar-gutter: stable; }
@@ -196,7 +206,7 @@ class InspectApp(App[int]):
 
     def action_export(self) -> None:
         path = actions.export_path(self.first_input, self.export_folder)
-        rows = array("L", self._table.view)
+        rows = array("I", self._table.view)
         self.say(f"writing {len(rows):,} deliveries to {path} …")
         self.settled = False
         self.run_worker(lambda: self._export(rows, path), thread=True, group="export",

@@ -2,8 +2,8 @@
 capture of millions of deliveries costs no more to show than one screenful (a row is decoded
 when it is drawn, through ``summary.Summaries``' cache).
 
-It owns the cursor and the columns' layout; the keys that act on the selected delivery are the
-app's (``app.py``), bound here because this widget has the focus while browsing.
+It owns the cursor, the keys that move it and the columns' layout; the keys that act on the
+selected delivery are the app's (``app.py``).
 """
 
 from __future__ import annotations
@@ -88,11 +88,6 @@ class DeliveryTable(ScrollView, can_focus=True):
         Binding("pagedown,space", "page(1)", "page down", show=False),
         Binding("home,g", "edge(0)", "first", show=False),
         Binding("end,G", "edge(1)", "last", show=False),
-        Binding("slash", "app.filter", "filter"),
-        Binding("enter", "app.detail", "detail"),
-        Binding("r", "app.resend", "resend"),
-        Binding("e", "app.export", "export"),
-        Binding("q", "app.quit_inspect", "quit"),
     ]
 
     class Moved(Message):
