@@ -333,6 +333,32 @@ def test_blank_lines_keep_line_numbers_and_a_huge_line_is_refused(
         opened(capture)
 
 
+def test_rows_are_read_back_whole_from_several_threads_at_once(tmp_path: Path) -> None:
+    """The UI, a filter and an export read rows at the same time; a long line is read in
+    several pieces."""
+    import threading
+
+    big = json.loads(fixture_lines("generic/standard-webhooks")[0])
+    big["body"] = json.dumps({"type": "big", "data": "x" * 200_000})
+    capture = make_capture(tmp_path, extra=[json.dumps(big)])
+    deliveries = opened(capture)
+    expected = [deliveries.row(index) for index in range(len(deliveries))]
+    assert len(expected[-1].item.body) > 200_000  # type: ignore[union-attr]
+    wrong: list[int] = []
+
+    def read_all() -> None:
+        for _ in range(30):
+            wrong.extend(index for index in range(len(deliveries))
+                         if deliveries.row(index) != expected[index])
+
+    readers = [threading.Thread(target=read_all) for _ in range(4)]
+    for reader in readers:
+        reader.start()
+    for reader in readers:
+        reader.join()
+    assert wrong == []
+
+
 def test_arrays_and_bodies_are_read_as_replay_reads_them(tmp_path: Path) -> None:
     bodies = [json.loads(line)["body"] for line in fixture_lines("sigfox/uplinks")]
     array_file = tmp_path / "uplinks.json"

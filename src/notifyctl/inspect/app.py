@@ -27,6 +27,7 @@ from notifyctl.errors import NotifyctlError
 from notifyctl.inspect import actions, detail, rate, table
 from notifyctl.inspect.index import Deliveries
 from notifyctl.inspect.summary import Summaries
+from notifyctl.redaction import mask_query, redact
 
 SPARK_WIDTH = 32
 KEYS = "/ filter   enter detail   tab pane   r resend   e export   esc close   q quit"
@@ -188,7 +189,8 @@ class InspectApp(App[int]):
         if self.resend_to.target is None:
             self.say("r resends to --to URL: start inspect with --to http://HOST:PORT/PATH")
             return
-        self.say(f"{self.summaries.get(index).where}: sending to {self.resend_to.target} …")
+        self.say(f"{self.summaries.get(index).where}: sending to "
+                 f"{mask_query(self.resend_to.target)} …")
         self.settled = False
         self.run_worker(self._resend(index), group="resend", exit_on_error=False)
 
@@ -197,6 +199,8 @@ class InspectApp(App[int]):
             status, message = await actions.resend(self.deliveries, index, self.resend_to)
         except NotifyctlError as exc:
             self.say(f"r: {exc.message}")
+        except Exception as exc:  # the UI stays up whatever a platform's rules raise
+            self.say(f"r: failed: {type(exc).__name__}: {redact(str(exc))}")
         else:
             self.summaries.answered(index, status)
             self.say(message)
@@ -217,6 +221,8 @@ class InspectApp(App[int]):
             written, skipped = actions.export(self.deliveries, rows, path)
         except NotifyctlError as exc:
             self.call_from_thread(self.say, f"e: {exc.message}")
+        except OSError as exc:  # the disk filled up, say
+            self.call_from_thread(self.say, f"e: writing {path} failed: {exc.strerror}")
         else:
             left = f" ({skipped:,} invalid left out)" if skipped else ""
             self.call_from_thread(self.say, f"wrote {written:,} deliveries to {path}{left}")
@@ -248,10 +254,20 @@ class InspectApp(App[int]):
         def progress(done: int) -> None:
             self.call_from_thread(self._progress, f"filtering {done * 100 // total}%")
 
-        kept = actions.filtered(self.deliveries, compile_where(expression),
-                                cancelled=lambda: worker.is_cancelled, progress=progress)
+        try:
+            kept = actions.filtered(self.deliveries, compile_where(expression),
+                                    cancelled=lambda: worker.is_cancelled, progress=progress)
+        except Exception as exc:  # a row the file no longer holds, say: the UI stays up
+            self.call_from_thread(self._filter_failed, f"{type(exc).__name__}: {exc}")
+            return
         if kept is not None and not worker.is_cancelled:
             self.call_from_thread(self._filtered, expression, kept)
+
+    def _filter_failed(self, why: str) -> None:
+        self.busy = ""
+        self.say(f"filter failed: {redact(why)}")
+        self._draw_status()
+        self.settled = True
 
     def _progress(self, busy: str) -> None:
         self.busy = busy

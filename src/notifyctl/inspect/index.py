@@ -33,6 +33,7 @@ from notifyctl.events import (
 from notifyctl.replay.inputs import Source, format_of, item_of, read_inputs
 
 BLOCK = 4 << 20  # bytes read at a time by the scan
+READ = 64 << 10  # bytes read at a time for one row (most lines are far shorter)
 INVALID = 255  # the platform slot of a line that is not a delivery (--skip-invalid)
 LONG_LINE_HINT = f"set {MAX_LINE_ENV} to a larger number of bytes if the file is trusted"
 
@@ -99,7 +100,8 @@ class CaptureIndex:
         self.invalid = 0
         self._slot: dict[str, int] = {}
         self._limit = max_capture_line()
-        self._handle: IO[bytes] | None = None
+        self._fd: int | None = None
+        self.size = 0  # bytes scanned: the file as it was when it was opened
         self._scan(skip_invalid)
 
     def __len__(self) -> int:
@@ -111,7 +113,7 @@ class CaptureIndex:
         except OSError as exc:
             raise CaptureError(f"{self.name}: cannot open: {exc.strerror}") from exc
         with handle:
-            left = os.fstat(handle.fileno()).st_size  # as it was now: a writer may go on
+            left = self.size = os.fstat(handle.fileno()).st_size  # a writer may go on
             position, number = 0, 0
             for lines in self._blocks(handle, left):
                 if lines is None:
@@ -179,11 +181,22 @@ class CaptureIndex:
         return slot
 
     def raw(self, index: int) -> bytes | None:
-        """The row's capture line as stored (without its newline)."""
-        if self._handle is None:
-            self._handle = open(self.path, "rb")  # noqa: SIM115 - closed by close()
-        self._handle.seek(self.offsets[index])
-        return self._handle.readline(self._limit + 1).rstrip(b"\r\n")
+        """The row's capture line as stored (without its newline). Positional reads: the UI,
+        a filter and an export read rows from their own threads at once."""
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDONLY)
+        start = self.offsets[index]
+        end = min(self.size, start + self._limit + 1)  # what the scan read, no further
+        line = b""
+        while start + len(line) < end:
+            more = os.pread(self._fd, min(READ, end - start - len(line)), start + len(line))
+            if not more:
+                break
+            cut = more.find(b"\n")
+            if cut >= 0:
+                return (line + more[:cut]).rstrip(b"\r")
+            line += more
+        return line.rstrip(b"\r")
 
     def row(self, index: int) -> Row:
         where = f"{self.name}:{self.lines[index]}"
@@ -208,9 +221,9 @@ class CaptureIndex:
         return self.slots[index] == INVALID
 
     def close(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 class ItemList:
