@@ -132,7 +132,8 @@ class InspectApp(App[int]):
             return
         index = self._table.selected
         text = "no delivery in view" if index is None else detail.render(
-            self.summaries.get(index), self.summaries.row(index).item)
+            self.summaries.get(index), self.summaries.row(index).item,
+            self.summaries.events(index))
         self.detail_text = text
         self.query_one("#detail-text", Static).update(Text(text))
 

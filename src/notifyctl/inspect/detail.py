@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from typing import Any
 
 import msgspec
 
@@ -19,7 +20,7 @@ _encode = msgspec.json.Encoder().encode
 MAX_BODY = 64 * 1024  # characters of a body shown; the rest is said, not drawn
 
 
-def render(summary: Summary, item: Item | None) -> str:
+def render(summary: Summary, item: Item | None, events: list[Any]) -> str:
     """Plain text (no markup: captured bytes are shown, never interpreted)."""
     if summary.problem is not None or item is None:
         return f"{summary.where}\n\nnot a delivery: {summary.problem}"
@@ -28,8 +29,8 @@ def render(summary: Summary, item: Item | None) -> str:
     if item.method or item.path:
         lines.append(f"{item.method or '?'} {mask_query(item.path or '/')}")
     lines += [f"{name}: {value}" for name, value in mask_headers(item.headers or {}).items()]
-    lines += ["", f"events ({len(summary.events)})"]
-    lines += [redact(_encode(event).decode("utf-8", "replace")) for event in summary.events]
+    lines += ["", f"events ({len(events)})"]
+    lines += [redact(_encode(event).decode("utf-8", "replace")) for event in events]
     lines += ["", f"body ({len(item.body):,} bytes)", body_text(item.body)]
     return "\n".join(lines)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -20,7 +20,7 @@ from notifyctl.errors import NotifyctlError
 from notifyctl.inspect.index import Deliveries, Row
 
 Decoder = Callable[[Item], list[Any]]
-CACHED = 1024  # rows kept decoded: a few screens either way of the cursor
+CACHED = 512  # rows kept summarised: a few screens either way of the cursor
 
 
 class _Answered(msgspec.Struct):
@@ -45,7 +45,7 @@ class Summary:
     status: str
     size: int
     problem: str | None = None  # the row is not a delivery: why
-    events: list[Any] = field(default_factory=list)
+    events: int = 0
 
 
 class Decoders:
@@ -99,7 +99,7 @@ class Summaries:
                                      if getattr(e, "device", None)))
         status = self.answers.get(index) or _status(self._raw(index))
         return Summary(row.where, row.item.at or "", provider or "?", _joined(kinds),
-                       _joined(devices), status, len(row.item.body), events=events)
+                       _joined(devices), status, len(row.item.body), events=len(events))
 
     def _raw(self, index: int) -> bytes | None:
         part, local = self.deliveries.locate(index)
@@ -107,6 +107,14 @@ class Summaries:
 
     def row(self, index: int) -> Row:
         return self.deliveries.row(index)
+
+    def events(self, index: int) -> list[Any]:
+        """The row's events, decoded afresh: the cache keeps what the table shows, not the
+        events (a row may hold a 64 MB frame's worth)."""
+        row = self.deliveries.row(index)
+        if row.item is None:
+            return []
+        return self.decoders.events(self.deliveries.platform(index), row.item)
 
 
 def _joined(names: list[str]) -> str:
