@@ -228,6 +228,33 @@ def test_r_resends_through_the_rules_to_a_local_receiver(tmp_path: Path) -> None
     assert app.summaries.get(0).status == "sent 200"
 
 
+def test_r_follows_the_platforms_rules(tmp_path: Path) -> None:
+    """A Circle delivery goes signed (the rules add X-Logi-Verify), or not at all without a
+    key, as 'replay' would."""
+    capture = make_capture(tmp_path)
+    circle = 8  # the first Circle row (after 4 Pelion and 4 Sigfox ones)
+
+    def resend(how: actions.Resend) -> InspectApp:
+        app = InspectApp(opened(capture), resend=how)
+
+        async def scenario(pilot: Any) -> None:
+            await pilot.press(*["down"] * circle, "r")
+            await settled(pilot, app)
+
+        drive(app, scenario)
+        return app
+
+    with Recorder() as receiver:
+        unsigned = resend(actions.Resend(receiver.url + "/hook"))
+        signed = resend(actions.Resend(receiver.url + "/hook", sign_key="k" * 32))
+        got = receiver.wait(1)
+    assert unsigned.message_text.startswith("capture.jsonl:9: not sent: unsigned: "
+                                            "X-Logi-Verify is required")
+    assert unsigned.summaries.get(circle).status == "not sent"
+    assert len(got) == 1 and "X-Logi-Verify" in got[0].headers
+    assert "accepted (200" in signed.message_text
+
+
 def test_r_without_to_is_a_message_not_a_crash(tmp_path: Path) -> None:
     app = InspectApp(opened(make_capture(tmp_path)))
 

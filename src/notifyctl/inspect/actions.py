@@ -77,22 +77,19 @@ async def resend(deliveries: Deliveries, index: int, how: Resend) -> tuple[str, 
 
 
 def _answer(where: str, target: str, report: Any, said: list[str]) -> tuple[str, str]:
-    """``sent 200``-style status and ``FILE:LINE -> URL: accepted (200, 12 ms)``."""
+    """The status column (``sent 200``, ``not sent``) and the message line: ``FILE:LINE ->
+    URL: accepted (200, 12 ms)``, or the rules' or the engine's word on why not."""
     from notifyctl.redaction import mask_query
 
-    codes = ", ".join(str(code) for code in report.statuses) or "nothing sent"
-    latency = report.latency.max if report.latency.n else None
-    took = f", {latency:.0f} ms" if latency is not None else ""
-    if report.accepted:
-        verdict = "accepted"
-    elif report.refused:
-        verdict = "not sent"
-    else:
-        verdict = "not accepted"
+    if report.refused:
+        return "not sent", report.problems[-1] if report.problems else f"{where}: not sent"
+    codes = ", ".join(str(code) for code in report.statuses) or "no answer"
+    took = f", {report.latency.max:.0f} ms" if report.latency.n else ""
+    verdict = "accepted" if report.accepted else "not accepted"
     message = f"{where} → {mask_query(target)}: {verdict} ({codes}{took})"
-    extra = [*report.problems, *said]
-    if extra and not report.accepted:
-        message += f": {extra[-1]}"
+    why = [*report.problems, *([report.stopped] if report.stopped else []), *said]
+    if why and not report.accepted:
+        message += f": {why[-1]}"
     last = list(report.statuses)[-1] if report.statuses else "-"
     return f"sent {last}", message
 
