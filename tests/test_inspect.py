@@ -163,6 +163,22 @@ def test_slash_filters_with_the_where_language(tmp_path: Path) -> None:
     assert 'where .device == "1A2B3C"' in status(app)
 
 
+def test_an_empty_filter_shows_every_row_again(tmp_path: Path) -> None:
+    app = InspectApp(opened(make_capture(tmp_path)), where='.kind == "uplink"')
+    filtered: list[int] = []
+
+    async def scenario(pilot: Any) -> None:
+        filtered.append(len(shown(app)))
+        await pilot.press("slash")  # the field opens with the current expression
+        await pilot.press(*["backspace"] * len('.kind == "uplink"'), "enter")
+        await settled(pilot, app)
+
+    drive(app, scenario)
+    assert filtered == [4]
+    assert len(shown(app)) == 11 and app.where is None
+    assert app.status_text.startswith("11 deliveries\n")
+
+
 def test_a_bad_filter_is_a_message_and_keeps_the_rows(tmp_path: Path) -> None:
     app = InspectApp(opened(make_capture(tmp_path)))
 

@@ -71,7 +71,7 @@ def inspect_deliveries(
     from notifyctl.replay.inputs import Source, expand
     from notifyctl.secrets import from_env
 
-    compile_where(where)  # a bad expression is exit 2 before anything is read
+    matches = compile_where(where)  # a bad expression is exit 2 before anything is read
     _check_target(to)
     key = from_env("--sign-key-env", sign_key_env, allow_empty=False,
                    hint="it must hold the signing key (never pass a key on the command line)")
@@ -86,7 +86,8 @@ def inspect_deliveries(
                              skip_invalid=skip_invalid, provider=provider)
     from notifyctl.inspect.app import InspectApp
 
-    app = InspectApp(deliveries, where=where, resend=Resend(to, key, sign_key_env),
+    app = InspectApp(deliveries, where=where, matches=matches,
+                     resend=Resend(to, key, sign_key_env),
                      first_input=paths[0])
     try:
         code = app.run()

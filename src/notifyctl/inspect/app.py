@@ -61,8 +61,8 @@ class InspectApp(App[int]):
     """
 
     def __init__(self, deliveries: Deliveries, *, where: str | None = None,
-                 resend: actions.Resend | None = None, first_input: str = "capture.jsonl",
-                 export_folder: str | None = None) -> None:
+                 matches: Matcher | None = None, resend: actions.Resend | None = None,
+                 first_input: str = "capture.jsonl", export_folder: str | None = None) -> None:
         super().__init__()
         self.deliveries = deliveries
         self.summaries = Summaries(deliveries)
@@ -70,7 +70,9 @@ class InspectApp(App[int]):
         self.first_input = first_input
         self.export_folder = export_folder
         self.where: str | None = None
-        self.pending = where  # filtered once mounted
+        # Filtered once mounted: ``matches`` is ``where`` compiled (by the command, which
+        # checked it before anything was read), else compiled here.
+        self.pending = None if where is None else (where, matches or _compiled(where))
         self.timeline = "…"  # span and sparkline, drawn once worked out
         self.busy = ""  # "filtering 12%" while a filter runs
         self.settled = False  # no worker left: what a test waits for before it looks
@@ -94,7 +96,7 @@ class InspectApp(App[int]):
         self._draw_header()
         self._draw_status()
         if self.pending:
-            self._start_filter(self.pending)
+            self._start_filter(*self.pending)
         else:
             self._start_timeline(None)
 
@@ -150,20 +152,17 @@ class InspectApp(App[int]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         expression = event.value.strip()
-        if expression and not self._compiles(expression):
-            return  # the field stays open, the message says what is wrong
-        self._close_filter()
-        self._start_filter(expression or None)
-
-    def _compiles(self, expression: str) -> bool:
-        from notifyctl.where import compile_where
-
+        if not expression:
+            self._close_filter()
+            self._start_filter(None, None)
+            return
         try:
-            compile_where(expression)
-        except NotifyctlError as exc:
+            matches = _compiled(expression)
+        except NotifyctlError as exc:  # the field stays open, the message says what is wrong
             self.say(f"filter: {exc.message.removeprefix('--where ')}")
-            return False
-        return True
+            return
+        self._close_filter()
+        self._start_filter(expression, matches)
 
     def on_key(self, event: Any) -> None:
         if event.key != "escape":
@@ -234,21 +233,19 @@ class InspectApp(App[int]):
 
     # -- background work -----------------------------------------------------------------
 
-    def _start_filter(self, expression: str | None) -> None:
+    def _start_filter(self, expression: str | None, matches: Matcher | None) -> None:
         self.settled = False
-        if expression is None:
+        if expression is None or matches is None:
             self.where = None
             self._table.show(table.View(len(self.deliveries)))
             self._start_timeline(None)
             return
         self.busy = "filtering"
         self._draw_status()
-        self.run_worker(lambda: self._filter(expression), thread=True, group="filter",
-                        exclusive=True, exit_on_error=False)
+        self.run_worker(lambda: self._filter(expression, matches), thread=True,
+                        group="filter", exclusive=True, exit_on_error=False)
 
-    def _filter(self, expression: str) -> None:
-        from notifyctl.where import compile_where
-
+    def _filter(self, expression: str, matches: Matcher) -> None:
         worker = get_current_worker()
         total = max(1, len(self.deliveries))
 
@@ -256,7 +253,7 @@ class InspectApp(App[int]):
             self.call_from_thread(self._progress, f"filtering {done * 100 // total}%")
 
         try:
-            kept = actions.filtered(self.deliveries, compile_where(expression),
+            kept = actions.filtered(self.deliveries, matches,
                                     cancelled=lambda: worker.is_cancelled, progress=progress)
         except Exception as exc:  # a row the file no longer holds, say: the UI stays up
             self.call_from_thread(self._filter_failed, f"{type(exc).__name__}: {exc}")
@@ -298,3 +295,10 @@ class InspectApp(App[int]):
         self._draw_status()
         self._draw_detail()
         self.settled = True
+
+
+def _compiled(expression: str) -> Matcher:
+    """The ``--where`` predicate, compiled once per expression (a bad one: ``UsageError``)."""
+    from notifyctl.where import compile_where
+
+    return compile_where(expression)
