@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from notifyctl.cli.common import WhereOpt, compile_where
+from notifyctl.cli.common import compile_where
 
 NO_TERMINAL = ("inspect draws on a terminal (Textual draws on stderr, reads keys on stdin), and "
                "stdin, stdout or stderr is not one; without one use "
@@ -23,18 +23,30 @@ NO_TERMINAL = ("inspect draws on a terminal (Textual draws on stderr, reads keys
                "--where EXPR to select, --pick LINES to choose)")
 
 
+def _complete_provider(incomplete: str) -> list[str]:
+    from notifyctl import registry
+
+    return [name for name in registry.names("receiver") if name.startswith(incomplete)]
+
+
 def inspect_deliveries(
     files: Annotated[
         list[str],
-        typer.Argument(help="Capture files, bare JSON bodies, JSON arrays of bodies or HAR "
-                       "files (what replay reads); globs are expanded.", show_default=False),
+        typer.Argument(metavar="FILE...", help="Capture files, bare JSON bodies, JSON arrays "
+                       "of bodies or HAR files (what replay reads); globs are expanded.",
+                       show_default=False),
     ],
     to: Annotated[
         str | None,
         typer.Option("--to", help="Where 'r' resends the selected delivery, with its "
                      "platform's delivery rules.", show_default=False),
     ] = None,
-    where: WhereOpt = None,
+    where: Annotated[
+        str | None,
+        typer.Option("--where", help="Start with only the deliveries that hold an event for "
+                     "which this jq expression over the event line (as 'listen -o jsonl' "
+                     "prints it) is true ('/' changes it).", show_default=False),
+    ] = None,
     skip_invalid: Annotated[
         bool, typer.Option("--skip-invalid", help="Show malformed capture lines as invalid "
                            "rows instead of stopping (exit 2) at the first.")
@@ -45,7 +57,8 @@ def inspect_deliveries(
     provider: Annotated[
         str | None,
         typer.Option("--provider", help="Whose receiver and rules (default: each capture "
-                     "line's own; needed for bodies and HAR files).", show_default=False),
+                     "line's own; needed for bodies and HAR files).",
+                     autocompletion=_complete_provider, show_default=False),
     ] = None,
     sign_key_env: Annotated[
         str | None,
