@@ -13,6 +13,7 @@ import difflib
 import fcntl
 import io
 import json
+import math
 import os
 import pty
 import struct
@@ -126,6 +127,19 @@ def test_screen_of_a_120x40_terminal(tmp_path: Path) -> None:
     expected = (SNAPSHOTS / "inspect_120x40.txt").read_text("utf-8")
     assert got[0] == expected, "".join(difflib.unified_diff(
         expected.splitlines(True), got[0].splitlines(True), "expected", "got"))
+
+
+def test_timeline_spans_and_slices() -> None:
+    from notifyctl.inspect import rate
+
+    day = 1795424400.0  # 2026-11-23 09:00:00 UTC
+    times = [day, day + 1, day + 1.5, math.nan, day + 8]
+    assert rate.timeline(lambda: iter(times), 4) == (
+        "2026-11-23 09:00:00 → 09:00:08 UTC (8 s) · arrivals █  ▃ (at most 3 in 2 s)")
+    assert rate.timeline(lambda: iter([math.nan]), 4) == "no times"
+    assert rate.timeline(lambda: iter([day, day + 3 * 86400]), 2) == (
+        "2026-11-23 09:00:00 → 2026-11-26 09:00:00 UTC (3.0 d) · arrivals ██ (at most 1 in "
+        "36.0 h)")
 
 
 def test_table_lists_every_delivery_with_its_decoded_kind_and_device(tmp_path: Path) -> None:

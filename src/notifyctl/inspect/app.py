@@ -282,11 +282,7 @@ class InspectApp(App[int]):
                         exclusive=True, exit_on_error=False)
 
     def _timeline(self, kept: array[int] | None) -> None:
-        rows = kept  # None: every row
-        bounds = rate.span(self.deliveries.times(rows))
-        line = rate.describe(bounds)
-        if bounds is not None:
-            line += " " + rate.sparkline(self.deliveries.times(rows), bounds, SPARK_WIDTH)
+        line = rate.timeline(lambda: self.deliveries.times(kept), SPARK_WIDTH)
         if not get_current_worker().is_cancelled:
             self.call_from_thread(self._timeline_done, line)
 

@@ -7,7 +7,7 @@ Pure: times in, text out, so the same capture always draws the same line.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 BARS = "▁▂▃▄▅▆▇█"
@@ -22,9 +22,10 @@ def span(times: Iterable[float]) -> tuple[float, float] | None:
     return None if low == math.inf else (low, high)
 
 
-def sparkline(times: Iterable[float], bounds: tuple[float, float], width: int) -> str:
+def sparkline(times: Iterable[float], bounds: tuple[float, float], width: int
+              ) -> tuple[str, int]:
     """``width`` bars, each as high as the share of deliveries in its slice of ``bounds``
-    (an empty slice is a space)."""
+    (an empty slice is a space), and the most deliveries in one slice."""
     low, high = bounds
     counts = [0] * width
     scale = width / (high - low) if high > low else 0.0
@@ -33,9 +34,22 @@ def sparkline(times: Iterable[float], bounds: tuple[float, float], width: int) -
             counts[min(width - 1, int((moment - low) * scale))] += 1
     top = max(counts)
     if not top:
-        return " " * width
+        return " " * width, 0
     return "".join(BARS[min(len(BARS) - 1, (count * len(BARS) - 1) // top)] if count else " "
-                   for count in counts)
+                   for count in counts), top
+
+
+def timeline(times: Callable[[], Iterable[float]], width: int) -> str:
+    """The status bar's second line: the span, then the arrivals over it, with the scale
+    (``times`` is called twice: the span first, then the slices)."""
+    bounds = span(times())
+    if bounds is None:
+        return describe(None)
+    bars, top = sparkline(times(), bounds, width)
+    if bounds[1] <= bounds[0]:
+        return describe(bounds)  # one instant: no slices to draw
+    per = duration((bounds[1] - bounds[0]) / width)
+    return f"{describe(bounds)} · arrivals {bars} (at most {top:,} in {per})"
 
 
 def describe(bounds: tuple[float, float] | None) -> str:
