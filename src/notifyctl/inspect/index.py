@@ -100,9 +100,9 @@ class CaptureIndex:
         self.invalid = 0
         self._slot: dict[str, int] = {}
         self._limit = max_capture_line()
-        self._fd: int | None = None
         self.size = 0  # bytes scanned: the file as it was when it was opened
         self._scan(skip_invalid)
+        self._fd: int | None = os.open(self.path, os.O_RDONLY)  # rows are read back from it
 
     def __len__(self) -> int:
         return len(self.offsets)
@@ -184,7 +184,7 @@ class CaptureIndex:
         """The row's capture line as stored (without its newline). Positional reads: the UI,
         a filter and an export read rows from their own threads at once."""
         if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDONLY)
+            raise CaptureError(f"{self.name}: closed")
         start = self.offsets[index]
         end = min(self.size, start + self._limit + 1)  # what the scan read, no further
         line = b""
