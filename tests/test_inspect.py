@@ -345,6 +345,12 @@ def test_q_exits_0(tmp_path: Path) -> None:
     assert app.return_code == 0
 
 
+def test_ctrl_c_ends_it_as_interrupted_even_while_typing_a_filter(tmp_path: Path) -> None:
+    app = InspectApp(opened(make_capture(tmp_path)))
+    drive(app, lambda pilot: pilot.press("slash", "x", "ctrl+c"))
+    assert app.return_code == 130
+
+
 def test_skip_invalid_marks_the_bad_line(tmp_path: Path) -> None:
     capture = make_capture(tmp_path, extra=['{"v": 1, "provider": "sigfox"', "not json"])
     app = InspectApp(opened(capture, skip_invalid=True))
@@ -470,16 +476,18 @@ def test_a_bad_line_exits_2_naming_file_and_line(tmp_path: Path) -> None:
     assert f"{capture}:12: malformed JSON" in said and "Traceback" not in said
 
 
-def test_in_a_real_terminal_q_quits_with_0(tmp_path: Path) -> None:
-    """The command itself: it draws the capture on a terminal and ``q`` ends it."""
+@pytest.mark.parametrize(("key", "code"), [(b"q", 0), (b"\x03", 130)], ids=["q", "ctrl-c"])
+def test_in_a_real_terminal_q_quits_with_0(tmp_path: Path, key: bytes, code: int) -> None:
+    """The command itself: it draws the capture on a terminal; ``q`` ends it with 0, Ctrl-C
+    with 130 like every command."""
     term = Terminal("inspect", str(make_capture(tmp_path)))
     try:
         wait_for(lambda: b"11 deliveries" in term.shown(), what="the status bar to be drawn")
-        os.write(term.leader, b"q")
+        os.write(term.leader, key)
         wait_for(term.ended, what="inspect to end")
     finally:
         term.close()
-    assert term.proc.returncode == 0, term.shown()[-2000:]
+    assert term.proc.returncode == code, term.shown()[-2000:]
 
 
 def test_without_a_terminal_exit_2_says_what_to_use(tmp_path: Path, run: Any) -> None:

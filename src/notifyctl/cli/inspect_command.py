@@ -103,11 +103,11 @@ def inspect_deliveries(
                      resend=Resend(to, key, sign_key_env),
                      first_input=paths[0])
     try:
-        code = app.run()
+        app.run()
     finally:
         deliveries.close()
-    if code:
-        raise typer.Exit(code)
+    if app.return_code:  # 130 for Ctrl-C; 1 if Textual itself failed (it said why)
+        raise typer.Exit(app.return_code)
 
 
 def _check_target(url: str | None) -> None:

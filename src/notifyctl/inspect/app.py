@@ -47,6 +47,8 @@ class InspectApp(App[int]):
         Binding("r", "resend", "resend"),
         Binding("e", "export", "export"),
         Binding("q", "quit_inspect", "quit"),
+        # Ctrl-C ends it as it ends every other command (Textual's own asks for ctrl+q).
+        Binding("ctrl+c", "stop_inspect", "interrupt", priority=True, show=False),
     ]
     CSS = """
     #header { height: 1; text-style: bold; background: $panel; }
@@ -229,7 +231,12 @@ class InspectApp(App[int]):
         self.call_from_thread(setattr, self, "settled", True)
 
     def action_quit_inspect(self) -> None:
-        self.exit(0)
+        self.exit(0, return_code=0)
+
+    def action_stop_inspect(self) -> None:
+        from notifyctl.errors import ExitStatus
+
+        self.exit(int(ExitStatus.SIGINT), return_code=int(ExitStatus.SIGINT))
 
     # -- background work -----------------------------------------------------------------
 
