@@ -70,8 +70,8 @@ def inspect_deliveries(
     """Browse deliveries in a terminal UI: filter, detail, resend, export.
 
     Keys: / filter (jq, as --where), enter detail, r resend to --to, e write the rows in
-    view to a new capture next to the first file, esc close, q quit. Needs a terminal
-    (exit 2 without one).
+    view to a new capture next to the first file, tab detail pane, esc close, q quit
+    (Ctrl-C: exit 130). Needs a terminal (exit 2 without one).
 
     \b
     Examples:
