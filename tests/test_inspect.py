@@ -339,6 +339,20 @@ def test_keys_work_from_the_detail_pane(tmp_path: Path) -> None:
     assert app.return_code == 0
 
 
+def test_a_click_selects_the_row(tmp_path: Path) -> None:
+    deliveries = opened(make_capture(tmp_path))
+    app = InspectApp(deliveries)
+
+    async def scenario(pilot: Any) -> None:
+        await pilot.click("#table", offset=(10, 5))
+        await pilot.press("enter")
+        await settled(pilot, app)
+
+    drive(app, scenario)
+    assert app._table.selected == 5
+    assert app.detail_text.startswith("capture.jsonl:6  sigfox")
+
+
 def test_q_exits_0(tmp_path: Path) -> None:
     app = InspectApp(opened(make_capture(tmp_path)))
     drive(app, lambda pilot: pilot.press("q"))

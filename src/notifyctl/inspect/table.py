@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
+from textual.events import Click
 from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
@@ -157,6 +158,10 @@ class DeliveryTable(ScrollView, can_focus=True):
             self.scroll_to(y=position - height + 1, animate=False)
         self.refresh()
         self.post_message(self.Moved())
+
+    def on_click(self, event: Click) -> None:
+        """A click puts the cursor on the row clicked (the keyboard does the rest)."""
+        self._go(int(self.scroll_offset.y) + event.y)
 
     def on_resize(self) -> None:
         self.post_message(self.Resized())
