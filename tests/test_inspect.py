@@ -436,6 +436,22 @@ def test_rows_are_read_back_whole_from_several_threads_at_once(tmp_path: Path) -
     assert wrong == []
 
 
+def test_a_capture_cut_short_after_it_was_opened_shows_invalid_rows(tmp_path: Path) -> None:
+    capture = make_capture(tmp_path)
+    app = InspectApp(opened(capture))
+    capture.write_bytes(b"")  # truncated: what was indexed is no longer there
+    texts: list[str] = []
+
+    async def scenario(pilot: Any) -> None:
+        texts.append(screen_text(app))
+        await pilot.press("enter")
+        await settled(pilot, app)
+
+    drive(app, scenario)
+    assert texts[0].count("INVALID") == 11
+    assert "not a delivery: capture.jsonl:1: malformed JSON" in app.detail_text
+
+
 def test_arrays_and_bodies_are_read_as_replay_reads_them(tmp_path: Path) -> None:
     bodies = [json.loads(line)["body"] for line in fixture_lines("sigfox/uplinks")]
     array_file = tmp_path / "uplinks.json"

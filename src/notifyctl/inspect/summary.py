@@ -88,7 +88,11 @@ class Summaries:
 
     def _summary(self, index: int) -> Summary:
         deliveries = self.deliveries
-        row = deliveries.row(index)
+        try:
+            row = deliveries.row(index)
+        except OSError as exc:  # the file went away or shrank under us: say so in the row
+            return Summary(f"row {index + 1}", "", "", "invalid", "", "INVALID", 0,
+                           problem=f"cannot read it again: {exc.strerror}")
         if row.item is None:
             return Summary(row.where, "", "", "invalid", "", "INVALID", 0,
                            problem=row.problem or "not a delivery")
