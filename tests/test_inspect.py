@@ -463,6 +463,19 @@ def test_arrays_and_bodies_are_read_as_replay_reads_them(tmp_path: Path) -> None
     assert app.summaries.get(0).kind == "uplink"
 
 
+def test_several_files_are_one_table(tmp_path: Path) -> None:
+    capture = make_capture(tmp_path)
+    bodies = [json.loads(line)["body"] for line in fixture_lines("sigfox/uplinks")]
+    array_file = tmp_path / "uplinks.json"
+    array_file.write_text("[" + ",\n".join(bodies) + "]", "utf-8")  # one a line
+    deliveries = open_inputs([Source(str(capture), "capture.jsonl"),
+                              Source(str(array_file), "uplinks.json")])
+    assert len(deliveries) == 15
+    assert [deliveries.row(i).where for i in (10, 11, 14)] == [
+        "capture.jsonl:11", "uplinks.json:1", "uplinks.json:4"]
+    assert deliveries.platform(10) == "circle" and deliveries.platform(11) is None
+
+
 class Terminal:
     """The real CLI on a pseudo-terminal (stdin, stdout and stderr, where Textual draws),
     120x40; ``shown`` is everything written to it so far."""
