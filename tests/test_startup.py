@@ -14,7 +14,7 @@ import pytest
 from conftest import subprocess_env
 
 HEAVY = ("httpx", "websockets", "keyring", "yaml", "aiohttp", "msgspec", "starlette", "uvicorn",
-         "prometheus_client")
+         "prometheus_client", "textual")
 
 
 def imported_modules(args: list[str], **env: str) -> set[str]:

@@ -42,6 +42,7 @@ COMMANDS = {
     "list": "notifyctl.cli.channels:list_channels",
     "listen": "notifyctl.cli.listen:listen",
     "replay": "notifyctl.cli.replay:replay",
+    "inspect": "notifyctl.cli.inspect_command:inspect_deliveries",
     "sandbox": "notifyctl.cli.sandbox:sandbox",
     "trigger": "notifyctl.cli.trigger:trigger",
     "profile": "notifyctl.cli.profile:app",

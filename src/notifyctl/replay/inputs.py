@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 from notifyctl.contract.deliver import InputStats, Item
 from notifyctl.errors import UsageError
-from notifyctl.events import CaptureError, capture_lines, parse_capture_line
+from notifyctl.events import CaptureError, Delivery, capture_lines, parse_capture_line
 
 FORMATS = ("auto", "capture", "body", "array", "har")
 _CHUNK = 1 << 20
@@ -194,8 +194,20 @@ def _capture(source: _Input, skip_invalid: bool, stats: InputStats) -> Iterator[
                     raise
                 stats.skip(exc.message)
                 continue
-            yield Item(f"{name}:{number}", d.body_bytes(), d.method, d.path, d.headers, d.at,
-                       d.provider)
+            yield item_of(d, f"{name}:{number}")
+
+
+def item_of(delivery: Delivery, where: str) -> Item:
+    """A captured delivery as the rules take it (``where``: its ``FILE:LINE``)."""
+    d = delivery
+    return Item(where, d.body_bytes(), d.method, d.path, d.headers, d.at, d.provider)
+
+
+def format_of(source: Source, fmt: str = "auto") -> str:
+    """How ``read_inputs`` reads ``source``: ``fmt`` itself, or the format detected."""
+    if fmt not in FORMATS:
+        raise UsageError(f"--input-format {fmt!r} is not one of {', '.join(FORMATS)}")
+    return detect(_Input(source.path, source.name, None)) if fmt == "auto" else fmt
 
 
 def _being_written(handle: IO[bytes]) -> bool:
