@@ -285,6 +285,32 @@ def test_r_follows_the_platforms_rules(tmp_path: Path) -> None:
     assert "accepted (200" in signed.message_text
 
 
+def test_r_signs_with_the_key_the_platform_stores_when_no_sign_key_env(tmp_path: Path) -> None:
+    """Without --sign-key-env, 'r' asks for the key the row's platform keeps in the profile's
+    keyring (as 'replay' does): the CLI passes that look-up as ``stored_key``."""
+    capture = make_capture(tmp_path)
+    circle = 8
+    asked: list[str] = []
+
+    def stored(platform: str) -> str | None:
+        asked.append(platform)
+        return "k" * 32 if platform == "circle" else None
+
+    with Recorder() as receiver:
+        app = InspectApp(opened(capture),
+                         resend=actions.Resend(receiver.url + "/hook", stored_key=stored))
+
+        async def scenario(pilot: Any) -> None:
+            await pilot.press(*["down"] * circle, "r")
+            await settled(pilot, app)
+
+        drive(app, scenario)
+        got = receiver.wait(1)
+    assert asked == ["circle"]
+    assert len(got) == 1 and "X-Logi-Verify" in got[0].headers
+    assert "accepted (200" in app.message_text
+
+
 def test_r_without_to_is_a_message_not_a_crash(tmp_path: Path) -> None:
     app = InspectApp(opened(make_capture(tmp_path)))
 

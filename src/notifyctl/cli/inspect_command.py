@@ -63,7 +63,8 @@ def inspect_deliveries(
     sign_key_env: Annotated[
         str | None,
         typer.Option("--sign-key-env", metavar="VAR", help="Environment variable holding the "
-                     "key 'r' signs with, where the platform signs its deliveries.",
+                     "key 'r' signs with, where the platform signs its deliveries (default: the "
+                     "key the platform stores for the profile, where it has one).",
                      show_default=False),
     ] = None,
 ) -> None:
@@ -100,7 +101,7 @@ def inspect_deliveries(
     from notifyctl.inspect.app import InspectApp
 
     app = InspectApp(deliveries, where=where, matches=matches,
-                     resend=Resend(to, key, sign_key_env),
+                     resend=Resend(to, key, sign_key_env, stored_key=_stored_key),
                      first_input=paths[0])
     try:
         app.run()
@@ -127,3 +128,11 @@ def _check_provider(name: str) -> None:
     from notifyctl import registry
 
     registry.get(name, "receiver")
+
+
+def _stored_key(platform: str) -> str | None:
+    """The signing key ``platform`` keeps in the active profile's keyring (None without one)."""
+    from notifyctl import registry
+    from notifyctl.cli.common import stored_signing_secret
+
+    return stored_signing_secret(registry.get(platform))

@@ -30,7 +30,6 @@ from notifyctl.cli.platform_options import PlatformValues
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
-    from notifyctl.contract import Platform
     from notifyctl.contract.deliver import InputStats, Item
     from notifyctl.errors import Interrupted
     from notifyctl.replay.report import Report
@@ -253,24 +252,6 @@ def _compile_patch(expression: str | None) -> Any:
     return Patch.compile(expression)
 
 
-def _stored_key(platform: Platform) -> str | None:
-    """Without --sign-key-env: the signing secret the platform keeps in the active profile's
-    keyring entry (a key 'register' generated), or None (no such secret, no profile, no entry,
-    or no usable keyring)."""
-    if platform.signing_secret is None:
-        return None
-    from notifyctl import secrets
-    from notifyctl.cli.common import active_profile, load_config
-
-    profile = active_profile(load_config())
-    if profile is None:
-        return None
-    try:
-        return secrets.lookup(profile, platform.signing_secret).value
-    except secrets.KeyringUnavailable:
-        return None
-
-
 NO_PLATFORM = "none"  # the report's provider when nothing was captured and none was named
 
 
@@ -426,6 +407,7 @@ def _dry_run(rules: Any, items: Iterable[Item]) -> int:
 def _rules(args: dict[str, Any], name: str, stats: InputStats) -> Any:
     """Platform ``name``'s rules, configured from the options."""
     from notifyctl import output, registry
+    from notifyctl.cli.common import stored_signing_secret
     from notifyctl.contract.deliver import RuleOptions
     from notifyctl.headers import from_options
     from notifyctl.replay import engine
@@ -436,7 +418,7 @@ def _rules(args: dict[str, Any], name: str, stats: InputStats) -> Any:
                          hint="it must hold the signing key (never pass a key on the command line)")
     platform = registry.get(name, "rules")
     options = RuleOptions(
-        target=args["to"], headers=headers, sign_key=sign_key or _stored_key(platform),
+        target=args["to"], headers=headers, sign_key=sign_key or stored_signing_secret(platform),
         sign_key_env=args["sign_key_env"], max_attempts=args["max_attempts"],
         retry_base=args["retry_base"], timeout=args["timeout"],
         skip_invalid=args["skip_invalid"], stats=stats,

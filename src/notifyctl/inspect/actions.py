@@ -46,11 +46,18 @@ def filtered(deliveries: Deliveries, matches: Callable[[Any], bool], *,
 
 @dataclass(frozen=True, slots=True)
 class Resend:
-    """Where ``r`` sends, and with which key (both from the command line)."""
+    """Where ``r`` sends, and with which key: ``--sign-key-env``'s, else ``stored_key(platform)``
+    (the key the platform keeps in the profile's keyring, as ``replay`` finds it)."""
 
     target: str | None
     sign_key: str | None = None
     sign_key_env: str | None = None
+    stored_key: Callable[[str], str | None] | None = None
+
+    def key_for(self, platform: str) -> str | None:
+        if self.sign_key is not None or self.stored_key is None:
+            return self.sign_key
+        return self.stored_key(platform)
 
 
 async def resend(deliveries: Deliveries, index: int, how: Resend) -> tuple[str, str]:
@@ -70,7 +77,7 @@ async def resend(deliveries: Deliveries, index: int, how: Resend) -> tuple[str, 
         raise UsageError(f"{row.where}: which platform's rules? start inspect with --provider")
     said: list[str] = []
     rules = engine.load_rules(provider, RuleOptions(
-        target=how.target, sign_key=how.sign_key, sign_key_env=how.sign_key_env,
+        target=how.target, sign_key=how.key_for(provider), sign_key_env=how.sign_key_env,
         notify=said.append))
     report = await engine.replay([row.item], how.target, rules)
     return _answer(row.where, how.target, report, said)

@@ -53,7 +53,9 @@ class Latency:
         """(from ms, to ms, count) over ``rows`` log-spaced ranges between min and max."""
         if not self.n:
             return []
-        low, high = self.min, max(self.max, self.min * 1.001)
+        if self.max <= self.min * 1.001:  # one latency (a single delivery): one row, not eight
+            return [(self.min, self.max, self.n)]
+        low, high = self.min, self.max
         edges = [low * (high / low) ** (i / rows) for i in range(rows + 1)]
         out = [0] * rows
         for index, count in enumerate(self.counts):
