@@ -58,6 +58,10 @@ def main() -> None:
         hello = Path(tmp) / "hello.py"
         hello.write_text(HELLO)
         env = dict(os.environ, XDG_CONFIG_HOME=tmp)
+        # Measured as installed: pip writes bytecode for the libraries, and an editable checkout
+        # gets it on the first (warm-up) run. With PYTHONDONTWRITEBYTECODE set (as on some
+        # shared machines) every run would compile notifyctl's sources again (~16 ms for TAB).
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         complete_env = dict(env, _NOTIFYCTL_COMPLETE="complete_bash",
                             COMP_WORDS="notifyctl profile add x --provider ", COMP_CWORD="5")
         cases = [
