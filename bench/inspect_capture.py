@@ -1,7 +1,7 @@
 """``notifyctl inspect`` on a ~1 GB capture: how long it takes to open and how much memory it
 holds, beside plain line counts of the same file in the same run.
 
-    .venv/bin/python bench/inspect.py [--mb 1024]
+    .venv/bin/python bench/inspect_capture.py [--mb 1024]
 
 1. writes a capture of ``--mb`` MB in a temporary folder, every platform's fixtures repeated;
 2. baselines, each in its own process: ``wc -l`` and a plain Python ``for line in file`` count
