@@ -261,7 +261,9 @@ def _sandboxed(stream: Callable[[StreamContext], Opener], context: StreamContext
         from notifyctl import output
         from notifyctl.sandbox import Sandbox
 
-        box = Sandbox(host="127.0.0.1", port=0, rate=rate, devices=devices)
+        # Only the tailed platform's emulator: the others would share the loop for nothing.
+        box = Sandbox(host="127.0.0.1", port=0, rate=rate, devices=devices,
+                      providers=[platform.name])
         url = await box.start()
         output.current().info(f"sandbox at {url} ({devices} devices, {rate:g} events/s)")
         try:

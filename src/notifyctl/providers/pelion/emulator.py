@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import web  # noqa: TID253 - runs only inside `notifyctl sandbox`
 
-from notifyctl.contract.emulate import SandboxContext
+from notifyctl.contract.emulate import GENERATOR_BACKLOG, SandboxContext
 from notifyctl.providers.pelion.emulator_delivery import (
     GONE,
     BadRequest,
@@ -139,11 +139,20 @@ class PelionEmulator:
             state.queue.push(queued_from(entry.section, entry.item) for entry in entries)
         return {"queued": len(entries), "keys": len(targets)}
 
-    def generate(self, count: int) -> None:
-        """``count`` synthetic events into every channel's queue, registrations first."""
+    def generate(self, count: int) -> int:
+        """Up to ``count`` synthetic events into every channel's queue, registrations first;
+        returns how many. A channel whose socket is being read takes only what keeps its
+        queue under ``GENERATOR_BACKLOG``; when every channel is such a reader, the generator
+        makes no more than the roomiest can take (the frames it sends hold up to
+        ``max_chunk_size`` items, so a fast reader gets full frames). A channel nobody reads
+        (disconnected, stalled, callbacks) queues all of it, dropping the oldest as the
+        service does."""
         targets = [state for state in self.keys.values() if state.channel]
         if not targets or not self.devices.devices:
-            return
+            return 0
+        count = min(count, max(_room(state, count) for state in targets))
+        if count <= 0:
+            return 0
         batches: dict[str, list[Queued]] = {state.key: [] for state in targets}
         for _ in range(count):
             section, item, device = self.devices.next()
@@ -160,6 +169,7 @@ class PelionEmulator:
                 out.append(Queued(section, item, device.ep, device.original_ep))
         for state in targets:
             state.queue.push(batches[state.key])
+        return count
 
     async def fault(self, fault: dict[str, Any]) -> int:
         """Apply a socket fault (close with a code, drop, stall); returns sockets affected."""
@@ -385,6 +395,15 @@ class PelionEmulator:
                 # abnormal loss (1006, no close frame) keeps both for the next connection.
                 await self._drop_channel(state)
         return ws
+
+
+def _room(state: KeyState, wanted: int) -> int:
+    """How many generated events ``state``'s channel takes now: a live reader (a socket that
+    is being written) up to its backlog, anyone else all ``wanted``."""
+    sock = state.socket
+    if sock is None or sock.stalled or sock.retiring:
+        return wanted
+    return max(0, GENERATOR_BACKLOG - len(state.queue))
 
 
 def _http_error(status: int, message: str) -> web.HTTPException:
