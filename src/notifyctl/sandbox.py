@@ -46,7 +46,7 @@ from notifyctl.replay.report import Report
 
 GENERATOR_TICK = 0.05  # seconds between generator bursts at high rates
 GENERATOR_SLICE = 2_000  # events per emulator call: a few ms of the loop at most
-GENERATOR_CATCH_UP = 0.5  # seconds' worth of events a late tick may make up, no more
+GENERATOR_CATCH_UP = 0.1  # seconds' worth of events a late tick may make up (two ticks)
 RATE_WINDOW = 2.0  # seconds the achieved rate is averaged over
 # Connections the emulators' deliveries share: ThingSpace alone runs 64 at once, and a wait for
 # a pooled connection would eat into a delivery's own timeout.

@@ -86,7 +86,9 @@ def tail(
     ] = False,
     rate: Annotated[
         float | None,
-        typer.Option("--rate", help="--sandbox: synthetic events per second (default 20).",
+        typer.Option("--rate", help="--sandbox: synthetic events per second at most (default"
+                     " 20). A ceiling: when the machine or the reader cannot keep up, tail"
+                     " gets events as fast as it reads them, in full frames, none dropped.",
                      show_default=False),
     ] = None,
     devices: Annotated[

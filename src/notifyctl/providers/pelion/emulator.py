@@ -141,21 +141,18 @@ class PelionEmulator:
 
     def generate(self, count: int) -> int:
         """Up to ``count`` synthetic events into every channel's queue, registrations first;
-        returns how many. A channel whose socket is being read takes only what keeps its
-        queue under ``GENERATOR_BACKLOG``; when every channel is such a reader, the generator
-        makes no more than the roomiest can take (the frames it sends hold up to
-        ``max_chunk_size`` items, so a fast reader gets full frames). A channel nobody reads
-        (disconnected, stalled, callbacks) queues all of it, dropping the oldest as the
-        service does."""
+        returns how many. Generated events fill a channel's queue only up to
+        ``GENERATOR_BACKLOG`` (injected ones up to ``queue_limit``), and the generator makes
+        no more than the roomiest channel takes: a reader that keeps up gets full frames of
+        ``max_chunk_size``, and nothing is made only to be dropped."""
         targets = [state for state in self.keys.values() if state.channel]
         if not targets or not self.devices.devices:
             return 0
-        count = min(count, max(_room(state, count) for state in targets))
+        count = min(count, max(_room(state) for state in targets))
         if count <= 0:
             return 0
         batches: dict[str, list[Queued]] = {state.key: [] for state in targets}
-        for _ in range(count):
-            section, item, device = self.devices.next()
+        for section, item, device in self.devices.batch(count):
             for state in targets:
                 out = batches[state.key]
                 if section in GONE:
@@ -397,12 +394,8 @@ class PelionEmulator:
         return ws
 
 
-def _room(state: KeyState, wanted: int) -> int:
-    """How many generated events ``state``'s channel takes now: a live reader (a socket that
-    is being written) up to its backlog, anyone else all ``wanted``."""
-    sock = state.socket
-    if sock is None or sock.stalled or sock.retiring:
-        return wanted
+def _room(state: KeyState) -> int:
+    """How many generated events ``state``'s channel takes now."""
     return max(0, GENERATOR_BACKLOG - len(state.queue))
 
 
