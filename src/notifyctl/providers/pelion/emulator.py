@@ -36,7 +36,7 @@ from notifyctl.providers.pelion.emulator_delivery import (
     verify_callback,
 )
 from notifyctl.providers.pelion.emulator_socket import ChannelSocket, key_from_upgrade
-from notifyctl.providers.pelion.synthetic import SyntheticDevices
+from notifyctl.providers.pelion.synthetic import Device, SyntheticDevices
 
 BASE = "/v2/notification"
 OTHER_CHANNEL = (
@@ -151,22 +151,28 @@ class PelionEmulator:
         count = min(count, max(_room(state) for state in targets))
         if count <= 0:
             return 0
-        batches: dict[str, list[Queued]] = {state.key: [] for state in targets}
-        for section, item, device in self.devices.batch(count):
-            for state in targets:
-                out = batches[state.key]
-                if section in GONE:
-                    if device.ep not in state.known:
-                        continue
-                    state.known.discard(device.ep)
-                elif device.ep not in state.known:
-                    state.known.add(device.ep)
-                    reg = self.devices.registration(device)
-                    out.append(Queued("registrations", reg, device.ep, device.original_ep))
-                out.append(Queued(section, item, device.ep, device.original_ep))
+        events = self.devices.batch(count)
         for state in targets:
-            state.queue.push(batches[state.key])
+            state.queue.push(self._queued_for(state, events))
         return count
+
+    def _queued_for(self, state: KeyState, events: list[tuple[str, Any, Device]]
+                    ) -> list[Queued]:
+        """``events`` as one channel queues them: a device's registration before its first
+        event there, a de-registration only of a device the channel knows."""
+        known, out = state.known, []
+        for section, item, device in events:
+            ep = device.ep
+            if section in GONE:
+                if ep not in known:
+                    continue
+                known.discard(ep)
+            elif ep not in known:
+                known.add(ep)
+                out.append(Queued("registrations", self.devices.registration(device), ep,
+                                  device.original_ep))
+            out.append(Queued(section, item, ep, device.original_ep))
+        return out
 
     async def fault(self, fault: dict[str, Any]) -> int:
         """Apply a socket fault (close with a code, drop, stall); returns sockets affected."""
