@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 from sandbox import SandboxThread
 from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
@@ -26,6 +27,17 @@ def test_tail_sandbox_at_a_rate_beyond_the_machine_delivers_every_line(run: Any)
     assert len(lines) == 50_000
     assert all(json.loads(line)["provider"] for line in (lines[0], lines[-1]))
     assert "gave up" not in result.stderr and "reconnects 0" in result.stderr
+
+
+@pytest.mark.parametrize("platform", [["--provider", "circle"],
+                                      ["--provider", "iottly", "--device", "dev_01"]])
+def test_one_event_per_message_platforms_keep_up_too(run: Any, platform: list[str]) -> None:
+    # Their generators once spawned a task per event: the reader got nothing at all.
+    result = run("tail", "--sandbox", *platform, "--rate", "200000", "--count", "20000",
+                 "-o", "jsonl", timeout=100)
+    assert result.exit_code == 0, result.stderr[-2000:]
+    assert len(result.stdout.splitlines()) == 20_000
+    assert "Traceback" not in result.stderr and "reconnects 0" in result.stderr
 
 
 def test_a_reader_slower_than_the_rate_is_fed_not_flooded() -> None:

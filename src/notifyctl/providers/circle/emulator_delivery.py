@@ -13,6 +13,7 @@ followed).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections.abc import Mapping
 from typing import Any
@@ -91,7 +92,9 @@ class CircleSandbox(CircleEmulator):
         left = len(burst)
         try:
             for event_data in burst:
-                await self.publish("activity_created", event_data)
+                # A socket lost mid-burst must not end it: the others still get the rest.
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    await self.publish("activity_created", event_data)
                 self._notify("activity_created", event_data)
                 left -= 1
                 self._backlog -= 1
