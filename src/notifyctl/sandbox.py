@@ -257,9 +257,9 @@ class Sandbox:
 
     async def _generate(self, rate: float) -> None:
         """Events at ``rate`` per second at most. Time the generator could not have (a busy
-        loop, a slow machine, readers that are behind) is not made up later beyond half a
-        second's worth: the rate is a ceiling, and a catch-up burst would hold the event loop
-        that the sockets and, under ``tail --sandbox``, the reader itself need."""
+        loop, a slow machine, readers that are behind) is not made up later beyond
+        ``GENERATOR_CATCH_UP``: the rate is a ceiling, and a catch-up burst would hold the
+        event loop that the sockets and, under ``tail --sandbox``, the reader itself need."""
         loop = asyncio.get_running_loop()
         tick = min(GENERATOR_TICK * 2, max(GENERATOR_TICK / 10, 1.0 / rate))
         last, owed = loop.time(), 0.0
