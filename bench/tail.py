@@ -21,7 +21,16 @@ accounting (``Accounting.for_platform`` patched to None in the child), as shippe
 ``--metrics 127.0.0.1:0`` (served; nothing scrapes it, as between two Prometheus scrapes):
 the accounting and metrics must cost at most 10%.
 
-Run: ``.venv/bin/python bench/tail.py [--events 1000000] [--frame 10000] [--runs 1]``
+``--sandbox`` measures the sandbox's synthetic generator instead, in the same run: ``tail -o
+jsonl`` against this benchmark's own server (the ceiling: frames made before the clock starts),
+``tail --sandbox --rate R`` (generator, emulator and reader share one process and one core),
+and ``notifyctl sandbox --rate R`` as its own process with ``tail`` against it (plus the
+highest ``achieved_rate`` its ``/_sandbox/state`` showed meanwhile). Sandbox rates come from
+tail's summary line (events over the run, sandbox start-up included); each is printed as a
+ratio to the own server's rate.
+
+Run: ``.venv/bin/python bench/tail.py [--events 1000000] [--frame 10000] [--runs 1]
+[--sandbox [--rate 1000000]]``
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ import fcntl
 import json
 import os
 import pty
+import re
 import struct
 import subprocess
 import sys
@@ -150,6 +160,90 @@ def accounting_cases(tail: list[str], url: str, events: int) -> list[tuple[str, 
         ("tail -o jsonl (accounting)", [*tail, *common], False),
         ("tail -o jsonl --metrics", [*tail, *common, "--metrics", "127.0.0.1:0"], False),
     ]
+
+
+# -- the sandbox's generator (--sandbox) ------------------------------------------------------
+SUMMARY = re.compile(r"tail: ([\d,]+) events in ([\d.]+) s")
+
+
+def summary_rate(label: str, err: str) -> float:
+    found = SUMMARY.search(err)
+    if found is None:
+        raise RuntimeError(f"{label}: no summary line\n{err}")
+    return int(found[1].replace(",", "")) / float(found[2])
+
+
+def tail_sandbox(tail: list[str], env: dict[str, str], events: int, rate: float) -> float:
+    args = [*tail[:4], "--sandbox", "--rate", f"{rate:g}", "-o", "jsonl", "--count", str(events)]
+    with open(os.devnull, "wb") as devnull:
+        code, _, err = run_child(args, devnull.fileno(), env, timeout=300)
+    if code != 0:
+        raise RuntimeError(f"tail --sandbox: exit {code}\n{err}")
+    return summary_rate("tail --sandbox", err)
+
+
+def sandbox_process(tail: list[str], env: dict[str, str], events: int,
+                    rate: float) -> tuple[float, float]:
+    """``notifyctl sandbox`` in its own process, ``tail`` against it: (tail's rate, the
+    highest achieved_rate the sandbox reported while it ran)."""
+    import httpx
+
+    box = subprocess.Popen([sys.executable, "-m", "notifyctl", "sandbox", "--rate", f"{rate:g}",
+                            "--api-key", API_KEY], stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert box.stderr is not None
+        url = ""
+        while not url:
+            line = box.stderr.readline()
+            if not line:
+                raise RuntimeError("notifyctl sandbox exited before announcing its URL")
+            found = re.search(r"--api-url (http://[\d.:]+)", line)
+            url = found[1] if found else ""
+        threading.Thread(target=box.stderr.read, daemon=True).start()  # keep the pipe open
+        peak = [0.0]
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.wait(0.5):
+                state = httpx.get(url + "/_sandbox/state", timeout=10).json()
+                peak[0] = max(peak[0], state["sandbox"]["achieved_rate"])
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        with open(os.devnull, "wb") as devnull:
+            code, _, err = run_child([*tail, url, "-o", "jsonl", "--count", str(events)],
+                                     devnull.fileno(), env, timeout=300)
+        done.set()
+        watcher.join(15)
+        if code != 0:
+            raise RuntimeError(f"tail against notifyctl sandbox: exit {code}\n{err}")
+        return summary_rate("tail against notifyctl sandbox", err), peak[0]
+    finally:
+        box.terminate()
+        box.wait(15)
+
+
+def sandbox_bench(server: Server, tail: list[str], env: dict[str, str], events: int,
+                  rate: float, runs: int) -> None:
+    own: list[float] = []
+    embedded: list[float] = []
+    separate: list[tuple[float, float]] = []
+    for run in range(runs):
+        own.append(measure(server, "own server", [*tail, server.url, "-o", "jsonl", "--count",
+                                                  str(events)], env, False, events)
+                   ["events_per_s"])
+        embedded.append(tail_sandbox(tail, env, events, rate))
+        separate.append(sandbox_process(tail, env, events, rate))
+        print(f"  run {run}: own server {own[-1]:,.0f} ev/s; tail --sandbox {embedded[-1]:,.0f}"
+              f" ev/s; notifyctl sandbox + tail {separate[-1][0]:,.0f} ev/s (achieved_rate"
+              f" up to {separate[-1][1]:,.0f})", flush=True)
+    base = max(own)
+    best_embedded = max(embedded)
+    best_separate, achieved = max(separate)
+    print(f"\nsandbox --rate {rate:g}, {events:,} events: tail --sandbox {best_embedded:,.0f} ev/s"
+          f" = {best_embedded / base:.2f}x the own server ({base:,.0f} ev/s);"
+          f" notifyctl sandbox + tail {best_separate:,.0f} ev/s = {best_separate / base:.2f}x"
+          f" (achieved_rate up to {achieved:,.0f} = {achieved / base:.2f}x)")
 
 
 # -- the driver ----------------------------------------------------------------------------
@@ -273,6 +367,11 @@ def main() -> int:
                         help="compare -o jsonl without accounting, with it, and with --metrics")
     parser.add_argument("--without-accounting", nargs=argparse.REMAINDER,
                         help=argparse.SUPPRESS)
+    parser.add_argument("--sandbox", action="store_true",
+                        help="the sandbox's generator (tail --sandbox, notifyctl sandbox) as"
+                             " a ratio to this benchmark's own server")
+    parser.add_argument("--rate", type=float, default=1_000_000,
+                        help="--sandbox: the generator's --rate (a ceiling)")
     parser.add_argument("--verify", action="store_true",
                         help="first run -o jsonl into a file and check every event came once")
     options = parser.parse_args()
@@ -296,6 +395,12 @@ def main() -> int:
     print(f"{events:,} events in frames of {options.frame:,}"
           f" ({server.bytes / events:.0f} B/event); server {server.url}")
     results: list[dict[str, Any]] = []
+    if options.sandbox:
+        try:
+            sandbox_bench(server, tail, env, events, options.rate, options.runs)
+        finally:
+            server.close()
+        return 0
     try:
         if options.verify:
             verify(server, [*tail, server.url, "-o", "jsonl", "--count", str(events)], env,

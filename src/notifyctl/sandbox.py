@@ -16,8 +16,12 @@ faults). Control endpoints, shared by all:
   served as JSON, any other as text); ``{"action": "clear"}`` removes them.
   Any other action (``close`` with ``code``, ``drop``, ``stall``) goes to the provider named by
   ``"provider"`` (or every provider), optionally narrowed by ``"api_key"``.
-- ``POST /_sandbox/generator``: ``{"rate": R}`` changes the synthetic event rate.
-- ``GET /_sandbox/state``: ``{"sandbox": {...}, "<provider>": {...}}``.
+- ``POST /_sandbox/generator``: ``{"rate": R}`` changes the synthetic event rate: a ceiling.
+  The generator works in slices and lets each emulator take only what its live readers have
+  room for (``Emulator.generate``), so at a rate the machine or the reader cannot reach the
+  sandbox delivers as fast as they go, in full frames, and never stalls its own sockets.
+- ``GET /_sandbox/state``: ``{"sandbox": {...}, "<provider>": {...}}``; ``sandbox`` has the
+  ``rate`` asked for and the ``achieved_rate`` (events per second over the last 2 s).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import secrets
+from collections import deque
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -40,6 +45,9 @@ from notifyctl.replay.engine import Deliverer
 from notifyctl.replay.report import Report
 
 GENERATOR_TICK = 0.05  # seconds between generator bursts at high rates
+GENERATOR_SLICE = 2_000  # events per emulator call: a few ms of the loop at most
+GENERATOR_CATCH_UP = 0.1  # seconds' worth of events a late tick may make up (two ticks)
+RATE_WINDOW = 2.0  # seconds the achieved rate is averaged over
 # Connections the emulators' deliveries share: ThingSpace alone runs 64 at once, and a wait for
 # a pooled connection would eat into a delivery's own timeout.
 DELIVERY_CONNECTIONS = 256
@@ -177,6 +185,7 @@ class Sandbox:
         self.emulators: dict[str, Emulator] = {name: _load(name, self.context)
                                                for name in names}
         self.generated = 0
+        self._rate_samples: deque[tuple[float, int]] = deque()
         self._faults: list[HttpFault] = []
         self._runner: web.AppRunner | None = None
         self._generator: asyncio.Task[None] | None = None
@@ -215,7 +224,8 @@ class Sandbox:
         data: dict[str, Any] = {
             "sandbox": {
                 "url": self.url,
-                "rate": self.rate,
+                "rate": self.rate,  # a ceiling: readers that are behind get fewer
+                "achieved_rate": round(self.achieved_rate(), 1),
                 "generated": self.generated,
                 "http_faults": [fault.to_json() for fault in self._faults],
             }
@@ -228,8 +238,11 @@ class Sandbox:
         """``sandbox --metrics``: what the sandbox made (``notifyctl.metrics`` figures)."""
         return [
             ("counter", "notifyctl_sandbox_generated_events",
-             "Synthetic events generated (each emulator gets them all).",
+             "Synthetic events generated (the most any emulator's readers took).",
              [({}, self.generated)]),
+            ("gauge", "notifyctl_sandbox_achieved_rate",
+             "Synthetic events per second over the last 2 s (--rate is a ceiling).",
+             [({}, round(self.achieved_rate(), 1))]),
             ("gauge", "notifyctl_sandbox_http_faults", "HTTP status faults in force.",
              [({}, len(self._faults))]),
         ]
@@ -243,20 +256,52 @@ class Sandbox:
             self._generator = asyncio.create_task(self._generate(self.rate), name="generator")
 
     async def _generate(self, rate: float) -> None:
+        """Events at ``rate`` per second at most. Time the generator could not have (a busy
+        loop, a slow machine, readers that are behind) is not made up later beyond
+        ``GENERATOR_CATCH_UP``: the rate is a ceiling, and a catch-up burst would hold the
+        event loop that the sockets and, under ``tail --sandbox``, the reader itself need."""
         loop = asyncio.get_running_loop()
         tick = min(GENERATOR_TICK * 2, max(GENERATOR_TICK / 10, 1.0 / rate))
-        start, emitted = loop.time(), 0
+        last, owed = loop.time(), 0.0
+        self._rate_samples.clear()
         while True:
             await asyncio.sleep(tick)
-            due = int((loop.time() - start) * rate) - emitted
-            if due <= 0:
-                continue
-            # After a long pause (a suspended laptop) catch up at most a second's worth.
-            burst = min(due, int(rate) + 1)
-            for emulator in self.emulators.values():
-                emulator.generate(burst)
-            emitted += due
-            self.generated += burst
+            now = loop.time()
+            owed = min(owed + (now - last) * rate, max(1.0, rate * GENERATOR_CATCH_UP))
+            last = now
+            due = int(owed)
+            owed -= due
+            while due > 0:
+                # Slices, with the loop given back between them: frames get written and
+                # pings answered however high the rate.
+                ask = min(due, GENERATOR_SLICE)
+                made = max((self._produce(emulator, ask) for emulator in self.emulators.values()),
+                           default=0)
+                self.generated += made
+                due -= ask
+                if made < ask:
+                    break  # every reader has its backlog: the rest of this tick is not owed
+                await asyncio.sleep(0)
+            self._sample(now)
+
+    @staticmethod
+    def _produce(emulator: Emulator, count: int) -> int:
+        made = emulator.generate(count)
+        return count if made is None else made
+
+    def _sample(self, now: float) -> None:
+        samples = self._rate_samples
+        samples.append((now, self.generated))
+        while len(samples) > 2 and now - samples[1][0] >= RATE_WINDOW:
+            samples.popleft()
+
+    def achieved_rate(self) -> float:
+        """Events per second generated over the last ``RATE_WINDOW`` seconds or so."""
+        samples = self._rate_samples
+        if len(samples) < 2 or samples[-1][0] <= samples[0][0]:
+            return 0.0
+        (start, first), (end, last) = samples[0], samples[-1]
+        return (last - first) / (end - start)
 
     # -- control endpoints --------------------------------------------------------------
     @web.middleware

@@ -194,9 +194,24 @@ def quiet_logger(name: str) -> logging.Logger:
 
 async def close_normally(ws: ClientConnection) -> None:
     """Close with 1000 unless already closed; never raises (the peer may be gone). websockets'
-    own context exit would send 1011 when leaving on an exception or a cancellation."""
-    with contextlib.suppress(ConnectionClosed, OSError, TimeoutError):
-        await ws.close(1000)
+    own context exit would send 1011 when leaving on an exception or a cancellation. Frames
+    still arriving are read and dropped meanwhile: with its receive queue full websockets reads
+    no further, so from a busy stream it would never see the peer's close frame and would wait
+    out its close_timeout (2 s at every exit of tail --sandbox at a high --rate)."""
+    drain = asyncio.get_running_loop().create_task(_discard(ws))
+    try:
+        with contextlib.suppress(ConnectionClosed, OSError, TimeoutError):
+            await ws.close(1000)
+    finally:
+        drain.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await drain
+
+
+async def _discard(ws: ClientConnection) -> None:
+    with contextlib.suppress(ConnectionClosed, OSError):
+        async for _message in ws:
+            pass
 
 
 def _seconds(delay: float) -> str:

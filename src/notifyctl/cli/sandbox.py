@@ -53,7 +53,9 @@ def sandbox(
         int, typer.Option("--port", help="Port (0 picks a free one).", min=0, max=65535)
     ] = 0,
     rate: Annotated[
-        float, typer.Option("--rate", help="Synthetic events per second (0: none).", min=0)
+        float, typer.Option("--rate", min=0, help="Synthetic events per second at most (0: none). A"
+                     " ceiling: a reader that is behind is fed as fast as it reads; GET"
+                     " /_sandbox/state shows the achieved_rate.")
     ] = 10.0,
     devices: Annotated[
         int, typer.Option("--devices", help="Number of synthetic devices.", min=1)

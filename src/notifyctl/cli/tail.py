@@ -86,7 +86,9 @@ def tail(
     ] = False,
     rate: Annotated[
         float | None,
-        typer.Option("--rate", help="--sandbox: synthetic events per second (default 20).",
+        typer.Option("--rate", help="--sandbox: synthetic events per second at most (default"
+                     " 20). A ceiling: when the machine or the reader cannot keep up, tail"
+                     " gets events as fast as it reads them, in full frames, none dropped.",
                      show_default=False),
     ] = None,
     devices: Annotated[
@@ -261,7 +263,9 @@ def _sandboxed(stream: Callable[[StreamContext], Opener], context: StreamContext
         from notifyctl import output
         from notifyctl.sandbox import Sandbox
 
-        box = Sandbox(host="127.0.0.1", port=0, rate=rate, devices=devices)
+        # Only the tailed platform's emulator: the others would share the loop for nothing.
+        box = Sandbox(host="127.0.0.1", port=0, rate=rate, devices=devices,
+                      providers=[platform.name])
         url = await box.start()
         output.current().info(f"sandbox at {url} ({devices} devices, {rate:g} events/s)")
         try:

@@ -29,6 +29,10 @@ if TYPE_CHECKING:
     from notifyctl.contract.deliver import DeliveryLog, Item, Rules, Sender
 
 T = TypeVar("T")
+# Events an emulator lets wait for one live reader before it generates no more (two Pelion
+# frames of 10,000): enough to keep a fast reader busy between generator ticks, small enough
+# that a frame's worth of work never sits in memory for nothing.
+GENERATOR_BACKLOG = 20_000
 # A captured fixture delivery -> the bodies to inject for it.
 Converter = Callable[["Item"], list[Any]]
 # The device to set (or None) -> the converter of one ``notifyctl trigger`` run.
@@ -80,8 +84,12 @@ class Emulator(Protocol):
     async def fault(self, fault: dict[str, Any]) -> int:
         """Apply a socket fault; returns how many connections it hit. ValueError -> 400."""
 
-    def generate(self, count: int) -> None:
-        """Produce ``count`` synthetic events for the channels that exist."""
+    def generate(self, count: int) -> int | None:
+        """Produce up to ``count`` synthetic events for the channels that exist, and return
+        how many it produced (None: all ``count``). It produces fewer when its live readers
+        already have a backlog (``GENERATOR_BACKLOG`` or so queued): the sandbox's rate is a
+        ceiling, so a reader slower than the rate is fed as fast as it reads, not buried
+        under events that would only be dropped. Fast: never a task per event."""
 
     def state(self) -> dict[str, Any]: ...
 

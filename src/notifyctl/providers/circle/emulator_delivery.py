@@ -13,6 +13,7 @@ followed).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections.abc import Mapping
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 from aiohttp import WSCloseCode, web  # noqa: TID253 - runs only inside `notifyctl sandbox`
 
 from notifyctl.contract.deliver import Request, RuleOptions, Verdict
-from notifyctl.contract.emulate import SandboxContext
+from notifyctl.contract.emulate import GENERATOR_BACKLOG, SandboxContext
 from notifyctl.providers.circle import wire
 from notifyctl.providers.circle.emulator import CircleEmulator
 from notifyctl.providers.circle.rules import CircleRules
@@ -39,6 +40,8 @@ class CircleSandbox(CircleEmulator):
         self._keys = itertools.count()
         self._publishing: set[asyncio.Task[int]] = set()
         self._sending: set[asyncio.Task[None]] = set()
+        self._bursts: set[asyncio.Task[None]] = set()
+        self._backlog = 0  # generated events not yet published
 
     def setup(self, app: web.Application) -> None:
         self.install(app)
@@ -47,9 +50,9 @@ class CircleSandbox(CircleEmulator):
         return None
 
     async def stop(self) -> None:
-        for task in list(self._sending):
+        for task in [*self._bursts, *self._sending]:
             task.cancel()
-        await asyncio.gather(*self._sending, return_exceptions=True)
+        await asyncio.gather(*self._bursts, *self._sending, return_exceptions=True)
         await self.drop_all()
 
     def inject(self, body: Any, api_key: str | None) -> dict[str, Any]:
@@ -71,9 +74,32 @@ class CircleSandbox(CircleEmulator):
         await self.drop_all(int(fault.get("code", WSCloseCode.GOING_AWAY)))
         return hit
 
-    def generate(self, count: int) -> None:
-        for _ in range(count):
-            self._publish("activity_created", self.generated())
+    def generate(self, count: int) -> int:
+        """Up to ``count`` activities, published in order by one task (never a task per
+        event); none while ``GENERATOR_BACKLOG`` generated events still wait to be sent, and
+        none when no socket and no registration would get them."""
+        if not self.sockets and self.registration is None:
+            return 0
+        count = min(count, GENERATOR_BACKLOG - self._backlog - len(self._sending))
+        if count <= 0:
+            return 0
+        self._backlog += count
+        burst = [self.generated() for _ in range(count)]
+        self.context.spawn(self._bursts, self._publish_burst(burst))
+        return count
+
+    async def _publish_burst(self, burst: list[dict[str, Any]]) -> None:
+        left = len(burst)
+        try:
+            for event_data in burst:
+                # A socket lost mid-burst must not end it: the others still get the rest.
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    await self.publish("activity_created", event_data)
+                self._notify("activity_created", event_data)
+                left -= 1
+                self._backlog -= 1
+        finally:
+            self._backlog -= left  # stopped mid-burst: the rest never waits again
 
     def state(self) -> dict[str, Any]:
         report = self.report
@@ -85,6 +111,10 @@ class CircleSandbox(CircleEmulator):
     def _publish(self, event_type: str, event_data: Mapping[str, Any]) -> None:
         """To the open sockets, and to the registered URL when it asked for the type."""
         self.context.spawn(self._publishing, self.publish(event_type, event_data))
+        self._notify(event_type, event_data)
+
+    def _notify(self, event_type: str, event_data: Mapping[str, Any]) -> None:
+        """A server notification to the registered URL, when it asked for the type."""
         registration = self.registration
         if registration is None:
             return

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSCloseCode, WSMsgType, web  # noqa: TID253 - the sandbox imports on use
 
+from notifyctl.contract.emulate import GENERATOR_BACKLOG
 from notifyctl.events import now_iso
 from notifyctl.providers.iottly import emulator_device, wire
 
@@ -198,6 +199,8 @@ class IottlySandbox(IottlyEmulator):
         self.context = context
         self._turns = itertools.count()
         self._tasks: set[asyncio.Task[int]] = set()
+        self._bursts: set[asyncio.Task[None]] = set()
+        self._backlog = 0  # generated values not yet published
 
     def setup(self, app: web.Application) -> None:
         self.install(app)
@@ -206,6 +209,8 @@ class IottlySandbox(IottlyEmulator):
         return None
 
     async def stop(self) -> None:
+        for task in list(self._bursts):
+            task.cancel()
         await self.restart()
 
     def inject(self, body: Any, api_key: str | None) -> dict[str, Any]:
@@ -228,16 +233,35 @@ class IottlySandbox(IottlyEmulator):
             await client.ws.close(code=code)
         return hit
 
-    def generate(self, count: int) -> None:
-        """``count`` telemetry values, each to the next subscribed (device, stream) in turn, so
-        every device and stream gets its share whatever the burst size."""
+    def generate(self, count: int) -> int:
+        """Up to ``count`` telemetry values, each to the next subscribed (device, stream) in
+        turn, so every device and stream gets its share whatever the burst size; published in
+        order by one task (never a task per value), and none while ``GENERATOR_BACKLOG``
+        generated values still wait to be sent."""
         targets = sorted({(device, stream) for c in self.clients
                           for device, streams in c.subscriptions.values()
                           for stream in streams or GENERATED_STREAMS})
-        for _ in range(count if targets else 0):
+        count = min(count, GENERATOR_BACKLOG - self._backlog) if targets else 0
+        if count <= 0:
+            return 0
+        burst = []
+        for _ in range(count):
             turn = next(self._turns)
             device, stream = targets[turn % len(targets)]
-            self._spawn(self.publish(device, stream, round(20 + turn % 50 * 0.1, 1)))
+            burst.append((device, stream, round(20 + turn % 50 * 0.1, 1)))
+        self._backlog += count
+        self.context.spawn(self._bursts, self._publish_burst(burst))
+        return count
+
+    async def _publish_burst(self, burst: list[tuple[str, str, float]]) -> None:
+        left = len(burst)
+        try:
+            for device, stream, value in burst:
+                await self.publish(device, stream, value)
+                left -= 1
+                self._backlog -= 1
+        finally:
+            self._backlog -= left  # stopped mid-burst: the rest never waits again
 
     def state(self) -> dict[str, Any]:
         return {"connections": self.connections, "open": len(self.clients),

@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import web  # noqa: TID253 - runs only inside `notifyctl sandbox`
 
-from notifyctl.contract.emulate import SandboxContext
+from notifyctl.contract.emulate import GENERATOR_BACKLOG, SandboxContext
 from notifyctl.providers.pelion.emulator_delivery import (
     GONE,
     BadRequest,
@@ -36,7 +36,7 @@ from notifyctl.providers.pelion.emulator_delivery import (
     verify_callback,
 )
 from notifyctl.providers.pelion.emulator_socket import ChannelSocket, key_from_upgrade
-from notifyctl.providers.pelion.synthetic import SyntheticDevices
+from notifyctl.providers.pelion.synthetic import Device, SyntheticDevices
 
 BASE = "/v2/notification"
 OTHER_CHANNEL = (
@@ -139,27 +139,40 @@ class PelionEmulator:
             state.queue.push(queued_from(entry.section, entry.item) for entry in entries)
         return {"queued": len(entries), "keys": len(targets)}
 
-    def generate(self, count: int) -> None:
-        """``count`` synthetic events into every channel's queue, registrations first."""
+    def generate(self, count: int) -> int:
+        """Up to ``count`` synthetic events into every channel's queue, registrations first;
+        returns how many. Generated events fill a channel's queue only up to
+        ``GENERATOR_BACKLOG`` (injected ones up to ``queue_limit``), and the generator makes
+        no more than the roomiest channel takes: a reader that keeps up gets full frames of
+        ``max_chunk_size``, and nothing is made only to be dropped."""
         targets = [state for state in self.keys.values() if state.channel]
         if not targets or not self.devices.devices:
-            return
-        batches: dict[str, list[Queued]] = {state.key: [] for state in targets}
-        for _ in range(count):
-            section, item, device = self.devices.next()
-            for state in targets:
-                out = batches[state.key]
-                if section in GONE:
-                    if device.ep not in state.known:
-                        continue
-                    state.known.discard(device.ep)
-                elif device.ep not in state.known:
-                    state.known.add(device.ep)
-                    reg = self.devices.registration(device)
-                    out.append(Queued("registrations", reg, device.ep, device.original_ep))
-                out.append(Queued(section, item, device.ep, device.original_ep))
+            return 0
+        count = min(count, max(_room(state) for state in targets))
+        if count <= 0:
+            return 0
+        events = self.devices.batch(count)
         for state in targets:
-            state.queue.push(batches[state.key])
+            state.queue.push(self._queued_for(state, events))
+        return count
+
+    def _queued_for(self, state: KeyState, events: list[tuple[str, Any, Device]]
+                    ) -> list[Queued]:
+        """``events`` as one channel queues them: a device's registration before its first
+        event there, a de-registration only of a device the channel knows."""
+        known, out = state.known, []
+        for section, item, device in events:
+            ep = device.ep
+            if section in GONE:
+                if ep not in known:
+                    continue
+                known.discard(ep)
+            elif ep not in known:
+                known.add(ep)
+                out.append(Queued("registrations", self.devices.registration(device), ep,
+                                  device.original_ep))
+            out.append(Queued(section, item, ep, device.original_ep))
+        return out
 
     async def fault(self, fault: dict[str, Any]) -> int:
         """Apply a socket fault (close with a code, drop, stall); returns sockets affected."""
@@ -385,6 +398,11 @@ class PelionEmulator:
                 # abnormal loss (1006, no close frame) keeps both for the next connection.
                 await self._drop_channel(state)
         return ws
+
+
+def _room(state: KeyState) -> int:
+    """How many generated events ``state``'s channel takes now."""
+    return max(0, GENERATOR_BACKLOG - len(state.queue))
 
 
 def _http_error(status: int, message: str) -> web.HTTPException:

@@ -119,14 +119,25 @@ class Serialization:
 @dataclass(slots=True)
 class Queued:
     """One item waiting in a channel queue. ``item`` is a dict, or the ep string of a
-    de-registration/expiry; uid and timestamp are fixed when the item enters the queue."""
+    de-registration/expiry; uid and timestamp are fixed when the item enters the queue, as
+    numbers taken by C-level calls (the generator queues hundreds of thousands a second) and
+    formatted only when a channel's serialization asks for them."""
 
     section: str
     item: Any
     ep: str
     original_ep: str | None
-    uid: str = field(default_factory=lambda: f"{_UID_PREFIX}{next(_uid_counter):012x}")
-    timestamp: int = field(default_factory=lambda: int(time.time() * 1000))
+    serial: int = field(default_factory=_uid_counter.__next__)
+    queued_ns: int = field(default_factory=time.time_ns)
+
+    @property
+    def uid(self) -> str:
+        return f"{_UID_PREFIX}{self.serial:012x}"
+
+    @property
+    def timestamp(self) -> int:
+        """Milliseconds since the epoch."""
+        return self.queued_ns // 1_000_000
 
 
 def queued_from(section: str, item: Any) -> Queued:

@@ -153,13 +153,14 @@ class SigfoxEmulator:
                 del self.sequence_faults[str(device)]
         return out
 
-    def generate(self, count: int) -> None:
+    def generate(self, count: int) -> int:
         now = int(time.time())
         for _ in range(count):
             seq = next(self._seq)
             self.messages.append(message_fields(
                 f"{0x1A2B00 + seq % 5:X}", seq, f"{seq:016x}"[-16:], time=now,
                 device_type_id="sandbox"))
+        return count
 
     def state(self) -> dict[str, Any]:
         return {"device_types": {dt: len(cbs) for dt, cbs in self.callbacks.items()},

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from notifyctl.contract.deliver import RuleOptions, Sender, Verdict
-from notifyctl.contract.emulate import SandboxContext
+from notifyctl.contract.emulate import GENERATOR_BACKLOG, SandboxContext
 from notifyctl.errors import WireError
 from notifyctl.providers.sigfox.emulator import SigfoxEmulator
 from notifyctl.providers.sigfox.rules import ATTEMPTS, BIDIR, SigfoxRules, callback_request
@@ -49,9 +49,16 @@ class SigfoxSandbox(SigfoxEmulator):
         self._queued.set()
         return result
 
-    def generate(self, count: int) -> None:
-        super().generate(count)
-        self._queued.set()
+    def generate(self, count: int) -> int:
+        """Up to ``count`` uplinks, none while no callback is enabled (the delivery engine
+        would drop them unsent) or while ``GENERATOR_BACKLOG`` already wait."""
+        if not any(callback.get("enabled") for callbacks in self.callbacks.values()
+                   for callback in callbacks.values()):
+            return 0
+        made = super().generate(max(0, min(count, GENERATOR_BACKLOG - len(self.messages))))
+        if made:
+            self._queued.set()
+        return made
 
     async def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="sigfox-delivery")

@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 from aiohttp import web  # noqa: TID253 - runs only inside `notifyctl sandbox` and tests
 
 from notifyctl.contract.deliver import INTERRUPTED, Decision, Item, Request, RuleOptions
-from notifyctl.contract.emulate import SandboxContext
+from notifyctl.contract.emulate import GENERATOR_BACKLOG, SandboxContext
 from notifyctl.errors import WireError
 from notifyctl.providers.thingspace import wire
 from notifyctl.providers.thingspace.emulator import Listener, ThingSpaceState, add_routes
@@ -158,13 +158,17 @@ class ThingSpaceEmulator:
     async def fault(self, fault: dict[str, Any]) -> int:
         return 0  # callbacks only: no connection a socket fault could hit
 
-    def generate(self, count: int) -> None:
+    def generate(self, count: int) -> int:
+        """Up to ``count`` events to the listeners in turn; none while ``GENERATOR_BACKLOG``
+        wait to be sent (beyond ``queue_limit`` the queue drops, as ``send`` counts)."""
         listeners = list(self.state_.listeners.values())
         if not listeners or not self.devices:
-            return
+            return 0
+        count = max(0, min(count, GENERATOR_BACKLOG - self.queue.qsize()))
         for _ in range(count):
             listener = listeners[self._next % len(listeners)]
             self.send(listener, str(uuid.uuid4()), self._device())
+        return count
 
     def state(self) -> dict[str, Any]:
         return {
