@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from notifyctl.contract import Platform
     from notifyctl.contract.connection import Connection
     from notifyctl.contract.stream import Opener
+    from notifyctl.http import NetOptions
     from notifyctl.metrics import Metrics
     from notifyctl.sinks import Sinks
 
@@ -289,14 +290,18 @@ SinkSkipOversizeOpt = Annotated[
 
 
 def build_sinks(urls: list[str] | None, platform: Platform, skip_oversize: bool,
-                timeout: float = 60.0) -> Sinks | None:
-    """The run's ``--sink``s, checked (exit 2 before anything connects), or None."""
+                timeout: float = 60.0, net: NetOptions | None = None) -> Sinks | None:
+    """The run's ``--sink``s, checked (exit 2 before anything connects), or None; a TLS sink
+    (``mqtts://``) trusts what ``net`` says (``--ca-bundle``, ``--insecure``), else the
+    system's CAs."""
     if not urls:
         return None
     from notifyctl.sinks import Sinks
+    from notifyctl.tls import client_context
 
     return Sinks.build(urls, unique_ids=platform.unique_ids, timeout=timeout,
-                       skip_oversize=skip_oversize, keyring=_profile_keyring)
+                       skip_oversize=skip_oversize, keyring=_profile_keyring,
+                       tls=net.ssl_context if net is not None else client_context)
 
 
 def _profile_keyring(name: str) -> str | None:

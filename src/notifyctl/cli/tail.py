@@ -162,7 +162,8 @@ def tail(
     _check_kinds(platform, kind or [])
     check_summary_path(summary)
     late = age_seconds(warn_age)
-    sinks = build_sinks(sink_urls, platform, sink_skip_oversize, sink_timeout)
+    net = net_options(None, insecure, ca_bundle)
+    sinks = build_sinks(sink_urls, platform, sink_skip_oversize, sink_timeout, net)
 
     sink: engine.Sink
     on_state = None
@@ -178,7 +179,7 @@ def tail(
 
     # With --sandbox, the sandbox's key (known once it runs) stands for every secret.
     secret = _secret(conn.profile) if not sandbox else (lambda _name: "sandbox")
-    context = StreamContext(conn, net_options(None, insecure, ca_bundle), secret,
+    context = StreamContext(conn, net, secret,
                             devices=device or [], kinds=kind or [], options=values,
                             retry_for=retry_for, on_state=on_state)
     stream = platform.load("stream")

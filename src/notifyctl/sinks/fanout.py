@@ -22,25 +22,34 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import ssl
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from notifyctl import output
-from notifyctl.errors import DeliveryFailed, NetworkError, NotifyctlError, UsageError
+from notifyctl.errors import (
+    AuthError,
+    DeliveryFailed,
+    NetworkError,
+    NotifyctlError,
+    UsageError,
+)
 from notifyctl.events import Event, encode_jsonl
 from notifyctl.retry import backoff
 from notifyctl.sinks.base import (
-    SCHEMES,
     Client,
     Message,
     SinkDown,
+    SinkRefused,
     SinkUrl,
     Template,
     message_ids,
     parse_url,
+    password_env,
 )
+from notifyctl.tls import client_context
 
 BUFFER_EVENTS = 100_000  # per sink, while it reconnects (tail)
 BATCH = 5_000  # messages published and awaited together
@@ -50,14 +59,25 @@ MAX_REASONS = 20
 CLIENTS = {"mqtt": "MqttClient", "nats": "NatsClient", "redis": "RedisClient"}
 
 
-def load(scheme: str, shown: str) -> Any:
-    """The module of ``scheme``'s client; exit 2 naming the extra when it is not installed."""
+def load(system: str, shown: str) -> Any:
+    """The module of ``system``'s client; exit 2 naming the extra when it is not installed."""
     try:
-        return importlib.import_module(f"notifyctl.sinks.{scheme}")
+        return importlib.import_module(f"notifyctl.sinks.{system}")
     except ImportError as exc:  # mqtt needs none: its publisher is notifyctl's own
-        extra = SCHEMES[scheme]
-        raise UsageError(f"--sink {shown}: the {scheme} client is not installed ({exc.name})",
-                         hint=f"pip install 'notifyctl[{extra}]'") from exc
+        raise UsageError(f"--sink {shown}: the {system} client is not installed ({exc.name})",
+                         hint=f"pip install 'notifyctl[{system}]'") from exc
+
+
+def refused(url: SinkUrl, exc: SinkRefused) -> NotifyctlError:
+    """The error a run ends with when a broker refuses its credentials (exit 3) or its TLS
+    certificate is not trusted (exit 5)."""
+    if exc.credentials:
+        return AuthError(f"--sink {url.shown}: {exc}",
+                         hint=f"check the URL's user name and {password_env(url.scheme)}, or "
+                              f"the profile's keyring entry '{url.system}-password'")
+    return NetworkError(f"--sink {url.shown}: {exc}",
+                        hint="trust the broker's CA with tail --ca-bundle FILE (listen: "
+                             "SSL_CERT_FILE=FILE), or use tail --insecure to test")
 
 
 @dataclass
@@ -101,7 +121,10 @@ class Sinks:
     @classmethod
     def build(cls, urls: Sequence[str], *, unique_ids: bool, timeout: float = 60.0,
               skip_oversize: bool = False, buffer: int = BUFFER_EVENTS,
-              keyring: Callable[[str], str | None] | None = None) -> Sinks:
+              keyring: Callable[[str], str | None] | None = None,
+              tls: Callable[[], ssl.SSLContext] = client_context) -> Sinks:
+        """``tls`` makes the context of a TLS sink (``mqtts://``): the run's ``--ca-bundle``
+        and ``--insecure`` where the command has them, else the system's CAs."""
         if timeout <= 0:
             raise UsageError(f"--sink-timeout {timeout:g}: must be greater than 0")
         targets: list[Target] = []
@@ -109,8 +132,9 @@ class Sinks:
             url = parse_url(text)
             if any(target.url.shown == url.shown for target in targets):
                 raise UsageError(f"--sink {url.shown} is given twice")
-            module = load(url.scheme, url.shown)
-            client = getattr(module, CLIENTS[url.scheme])(url, url.password(keyring))
+            module = load(url.system, url.shown)
+            extra = {"tls": tls()} if url.tls else {}
+            client = getattr(module, CLIENTS[url.system])(url, url.password(keyring), **extra)
             targets.append(Target(url, client, module.template(url)))
         return cls(targets, unique_ids=unique_ids, timeout=timeout,
                    skip_oversize=skip_oversize, buffer=buffer)
@@ -127,6 +151,9 @@ class Sinks:
         for target in self.targets:
             try:
                 await target.client.connect()
+            except SinkRefused as exc:
+                await self.close()
+                raise refused(target.url, exc) from exc
             except SinkDown as exc:
                 await self.close()
                 raise NetworkError(f"--sink {target.url.shown}: cannot connect ({exc})",
@@ -232,7 +259,7 @@ class Sinks:
         while (batch := await target.queue.get()) is not None:
             try:
                 await self._send(target, batch)
-            except NetworkError as exc:
+            except NotifyctlError as exc:
                 target.error = exc
                 target.room.set()
                 return
@@ -241,7 +268,8 @@ class Sinks:
 
     async def _send(self, target: Target, batch: list[Message]) -> None:
         """Publish ``batch`` until the broker acknowledged all of it, reconnecting with
-        back-off; NetworkError after ``timeout`` seconds without the sink."""
+        back-off; NetworkError after ``timeout`` seconds without the sink, the ``refused``
+        error at once when the broker refuses the client as configured."""
         delays = backoff(0.1, 5.0, jitter=True)
         retry = False
         while True:
@@ -251,6 +279,8 @@ class Sinks:
                     target.connected = True
                     output.current().info(f"sink {target.url.shown}: reconnected")
                 await target.client.publish(batch)
+            except SinkRefused as exc:  # e.g. restarted with other credentials: retry is futile
+                raise refused(target.url, exc) from exc
             except SinkDown as exc:
                 self._down(target, exc)
                 retry = True
