@@ -201,9 +201,11 @@ def check_summary_path(path: str | None) -> None:
                          hint="name a file in a directory you can write to") from exc
 
 
-def metrics_for(address: str | None, accounting: Accounting | None) -> Metrics | None:
+def metrics_for(address: str | None, accounting: Accounting | None,
+                sinks: Sinks | None = None) -> Metrics | None:
     """``--metrics ADDR``'s registry (None without it; exit 2 at once for a bad address),
-    watching ``accounting``; other parts of the run add their own figures with ``watch``."""
+    watching ``accounting`` and the ``--sink``s; other parts of the run add their own figures
+    with ``watch``."""
     if address is None:
         return None
     from notifyctl.metrics import Metrics
@@ -211,6 +213,8 @@ def metrics_for(address: str | None, accounting: Accounting | None) -> Metrics |
     metrics = Metrics(address)
     if accounting is not None:
         metrics.watch(accounting.families)
+    if sinks is not None:
+        metrics.watch(sinks.families)
     return metrics
 
 

@@ -204,7 +204,7 @@ def tail(
     )
     if sinks is not None and tail_options.accounting is not None:
         tail_options.accounting.sinks = sinks.counts
-    meter = metrics_for(metrics, tail_options.accounting)
+    meter = metrics_for(metrics, tail_options.accounting, sinks)
     if meter is not None:
         open_source = serving_metrics(open_source, meter)
     engine.run(open_source, sink, tail_options,

@@ -26,7 +26,7 @@ import ssl
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from notifyctl import output
 from notifyctl.errors import (
@@ -51,11 +51,21 @@ from notifyctl.sinks.base import (
 )
 from notifyctl.tls import client_context
 
+if TYPE_CHECKING:
+    from notifyctl.metrics import Family  # a type only: prometheus_client loads with --metrics
+
 BUFFER_EVENTS = 100_000  # per sink, while it reconnects (tail)
 BATCH = 5_000  # messages published and awaited together
 RETRY_AFTER_S = 5  # what listen asks the platform to wait when a sink is down
 RECONNECT_EVERY_S = 1.0  # listen: at most one connect attempt per sink in this time
 MAX_REASONS = 20
+COUNTERS = (  # per sink in /metrics, as notifyctl_sink_<name>_total
+    ("published", "Messages the sink's broker acknowledged."),
+    ("retried", "Messages published again after the sink failed (at least once)."),
+    ("failed", "Messages never published: too large, or still buffered when the run ended."),
+    ("deferred", "listen: messages answered 503 because the sink was down."),
+    ("duplicates", "Messages the broker said it already had (JetStream)."),
+)
 CLIENTS = {"mqtt": "MqttClient", "nats": "NatsClient", "redis": "RedisClient"}
 
 
@@ -143,6 +153,23 @@ class Sinks:
     def counts(self) -> dict[str, dict[str, Any]]:
         """Per sink (URL as shown) its counts, live: the summary reads them at the end."""
         return {target.url.shown: target.counts for target in self.targets}
+
+    def families(self) -> list[Family]:
+        """Per-sink figures for ``/metrics`` (``Metrics.watch``), labelled with the URL as
+        shown (password masked): the counts of the summary, and what is buffered now."""
+        def each(value: Callable[[Target], float]) -> list[tuple[dict[str, str], float]]:
+            return [({"sink": target.url.shown}, value(target)) for target in self.targets]
+
+        def count(name: str) -> Callable[[Target], float]:
+            return lambda target: float(target.counts[name])
+
+        out: list[Family] = [("counter", f"notifyctl_sink_{name}", doc, each(count(name)))
+                             for name, doc in COUNTERS]
+        out.append(("gauge", "notifyctl_sink_buffered", "tail: events waiting for the sink.",
+                    each(lambda target: target.pending)))
+        out.append(("gauge", "notifyctl_sink_connected", "1 while the sink is connected.",
+                    each(lambda target: 1.0 if target.connected else 0.0)))
+        return out
 
     # -- start and end ----------------------------------------------------------------------
     async def start(self, workers: bool = True) -> None:
