@@ -95,10 +95,11 @@ def mosquitto(workdir: Path, port: int | None = None, extra: str = "",
     return Broker("mqtt", [_binary("mosquitto", "mosquitto"), "-c", str(conf)], port, workdir)
 
 
-def nats(workdir: Path, port: int | None = None) -> Broker:
+def nats(workdir: Path, port: int | None = None, extra: tuple[str, ...] = ()) -> Broker:
+    """``extra``: more arguments (``--tls --tlscert FILE --tlskey FILE``)."""
     port = port or free_port()
     argv = [_binary("nats-server", "nats-server"), "-a", "127.0.0.1", "-p", str(port),
-            "-js", "-sd", str(workdir / "js")]
+            "-js", "-sd", str(workdir / "js"), *extra]
     return Broker("nats", argv, port, workdir)
 
 

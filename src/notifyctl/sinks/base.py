@@ -29,9 +29,10 @@ from notifyctl.events import Event
 __all__ = ["Client", "Message", "SinkDown", "SinkRefused", "SinkUrl", "Template", "message_ids",
            "parse_url"]
 
-SCHEMES = {"mqtt": "mqtt", "mqtts": "mqtt", "nats": "nats", "redis": "redis"}  # -> its system
-TLS_SCHEMES = frozenset({"mqtts"})  # TLS with tls.client_context (--ca-bundle, --insecure)
-DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883, "nats": 4222, "redis": 6379}
+# scheme -> its system (and extra); tls:// is NATS over TLS, as NATS spells its server URLs
+SCHEMES = {"mqtt": "mqtt", "mqtts": "mqtt", "nats": "nats", "tls": "nats", "redis": "redis"}
+TLS_SCHEMES = frozenset({"mqtts", "tls"})  # TLS with tls.client_context (--ca-bundle etc.)
+DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883, "nats": 4222, "tls": 4222, "redis": 6379}
 EVENT_FIELDS = tuple(Event.__struct_fields__)
 PASSWORD_ENV = "NOTIFYCTL_SINK_PASSWORD"
 MISSING_VALUE = "_"
@@ -140,7 +141,7 @@ def parse_url(url: str) -> SinkUrl:
     if scheme not in SCHEMES:
         raise UsageError(f"--sink {shown}: unknown scheme {parts.scheme + '://'!r}",
                          hint="use mqtt://host:port/TOPIC (mqtts:// over TLS), "
-                              "nats://host:port/SUBJECT or "
+                              "nats://host:port/SUBJECT (tls:// over TLS) or "
                               "redis://host:port/DB?stream=KEY")
     if parts.password is not None:
         raise UsageError(f"--sink {shown}: a password in the URL is visible to every process "
