@@ -119,8 +119,9 @@ def tail(
     Reconnects by itself after network drops and service restarts (the channel's queue is kept).
     Ending (--count, --timeout, Ctrl-C) closes the socket normally, which on Pelion also closes
     the WebSocket channel and drops its queue: the next 'register' finds nothing in the way.
-    Exit codes: 0 --count reached or --timeout without --count; 3 key refused; 4 channel gone or
-    taken over by another client; 5 nothing answered in 3 attempts, the network down for
+    Exit codes: 0 --count reached or --timeout without --count; 3 key refused (or a --sink
+    broker refused the credentials); 4 channel gone or taken over by another client;
+    5 nothing answered in 3 attempts, the network down for
     --retry-for seconds, --max-reconnects reached, or no --sink for --sink-timeout seconds;
     6 a --sink refused an event (too large); 8 --timeout before --count; 130/143 interrupted
     (the --save capture is complete).
