@@ -243,3 +243,38 @@ def test_a_broker_that_stops_answering_pings_is_a_lost_connection() -> None:
             server.close()
 
     asyncio.run(run())
+
+
+def test_closing_a_link_the_broker_stopped_reading_does_not_hang() -> None:
+    # A broker that accepted the connection but no longer reads: what is buffered can never
+    # be flushed, so close gives up after CLOSE_TIMEOUT instead of waiting for it forever (the
+    # 60 s bound below only tells a hang from an answer; it measures nothing).
+    stalled: list[asyncio.StreamWriter] = []
+
+    async def stall(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1024)  # the CONNECT
+        writer.write(b"\x20\x02\x00\x00")
+        stalled.append(writer)
+        writer.transport.pause_reading()  # and never reads again
+
+    async def run() -> None:
+        server = await asyncio.start_server(stall, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        client = MqttClient(parse_url(f"mqtt://127.0.0.1:{port}/n"), None)
+        body = b"x" * 10_000
+        try:
+            await client.connect()
+            publishing = asyncio.create_task(
+                client.publish([Message("n/x", str(i), body) for i in range(5_000)]))
+            await async_wait_for(lambda: client._writer is not None
+                                 and client._writer.transport.get_write_buffer_size() > 0,
+                                 what="a write buffer the broker does not drain")
+            await asyncio.wait_for(client.close(), 60)
+            with pytest.raises(SinkDown):
+                await publishing
+        finally:
+            for writer in stalled:
+                writer.transport.abort()
+            server.close()
+
+    asyncio.run(run())

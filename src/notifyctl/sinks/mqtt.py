@@ -32,6 +32,7 @@ from notifyctl.sinks.base import Message, SinkDown, SinkRefused, SinkUrl, Templa
 
 CONNECT_TIMEOUT = 5.0
 ACK_TIMEOUT = 30.0
+CLOSE_TIMEOUT = 2.0  # for DISCONNECT and what is still buffered to reach the broker
 KEEPALIVE = 30  # seconds; a PINGREQ goes every half of it
 MAX_PACKET = 268_435_455  # the largest remaining length MQTT can express
 MAX_TOPIC = 65_535  # a topic is a length-prefixed UTF-8 string
@@ -228,8 +229,10 @@ class MqttClient:
             task.cancel()
         self._tasks = []
         if writer is not None:
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError, TimeoutError):
                 writer.write(bytes([DISCONNECT, 0]))
                 writer.close()
-                await writer.wait_closed()
+                # A broker that stopped reading never takes what is buffered: give up on it.
+                await asyncio.wait_for(writer.wait_closed(), CLOSE_TIMEOUT)
+            writer.transport.abort()
         self._fail("closed")
