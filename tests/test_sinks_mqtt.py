@@ -113,11 +113,16 @@ def test_refused_credentials_are_exit_3_in_one_line(cli, password_broker, monkey
     assert allowed.exit_code == 0, allowed.stderr
 
 
-def test_no_credentials_where_they_are_required_is_exit_3(cli, password_broker) -> None:
+@pytest.mark.parametrize("command", [("tail", "--sandbox", "--count", "1"),
+                                     ("listen", "--provider", "sigfox", "--port", "0")])
+def test_no_credentials_where_they_are_required_is_exit_3(cli, password_broker,
+                                                          command: tuple[str, ...]) -> None:
     url = f"mqtt://127.0.0.1:{password_broker.port}/t"
-    result = cli("tail", "--sandbox", "--count", "1", "--sink", url)
+    result = cli(*command, "--sink", url)
     assert result.exit_code == 3, result.stderr
-    assert "Traceback" not in result.stderr and len(error_lines(result.stderr)) == 1
+    assert "Traceback" not in result.stderr
+    [line] = error_lines(result.stderr)
+    assert url in line and "not authorised" in line
 
 
 # -- the encoder ------------------------------------------------------------------------------

@@ -120,7 +120,8 @@ class MqttClient:
             writer.close()
             if answer[0] != CONNACK:
                 raise SinkDown("the broker refused the connection: not an MQTT broker")
-            reason = f"the broker refused the connection: {REFUSALS.get(answer[3], answer[3])}"
+            reason = ("the broker refused the connection: "
+                      f"{REFUSALS.get(answer[3], f'code {answer[3]}')}")
             if answer[3] in CREDENTIALS_REFUSED:
                 raise SinkRefused(reason, credentials=True)
             raise SinkDown(reason)
