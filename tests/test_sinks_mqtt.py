@@ -283,3 +283,33 @@ def test_closing_a_link_the_broker_stopped_reading_does_not_hang() -> None:
             server.close()
 
     asyncio.run(run())
+
+
+def test_small_puts_queued_meanwhile_go_out_together(mqtt_broker: Broker) -> None:  # noqa: F811
+    # A stream of small frames (the sandbox sends 2-3 events each) must not cost one broker
+    # round trip per frame: under load that falls behind the stream until --count ends the
+    # run with the rest "still buffered". What queued while a batch was out goes as one.
+    from notifyctl.events import Event
+    from notifyctl.sinks import Sinks
+
+    sinks = Sinks.build([mqtt_broker.url("t/{device}")], unique_ids=True)
+    [target] = sinks.targets
+    publishes: list[int] = []
+    publish = target.client.publish
+
+    async def counted(messages):  # type: ignore[no-untyped-def]
+        publishes.append(len(messages))
+        await publish(messages)
+
+    target.client.publish = counted  # type: ignore[method-assign]
+
+    async def run() -> None:
+        await sinks.start()
+        for frame in range(1_000):  # queued without yielding: the worker is not running yet
+            await sinks.put([Event("acme", "note", device=f"d{frame}", id=f"{frame}-{i}")
+                             for i in range(2)])
+        await sinks.finish()
+
+    asyncio.run(run())
+    assert target.counts["published"] == 2_000 and target.counts["failed"] == 0
+    assert sum(publishes) == 2_000 and len(publishes) <= 2, publishes[:5]

@@ -78,6 +78,20 @@ def load(system: str, shown: str) -> Any:
                          hint=f"pip install 'notifyctl[{system}]'") from exc
 
 
+def _gather(queue: asyncio.Queue[list[Message] | None],
+            first: list[Message]) -> tuple[list[Message], bool]:
+    """``first`` with what else is queued, up to BATCH messages: small frames queued while a
+    batch was out go as one, instead of one broker round trip each (which falls behind a busy
+    stream). True when the end-of-run mark was taken too."""
+    batch = first  # a chunk list of put's own: extending it in place is safe
+    while len(batch) < BATCH and not queue.empty():
+        more = queue.get_nowait()
+        if more is None:
+            return batch, True
+        batch.extend(more)
+    return batch, False
+
+
 def refused(url: SinkUrl, exc: SinkRefused) -> NotifyctlError:
     """The error a run ends with when a broker refuses its credentials (exit 3) or its TLS
     certificate is not trusted (exit 5)."""
@@ -283,7 +297,9 @@ class Sinks:
                 target.queue.put_nowait(chunk)
 
     async def _drain(self, target: Target) -> None:
-        while (batch := await target.queue.get()) is not None:
+        ending = False
+        while not ending and (batch := await target.queue.get()) is not None:
+            batch, ending = _gather(target.queue, batch)
             try:
                 await self._send(target, batch)
             except NotifyctlError as exc:
