@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import socket
 import ssl
 import struct
 import time
@@ -43,6 +44,7 @@ REFUSALS = {1: "unacceptable protocol version", 2: "client id rejected",
             3: "server unavailable", 4: "bad user name or password", 5: "not authorised"}
 CREDENTIALS_REFUSED = (4, 5)
 _u16 = struct.Struct("!H").pack
+QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
 
 
 def template(url: SinkUrl) -> Template:
@@ -67,6 +69,16 @@ def encode_length(size: int) -> bytes:
 def next_id(last: int) -> int:
     """The packet identifier after ``last``: 1, 2, ... 65535, then 1 again."""
     return last % MAX_ID + 1
+
+
+def _quick_ack(sock: socket.socket | None) -> None:
+    """Acknowledge the broker's TCP segments at once (Linux: TCP_QUICKACK lasts until the
+    kernel drops back to delayed ACKs, so it is set again after every read). mosquitto's
+    default leaves Nagle on: it holds the second PUBACK of a batch until the first is ACKed,
+    and a delayed ACK (40 ms) made every batch of 2+ messages take 44 ms (docs/decisions.md)."""
+    if sock is not None and QUICKACK is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, QUICKACK, 1)
 
 
 def _string(data: bytes) -> bytes:
@@ -126,7 +138,7 @@ class MqttClient:
                 raise SinkRefused(reason, credentials=True)
             raise SinkDown(reason)
         self._writer, self._sent, self._acked, self._ping_since = writer, 0, 0, None
-        self._tasks = [asyncio.create_task(self._read(reader)),
+        self._tasks = [asyncio.create_task(self._read(reader, writer.get_extra_info("socket"))),
                        asyncio.create_task(self._ping(writer))]
 
     def _connect_packet(self) -> bytes:
@@ -141,11 +153,13 @@ class MqttClient:
         body = _string(b"MQTT") + bytes([4, flags]) + _u16(self.keepalive) + payload
         return bytes([CONNECT]) + encode_length(len(body)) + body
 
-    async def _read(self, reader: asyncio.StreamReader) -> None:
+    async def _read(self, reader: asyncio.StreamReader, sock: socket.socket | None) -> None:
         """Count PUBACKs (and skip PINGRESPs) until the connection ends."""
         buffer = b""
         try:
+            _quick_ack(sock)
             while chunk := await reader.read(65536):
+                _quick_ack(sock)
                 buffer += chunk
                 buffer = self._packets(buffer)
             self._fail("the broker closed the connection")
