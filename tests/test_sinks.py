@@ -79,6 +79,25 @@ def test_tail_to_all_three_at_once(cli, nats_broker: Broker,  # noqa: F811
     assert len(redis_messages(redis_broker.port)) == 50
 
 
+def test_nats_over_tls_with_the_ca_bundle_and_refused_without(cli, tmp_path: Path) -> None:
+    import ssl
+
+    from brokers import nats, running
+    from certs import write_certificates
+
+    ca, cert, key = write_certificates(tmp_path)
+    (tmp_path / "nats").mkdir()
+    tls = ("--tls", "--tlscert", str(cert), "--tlskey", str(key))
+    with running(nats(tmp_path / "nats", extra=tls)) as broker:
+        url = f"tls://127.0.0.1:{broker.port}/iot.{{device}}"
+        refused = cli("tail", "--sandbox", "--count", "1", "--sink", url)
+        assert refused.exit_code == 5 and "Traceback" not in refused.stderr
+        assert f"--sink {url}: TLS certificate not trusted" in refused.stderr
+        result = tail_sandbox(cli, url, 20, "--ca-bundle", str(ca))
+        got = nats_messages(broker.port, tls=ssl.create_default_context(cafile=str(ca)))
+    assert sorted(m.body for m in got) == sorted(lines(result.stdout))
+
+
 def test_listen_replay_of_a_fixture_to_redis(cli, redis_broker: Broker) -> None:  # noqa: F811
     from notifyctl.listen import Settings
     from notifyctl.listen.run import BackgroundListener

@@ -55,7 +55,8 @@ _MEANINGS: dict[ExitStatus, str] = {
     ExitStatus.USAGE: "usage or configuration error (bad option, bad URL, missing setting or "
     "secret), a request the platform rejected as invalid (HTTP 400/409/422), or an answer that "
     "is not the platform's",
-    ExitStatus.AUTH: "authentication or permission refused by the platform (HTTP 401/403)",
+    ExitStatus.AUTH: "authentication or permission refused by the platform (HTTP 401/403) or "
+    "by a --sink broker",
     ExitStatus.NOT_FOUND: "not found (HTTP 404: channel, registration, resource)",
     ExitStatus.NETWORK: "network failure after retries (connection refused, DNS, TLS, timeout, "
     "HTTP 5xx)",

@@ -80,10 +80,13 @@ def _binary(name: str, package: str) -> str:
     return path
 
 
-def mosquitto(workdir: Path, port: int | None = None) -> Broker:
+def mosquitto(workdir: Path, port: int | None = None, extra: str = "",
+              anonymous: bool = True) -> Broker:
+    """``extra``: more configuration (a TLS listener, a password_file)."""
     port = port or free_port()
     conf = workdir / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n"
+    conf.write_text(f"allow_anonymous {str(anonymous).lower()}\n{extra}\n"
+                    f"listener {port} 127.0.0.1\n"
                     f"persistence true\npersistence_location {workdir}/\n"
                     "max_queued_messages 0\n"
                     # Run as root, mosquitto drops to the user 'mosquitto', who cannot write
@@ -92,10 +95,11 @@ def mosquitto(workdir: Path, port: int | None = None) -> Broker:
     return Broker("mqtt", [_binary("mosquitto", "mosquitto"), "-c", str(conf)], port, workdir)
 
 
-def nats(workdir: Path, port: int | None = None) -> Broker:
+def nats(workdir: Path, port: int | None = None, extra: tuple[str, ...] = ()) -> Broker:
+    """``extra``: more arguments (``--tls --tlscert FILE --tlskey FILE``)."""
     port = port or free_port()
     argv = [_binary("nats-server", "nats-server"), "-a", "127.0.0.1", "-p", str(port),
-            "-js", "-sd", str(workdir / "js")]
+            "-js", "-sd", str(workdir / "js"), *extra]
     return Broker("nats", argv, port, workdir)
 
 

@@ -6,6 +6,7 @@ Redis ``XRANGE`` over the keys of a pattern.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 from dataclasses import dataclass, field
 
@@ -48,11 +49,12 @@ class MqttSubscriber:
         self.client.loop_stop()
 
 
-def nats_messages(port: int, stream: str = STREAM) -> list[Received]:
+def nats_messages(port: int, stream: str = STREAM,
+                  tls: ssl.SSLContext | None = None) -> list[Received]:
     async def read() -> list[Received]:
         import nats
 
-        nc = await nats.connect(f"nats://127.0.0.1:{port}")
+        nc = await nats.connect(f"{'tls' if tls else 'nats'}://127.0.0.1:{port}", tls=tls)
         try:
             js = nc.jetstream()
             info = await js.stream_info(stream)

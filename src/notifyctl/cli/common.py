@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from notifyctl.contract import Platform
     from notifyctl.contract.connection import Connection
     from notifyctl.contract.stream import Opener
+    from notifyctl.http import NetOptions
     from notifyctl.metrics import Metrics
     from notifyctl.sinks import Sinks
 
@@ -200,9 +201,11 @@ def check_summary_path(path: str | None) -> None:
                          hint="name a file in a directory you can write to") from exc
 
 
-def metrics_for(address: str | None, accounting: Accounting | None) -> Metrics | None:
+def metrics_for(address: str | None, accounting: Accounting | None,
+                sinks: Sinks | None = None) -> Metrics | None:
     """``--metrics ADDR``'s registry (None without it; exit 2 at once for a bad address),
-    watching ``accounting``; other parts of the run add their own figures with ``watch``."""
+    watching ``accounting`` and the ``--sink``s; other parts of the run add their own figures
+    with ``watch``."""
     if address is None:
         return None
     from notifyctl.metrics import Metrics
@@ -210,6 +213,8 @@ def metrics_for(address: str | None, accounting: Accounting | None) -> Metrics |
     metrics = Metrics(address)
     if accounting is not None:
         metrics.watch(accounting.families)
+    if sinks is not None:
+        metrics.watch(sinks.families)
     return metrics
 
 
@@ -289,14 +294,18 @@ SinkSkipOversizeOpt = Annotated[
 
 
 def build_sinks(urls: list[str] | None, platform: Platform, skip_oversize: bool,
-                timeout: float = 60.0) -> Sinks | None:
-    """The run's ``--sink``s, checked (exit 2 before anything connects), or None."""
+                timeout: float = 60.0, net: NetOptions | None = None) -> Sinks | None:
+    """The run's ``--sink``s, checked (exit 2 before anything connects), or None; a TLS sink
+    (``mqtts://``) trusts what ``net`` says (``--ca-bundle``, ``--insecure``), else the
+    system's CAs."""
     if not urls:
         return None
     from notifyctl.sinks import Sinks
+    from notifyctl.tls import client_context
 
     return Sinks.build(urls, unique_ids=platform.unique_ids, timeout=timeout,
-                       skip_oversize=skip_oversize, keyring=_profile_keyring)
+                       skip_oversize=skip_oversize, keyring=_profile_keyring,
+                       tls=net.ssl_context if net is not None else client_context)
 
 
 def _profile_keyring(name: str) -> str | None:

@@ -147,14 +147,15 @@ def listen(
     chosen = table_format(fmt, machine="jsonl")
     matches = compile_where(where)
     check_summary_path(summary_file)
+    sinks = build_sinks(sink_urls, platform, sink_skip_oversize)
     settings = Settings(
         provider=name, host=host, port=port, path=path, save=save, forward_to=forward_to,
         count=count, timeout=timeout, output=chosen, strict=strict, respond=respond,
         fail_ratio=fail_ratio, max_body=max_body, verify_key=key, options=options,
         where=matches, warn_age=age_seconds(warn_age), on_late=late_warning,
-        metrics=metrics_for(metrics, None),
+        metrics=metrics_for(metrics, None, sinks),
         # No --sink-timeout: while a sink is down, listen answers 503 and the platform retries.
-        sinks=build_sinks(sink_urls, platform, sink_skip_oversize),
+        sinks=sinks,
     )
     proxy = _LateSink()
 

@@ -121,8 +121,9 @@ def tail(
     Reconnects by itself after network drops and service restarts (the channel's queue is kept).
     Ending (--count, --timeout, Ctrl-C) closes the socket normally, which on Pelion also closes
     the WebSocket channel and drops its queue: the next 'register' finds nothing in the way.
-    Exit codes: 0 --count reached or --timeout without --count; 3 key refused; 4 channel gone or
-    taken over by another client; 5 nothing answered in 3 attempts, the network down for
+    Exit codes: 0 --count reached or --timeout without --count; 3 key refused (or a --sink
+    broker refused the credentials); 4 channel gone or taken over by another client;
+    5 nothing answered in 3 attempts, the network down for
     --retry-for seconds, --max-reconnects reached, or no --sink for --sink-timeout seconds;
     6 a --sink refused an event (too large); 8 --timeout before --count; 130/143 interrupted
     (the --save capture is complete).
@@ -164,7 +165,8 @@ def tail(
     _check_kinds(platform, kind or [])
     check_summary_path(summary)
     late = age_seconds(warn_age)
-    sinks = build_sinks(sink_urls, platform, sink_skip_oversize, sink_timeout)
+    net = net_options(None, insecure, ca_bundle)
+    sinks = build_sinks(sink_urls, platform, sink_skip_oversize, sink_timeout, net)
 
     sink: engine.Sink
     on_state = None
@@ -180,7 +182,7 @@ def tail(
 
     # With --sandbox, the sandbox's key (known once it runs) stands for every secret.
     secret = _secret(conn.profile) if not sandbox else (lambda _name: "sandbox")
-    context = StreamContext(conn, net_options(None, insecure, ca_bundle), secret,
+    context = StreamContext(conn, net, secret,
                             devices=device or [], kinds=kind or [], options=values,
                             retry_for=retry_for, on_state=on_state)
     stream = platform.load("stream")
@@ -205,7 +207,7 @@ def tail(
     )
     if sinks is not None and tail_options.accounting is not None:
         tail_options.accounting.sinks = sinks.counts
-    meter = metrics_for(metrics, tail_options.accounting)
+    meter = metrics_for(metrics, tail_options.accounting, sinks)
     if meter is not None:
         open_source = serving_metrics(open_source, meter)
     engine.run(open_source, sink, tail_options,

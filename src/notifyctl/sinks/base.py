@@ -26,10 +26,13 @@ from urllib.parse import parse_qsl, urlsplit
 from notifyctl.errors import UsageError
 from notifyctl.events import Event
 
-__all__ = ["Client", "Message", "SinkDown", "SinkUrl", "Template", "message_ids", "parse_url"]
+__all__ = ["Client", "Message", "SinkDown", "SinkRefused", "SinkUrl", "Template", "message_ids",
+           "parse_url"]
 
-SCHEMES = {"mqtt": "mqtt", "nats": "nats", "redis": "redis"}  # scheme -> its extra
-DEFAULT_PORTS = {"mqtt": 1883, "nats": 4222, "redis": 6379}
+# scheme -> its system (and extra); tls:// is NATS over TLS, as NATS spells its server URLs
+SCHEMES = {"mqtt": "mqtt", "mqtts": "mqtt", "nats": "nats", "tls": "nats", "redis": "redis"}
+TLS_SCHEMES = frozenset({"mqtts", "tls"})  # TLS with tls.client_context (--ca-bundle etc.)
+DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883, "nats": 4222, "tls": 4222, "redis": 6379}
 EVENT_FIELDS = tuple(Event.__struct_fields__)
 PASSWORD_ENV = "NOTIFYCTL_SINK_PASSWORD"
 MISSING_VALUE = "_"
@@ -37,6 +40,15 @@ MISSING_VALUE = "_"
 
 class SinkDown(Exception):
     """The broker cannot take messages now (connection lost, refused, timed out); retryable."""
+
+
+class SinkRefused(SinkDown):
+    """The broker refuses this client as configured: its credentials (``credentials``) or, over
+    TLS, its certificate is not trusted. Retrying the same cannot help: the run ends."""
+
+    def __init__(self, reason: str, *, credentials: bool = False) -> None:
+        super().__init__(reason)
+        self.credentials = credentials
 
 
 class Oversize(Exception):
@@ -82,17 +94,27 @@ class SinkUrl:
     query: dict[str, str] = field(default_factory=dict)
     shown: str = ""
 
+    @property
+    def system(self) -> str:
+        """The message system (and extra) of the scheme: ``mqtts`` is MQTT over TLS."""
+        return SCHEMES[self.scheme]
+
+    @property
+    def tls(self) -> bool:
+        return self.scheme in TLS_SCHEMES
+
     def password(self, keyring: Callable[[str], str | None] | None = None,
                  env: Mapping[str, str] = os.environ) -> str | None:
         """The password from the environment (per scheme first) or the keyring, if any."""
         value = env.get(password_env(self.scheme)) or env.get(PASSWORD_ENV)
         if value:
             return value
-        return keyring(f"{self.scheme}-password") if keyring is not None else None
+        return keyring(f"{self.system}-password") if keyring is not None else None
 
 
 def password_env(scheme: str) -> str:
-    return f"NOTIFYCTL_{scheme.upper()}_PASSWORD"
+    """The variable holding a sink's password: one per system (mqtt:// and mqtts:// share)."""
+    return f"NOTIFYCTL_{SCHEMES.get(scheme, scheme).upper()}_PASSWORD"
 
 
 def mask_url(url: str) -> str:
@@ -118,13 +140,15 @@ def parse_url(url: str) -> SinkUrl:
     scheme = parts.scheme.lower()
     if scheme not in SCHEMES:
         raise UsageError(f"--sink {shown}: unknown scheme {parts.scheme + '://'!r}",
-                         hint="use mqtt://host:port/TOPIC, nats://host:port/SUBJECT or "
+                         hint="use mqtt://host:port/TOPIC (mqtts:// over TLS), "
+                              "nats://host:port/SUBJECT (tls:// over TLS) or "
                               "redis://host:port/DB?stream=KEY")
     if parts.password is not None:
         raise UsageError(f"--sink {shown}: a password in the URL is visible to every process "
                          "on this machine",
                          hint=f"remove it and set {password_env(scheme)} (or {PASSWORD_ENV}), "
-                              f"or store it with the profile's keyring as '{scheme}-password'")
+                              "or store it with the profile's keyring as "
+                              f"'{SCHEMES[scheme]}-password'")
     if not parts.hostname:
         raise UsageError(f"--sink {shown}: no host", hint=f"e.g. {scheme}://127.0.0.1/...")
     return SinkUrl(scheme, parts.hostname, port or DEFAULT_PORTS[scheme], parts.username or None,

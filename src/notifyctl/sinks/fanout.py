@@ -22,42 +22,86 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import ssl
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from notifyctl import output
-from notifyctl.errors import DeliveryFailed, NetworkError, NotifyctlError, UsageError
+from notifyctl.errors import (
+    AuthError,
+    DeliveryFailed,
+    NetworkError,
+    NotifyctlError,
+    UsageError,
+)
 from notifyctl.events import Event, encode_jsonl
 from notifyctl.retry import backoff
 from notifyctl.sinks.base import (
-    SCHEMES,
     Client,
     Message,
     SinkDown,
+    SinkRefused,
     SinkUrl,
     Template,
     message_ids,
     parse_url,
+    password_env,
 )
+from notifyctl.tls import client_context
+
+if TYPE_CHECKING:
+    from notifyctl.metrics import Family  # a type only: prometheus_client loads with --metrics
 
 BUFFER_EVENTS = 100_000  # per sink, while it reconnects (tail)
 BATCH = 5_000  # messages published and awaited together
 RETRY_AFTER_S = 5  # what listen asks the platform to wait when a sink is down
 RECONNECT_EVERY_S = 1.0  # listen: at most one connect attempt per sink in this time
 MAX_REASONS = 20
+COUNTERS = (  # per sink in /metrics, as notifyctl_sink_<name>_total
+    ("published", "Messages the sink's broker acknowledged."),
+    ("retried", "Messages published again after the sink failed (at least once)."),
+    ("failed", "Messages never published: too large, or still buffered when the run ended."),
+    ("deferred", "listen: messages answered 503 because the sink was down."),
+    ("duplicates", "Messages the broker said it already had (JetStream)."),
+)
 CLIENTS = {"mqtt": "MqttClient", "nats": "NatsClient", "redis": "RedisClient"}
 
 
-def load(scheme: str, shown: str) -> Any:
-    """The module of ``scheme``'s client; exit 2 naming the extra when it is not installed."""
+def load(system: str, shown: str) -> Any:
+    """The module of ``system``'s client; exit 2 naming the extra when it is not installed."""
     try:
-        return importlib.import_module(f"notifyctl.sinks.{scheme}")
+        return importlib.import_module(f"notifyctl.sinks.{system}")
     except ImportError as exc:  # mqtt needs none: its publisher is notifyctl's own
-        extra = SCHEMES[scheme]
-        raise UsageError(f"--sink {shown}: the {scheme} client is not installed ({exc.name})",
-                         hint=f"pip install 'notifyctl[{extra}]'") from exc
+        raise UsageError(f"--sink {shown}: the {system} client is not installed ({exc.name})",
+                         hint=f"pip install 'notifyctl[{system}]'") from exc
+
+
+def _gather(queue: asyncio.Queue[list[Message] | None],
+            first: list[Message]) -> tuple[list[Message], bool]:
+    """``first`` with what else is queued, up to BATCH messages: small frames queued while a
+    batch was out go as one, instead of one broker round trip each (which falls behind a busy
+    stream). True when the end-of-run mark was taken too."""
+    batch = first  # a chunk list of put's own: extending it in place is safe
+    while len(batch) < BATCH and not queue.empty():
+        more = queue.get_nowait()
+        if more is None:
+            return batch, True
+        batch.extend(more)
+    return batch, False
+
+
+def refused(url: SinkUrl, exc: SinkRefused) -> NotifyctlError:
+    """The error a run ends with when a broker refuses its credentials (exit 3) or its TLS
+    certificate is not trusted (exit 5)."""
+    if exc.credentials:
+        return AuthError(f"--sink {url.shown}: {exc}",
+                         hint=f"check the URL's user name and {password_env(url.scheme)}, or "
+                              f"the profile's keyring entry '{url.system}-password'")
+    return NetworkError(f"--sink {url.shown}: {exc}",
+                        hint="trust the broker's CA with tail --ca-bundle FILE (listen: "
+                             "SSL_CERT_FILE=FILE), or use tail --insecure to test")
 
 
 @dataclass
@@ -101,7 +145,10 @@ class Sinks:
     @classmethod
     def build(cls, urls: Sequence[str], *, unique_ids: bool, timeout: float = 60.0,
               skip_oversize: bool = False, buffer: int = BUFFER_EVENTS,
-              keyring: Callable[[str], str | None] | None = None) -> Sinks:
+              keyring: Callable[[str], str | None] | None = None,
+              tls: Callable[[], ssl.SSLContext] = client_context) -> Sinks:
+        """``tls`` makes the context of a TLS sink (``mqtts://``): the run's ``--ca-bundle``
+        and ``--insecure`` where the command has them, else the system's CAs."""
         if timeout <= 0:
             raise UsageError(f"--sink-timeout {timeout:g}: must be greater than 0")
         targets: list[Target] = []
@@ -109,8 +156,9 @@ class Sinks:
             url = parse_url(text)
             if any(target.url.shown == url.shown for target in targets):
                 raise UsageError(f"--sink {url.shown} is given twice")
-            module = load(url.scheme, url.shown)
-            client = getattr(module, CLIENTS[url.scheme])(url, url.password(keyring))
+            module = load(url.system, url.shown)
+            extra = {"tls": tls()} if url.tls else {}
+            client = getattr(module, CLIENTS[url.system])(url, url.password(keyring), **extra)
             targets.append(Target(url, client, module.template(url)))
         return cls(targets, unique_ids=unique_ids, timeout=timeout,
                    skip_oversize=skip_oversize, buffer=buffer)
@@ -120,6 +168,23 @@ class Sinks:
         """Per sink (URL as shown) its counts, live: the summary reads them at the end."""
         return {target.url.shown: target.counts for target in self.targets}
 
+    def families(self) -> list[Family]:
+        """Per-sink figures for ``/metrics`` (``Metrics.watch``), labelled with the URL as
+        shown (password masked): the counts of the summary, and what is buffered now."""
+        def each(value: Callable[[Target], float]) -> list[tuple[dict[str, str], float]]:
+            return [({"sink": target.url.shown}, value(target)) for target in self.targets]
+
+        def count(name: str) -> Callable[[Target], float]:
+            return lambda target: float(target.counts[name])
+
+        out: list[Family] = [("counter", f"notifyctl_sink_{name}", doc, each(count(name)))
+                             for name, doc in COUNTERS]
+        out.append(("gauge", "notifyctl_sink_buffered", "tail: events waiting for the sink.",
+                    each(lambda target: target.pending)))
+        out.append(("gauge", "notifyctl_sink_connected", "1 while the sink is connected.",
+                    each(lambda target: 1.0 if target.connected else 0.0)))
+        return out
+
     # -- start and end ----------------------------------------------------------------------
     async def start(self, workers: bool = True) -> None:
         """Connect every sink (exit 5 naming one that cannot be reached); with ``workers``
@@ -127,6 +192,9 @@ class Sinks:
         for target in self.targets:
             try:
                 await target.client.connect()
+            except SinkRefused as exc:
+                await self.close()
+                raise refused(target.url, exc) from exc
             except SinkDown as exc:
                 await self.close()
                 raise NetworkError(f"--sink {target.url.shown}: cannot connect ({exc})",
@@ -229,10 +297,12 @@ class Sinks:
                 target.queue.put_nowait(chunk)
 
     async def _drain(self, target: Target) -> None:
-        while (batch := await target.queue.get()) is not None:
+        ending = False
+        while not ending and (batch := await target.queue.get()) is not None:
+            batch, ending = _gather(target.queue, batch)
             try:
                 await self._send(target, batch)
-            except NetworkError as exc:
+            except NotifyctlError as exc:
                 target.error = exc
                 target.room.set()
                 return
@@ -241,7 +311,8 @@ class Sinks:
 
     async def _send(self, target: Target, batch: list[Message]) -> None:
         """Publish ``batch`` until the broker acknowledged all of it, reconnecting with
-        back-off; NetworkError after ``timeout`` seconds without the sink."""
+        back-off; NetworkError after ``timeout`` seconds without the sink, the ``refused``
+        error at once when the broker refuses the client as configured."""
         delays = backoff(0.1, 5.0, jitter=True)
         retry = False
         while True:
@@ -251,6 +322,8 @@ class Sinks:
                     target.connected = True
                     output.current().info(f"sink {target.url.shown}: reconnected")
                 await target.client.publish(batch)
+            except SinkRefused as exc:  # e.g. restarted with other credentials: retry is futile
+                raise refused(target.url, exc) from exc
             except SinkDown as exc:
                 self._down(target, exc)
                 retry = True

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import ssl
 from collections.abc import Sequence
 
 import nats  # noqa: TID253 - imported only when a nats sink is used
@@ -26,7 +27,7 @@ from nats.errors import Error as NatsError  # noqa: TID253
 from nats.js.errors import NotFoundError  # noqa: TID253
 
 from notifyctl.errors import UsageError
-from notifyctl.sinks.base import Message, SinkDown, SinkUrl, Template
+from notifyctl.sinks.base import Message, SinkDown, SinkRefused, SinkUrl, Template
 
 CONNECT_TIMEOUT = 5
 ACK_TIMEOUT = 30
@@ -62,8 +63,10 @@ class NatsClient:
     # The server's max_control_line (4 KiB by default) holds subject, reply and sizes.
     max_address = 3 * 1024
 
-    def __init__(self, url: SinkUrl, password: str | None) -> None:
+    def __init__(self, url: SinkUrl, password: str | None,
+                 tls: ssl.SSLContext | None = None) -> None:
         self.url = url
+        self._tls = tls
         self.template = template(url)
         self._password = password
         self._nc: NatsConnection | None = None
@@ -77,7 +80,8 @@ class NatsClient:
         try:
             # max_reconnect_attempts=1: with 0, nats-py retries a refused first connect forever.
             self._nc = await asyncio.wait_for(nats.connect(
-                f"nats://{self.url.host}:{self.url.port}", user=self.url.username,
+                f"{self.url.scheme}://{self.url.host}:{self.url.port}", user=self.url.username,
+                tls=self._tls, tls_hostname=self.url.host if self._tls else None,
                 password=self._password, connect_timeout=CONNECT_TIMEOUT, allow_reconnect=False,
                 max_reconnect_attempts=1, error_cb=self._ignore, disconnected_cb=self._lost,
                 # Subjects come from a checked template with escaped values, replies from our
@@ -88,6 +92,8 @@ class NatsClient:
             await self._ensure_stream()
             self._inbox = self._nc.new_inbox()
             await self._nc.subscribe(self._inbox + ".>", cb=self._ack)
+        except ssl.SSLCertVerificationError as exc:
+            raise SinkRefused(f"TLS certificate not trusted: {exc.verify_message}") from exc
         except (NatsError, OSError, TimeoutError) as exc:
             raise SinkDown(str(exc) or type(exc).__name__) from exc
 
