@@ -127,6 +127,10 @@ class Receiver:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return self._too_large(request, path)
+        except web.RequestPayloadError as exc:  # e.g. a body its Content-Encoding cannot decode
+            reason = str(exc.args[0]) if exc.args else "cut short"
+            return self._refuse(request, path, 400, "unreadable",
+                                "body cannot be read: " + " ".join(reason.split()))
         at = now_iso()
         req = Request(request.method, path, query, request.headers, body, at)
         try:
@@ -215,13 +219,19 @@ class Receiver:
         self.writer.write(delivery)
 
     def _too_large(self, request: web.BaseRequest, path: str) -> web.Response:
-        message = f"body over --max-body ({self.settings.max_body} bytes)"
+        return self._refuse(request, path, 413, "too-large",
+                            f"body over --max-body ({self.settings.max_body} bytes)")
+
+    def _refuse(self, request: web.BaseRequest, path: str, status: int, kind: str,
+                message: str) -> web.Response:
+        """A request whose body is not read (too large, or not decodable): shown, counted, and
+        answered ``status`` with the reason."""
         if self.accounting is not None:
-            self.accounting.answer(413)
-        self.sink.show(Seen(self.handler.provider, "too-large", request.method, path,
-                            413, now_iso(), None, message, []))
-        # Closing the connection: the unread body must not be parsed as the next request.
-        return web.Response(status=413, text=message + "\n", headers={"Connection": "close"})
+            self.accounting.answer(status)
+        self.sink.show(Seen(self.handler.provider, kind, request.method, path,
+                            status, now_iso(), None, message, []))
+        # Closing the connection: an unread body must not be parsed as the next request.
+        return web.Response(status=status, text=message + "\n", headers={"Connection": "close"})
 
     async def _forward(self, request: web.BaseRequest, query: str,
                        body: bytes) -> tuple[int, bytes, CIMultiDict[str], str | None]:
