@@ -10,7 +10,7 @@ The ``jq`` bindings load only when ``--where`` is given (docs/decisions.md).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from notifyctl.errors import UsageError
@@ -38,10 +38,6 @@ def compile_where(expression: str) -> Predicate:
         return first is not None and first is not False
 
     return matches
-
-
-def any_match(matches: Predicate, events: Iterable[Any]) -> bool:
-    return any(matches(event) for event in events)
 
 
 def jq_error_line(message: str) -> str:
