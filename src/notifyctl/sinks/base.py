@@ -51,10 +51,6 @@ class SinkRefused(SinkDown):
         self.credentials = credentials
 
 
-class Oversize(Exception):
-    """One message is larger than the broker accepts; retrying cannot help."""
-
-
 class Message(NamedTuple):
     """One message: a tuple, the cheapest record to build once per event."""
 
