@@ -1,6 +1,6 @@
 """``tail`` where nothing answers gives up after a few attempts, naming ``scheme://host:port``
 and saying so on stderr at each attempt (exit 5); a connection that was once up keeps the long
-reconnect policy (``--retry-for`` on Pelion, ``max_failures`` on Circle/Iottly)."""
+reconnect policy (``--retry-for``, on every platform's stream)."""
 
 from __future__ import annotations
 
@@ -126,6 +126,38 @@ def test_iottly_stream_once_up_keeps_its_long_policy() -> None:
     error = asyncio.run(main())
     assert "gave up after 6 attempts" in str(error) and "nothing answered" not in str(error)
     assert len(slept) == 5
+
+
+def test_iottly_tail_once_up_gives_up_after_retry_for_not_a_count() -> None:
+    """The stream ``tail`` opens (the platform's ``stream`` capability) is bounded by
+    ``--retry-for`` like Pelion's: with 0.3 s the first failed reconnect (its back-off is 1 s)
+    ends it, where a count of 10 attempts would have backed off for minutes."""
+    from notifyctl import registry
+    from notifyctl.contract.connection import Connection
+    from notifyctl.contract.stream import StreamContext
+
+    async def main() -> BaseException:
+        emulator = IottlyEmulator(api_key=KEY)
+        async with serve(emulator.install) as url:
+            context = StreamContext(Connection(None, "iottly", url, None, {}), NetOptions(),
+                                    lambda _name: KEY, devices=["dev-1"], retry_for=0.3,
+                                    on_state=lambda _m: None)
+            open_stream = registry.get("iottly", "stream").load("stream")(context)
+
+            async def consume() -> None:
+                async with open_stream() as source:
+                    async for _ in source.frames():
+                        pass
+
+            task = asyncio.create_task(consume())
+            await emulator.wait_subscribed(1)
+        # The server is gone: connections are refused from now on.
+        with pytest.raises(NetworkError) as info:
+            await asyncio.wait_for(task, 60)
+        return info.value
+
+    error = asyncio.run(main())
+    assert "gave up after 0 s" in str(error) and "attempts" not in str(error), str(error)
 
 
 def test_pelion_stream_once_up_keeps_retrying_for_retry_for() -> None:

@@ -12,15 +12,17 @@ stop with, or a message to reconnect after. A failed attempt raises ``Retry`` (t
 ``Retry-After`` wins over the back-off) or a ``NotifyctlError`` that ends the stream.
 
 The policy, as data on the subclass or instance: ``reconnect_delays`` (``retry.backoff``: the
-seed's plain doubling, or jittered), and when to give up: after ``FIRST_CONTACT_ATTEMPTS``
-while nothing has ever answered in this run (a wrong --api-url, a service not running: retrying
-for minutes helps nobody), else after ``max_failures`` consecutive failures or ``retry_for``
-seconds of them, whichever is set. ``healthy_after`` restarts the back-off only after a frame
-or that many seconds connected (a server that accepts and drops at once keeps backing off);
-None restarts it as soon as a socket opens. ``StreamStats.max_reconnects`` (tail's
-``--max-reconnects``) bounds the reconnects in a row without a healthy connection (one that
-gave a frame or stayed up ``healthy_after``, else ``HEALTHY_SECONDS``): past it, NetworkError.
-The stats also keep the time spent disconnected once a connection was up.
+seed's plain doubling, or jittered), and when to give up: after ``FIRST_CONTACT_ATTEMPTS`` while
+nothing has ever answered in this run (a wrong --api-url, a service not running: retrying for
+minutes helps nobody), else after ``max_failures`` consecutive failures or ``retry_for`` seconds
+of them, whichever is set (a ``retry_for`` given to the constructor replaces the class's count,
+unless a count is given with it: ``tail --retry-for`` bounds every stream). ``healthy_after``
+restarts the back-off only after a frame or that many seconds connected (a server that accepts
+and drops at once keeps backing off); None restarts it as soon as a socket opens.
+``StreamStats.max_reconnects`` (tail's ``--max-reconnects``) bounds the reconnects in a row
+without a healthy connection (one that gave a frame or stayed up ``healthy_after``, else
+``HEALTHY_SECONDS``): past it, NetworkError. The stats also keep the time spent disconnected
+once a connection was up.
 
 Why not websockets' own ``async for ws in connect(...)``: docs/decisions.md.
 """
@@ -241,10 +243,11 @@ class Reconnecting:
         on_state: Callable[[str], None] | None = None,
     ) -> None:
         self.reconnect_delays: Delays = reconnect_delays or (lambda: backoff(jitter=self.jitter))
-        if max_failures is not None:
-            self.max_failures = max_failures
-        if retry_for is not None:
+        if retry_for is not None:  # a time bound given replaces the class's count of attempts
             self.retry_for = retry_for
+            self.max_failures = max_failures
+        elif max_failures is not None:
+            self.max_failures = max_failures
         self.sleep = sleep
         self.open_timeout = open_timeout
         self.stats = StreamStats()

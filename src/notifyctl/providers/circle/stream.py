@@ -6,8 +6,9 @@ used twice: after any drop (close, error, refused handshake) the stream asks aga
 seed-style back-off (plain doubling), restarted once a socket has opened. The client pings
 every ``ping_interval`` seconds (default 10 minutes, well within the hour Circle requires).
 The URL is a capability and is never logged: messages name only its ``scheme://host:port``.
-Credentials refused by the main API end the stream (``AuthError``); ``max_failures``
-consecutive failed attempts end it with ``NetworkError``. The loop is ``notifyctl.ws``'s.
+Credentials refused by the main API end the stream (``AuthError``); ``--retry-for`` seconds of
+consecutive failure (``StreamContext.retry_for``) end it with ``NetworkError``. The loop is
+``notifyctl.ws``'s.
 """
 
 from __future__ import annotations
@@ -102,7 +103,9 @@ def opener(context: StreamContext) -> Opener:
     @contextlib.asynccontextmanager
     async def open_stream() -> AsyncIterator[Source]:
         async with CircleClient(conn.api_url, key, token, route=route, net=net) as client:
+            # A stream that was up rides out --retry-for seconds of failure, as every tail does.
             yield CircleStream(client, api_url=conn.api_url, event_types=context.kinds,
-                               accessories=context.devices, on_state=context.on_state)
+                               accessories=context.devices, on_state=context.on_state,
+                               retry_for=context.retry_for)
 
     return open_stream

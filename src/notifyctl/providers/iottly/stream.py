@@ -10,8 +10,8 @@ When the server closes (1001 on restart) or the connection drops, it reconnects 
 opens) and subscribes again: the loop is ``notifyctl.ws.Reconnecting``'s, this is its policy.
 ``opener`` is the ``stream`` capability. Leaving the iteration (``aclose``, cancellation)
 unsubscribes and closes normally. Handshake 401/403 or close 1008 end it with ``AuthError``;
-``max_failures`` consecutive failed attempts with ``NetworkError``. The URL carries the key:
-it appears in messages only through ``redact``.
+``--retry-for`` seconds of consecutive failure (``StreamContext.retry_for``) with
+``NetworkError``. The URL carries the key: it appears in messages only through ``redact``.
 
 ``run_command`` sends one command and yields its ``command-output`` events, then the
 ``command-done`` one. A command is never re-sent: a drop before ``command_done`` is an error.
@@ -158,7 +158,9 @@ def opener(context: StreamContext) -> Opener:
 
     @contextlib.asynccontextmanager
     async def open_stream() -> AsyncIterator[Source]:
-        yield IottlyStream(url, subscriptions, on_state=context.on_state)
+        # A stream that was up rides out --retry-for seconds of failure, as every tail does.
+        yield IottlyStream(url, subscriptions, on_state=context.on_state,
+                           retry_for=context.retry_for)
 
     return open_stream
 
