@@ -74,8 +74,11 @@ def test_a_target_that_answered_once_keeps_the_retry_policy(cli: Any, tmp_path: 
                           if line.lower().startswith(b"content-length:"))
             while len(body) < length:
                 body += conn.recv(65536)
+            # Refuse from now on, before answering: a connection the client opens as soon as it
+            # has the answer must not land in the backlog and be reset (a ServerDisconnected,
+            # not the connect-error this test counts).
+            listening.close()
             conn.sendall(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
-        listening.close()  # from now on: connection refused
         accepted.set()
 
     thread = threading.Thread(target=answer_once, daemon=True)
