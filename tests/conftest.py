@@ -23,7 +23,7 @@ SUPPORT = Path(__file__).parent / "support"
 sys.path.insert(0, str(SUPPORT))
 KEYRING_BACKEND = "file_keyring.IsolatedKeyring"  # keyrings.alt's file backend, see there
 os.environ["PYTHON_KEYRING_BACKEND"] = KEYRING_BACKEND
-from sandbox import sandbox  # noqa: E402, F401
+from sandbox import sandbox, sfx  # noqa: E402, F401
 
 # Scale for timing-sensitive tests on slow or loaded machines.
 MS = float(os.environ.get("NOTIFYCTL_TEST_MS", "1.0")) / 1000

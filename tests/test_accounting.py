@@ -80,15 +80,6 @@ def test_unique_ids_count_duplicates_and_time_gives_the_age() -> None:
 
 
 # -- against the sandbox --------------------------------------------------------------------
-@pytest.fixture
-def sfx(cli: Any, sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("NOTIFYCTL_USERNAME", "api-login")
-    monkeypatch.setenv("NOTIFYCTL_PASSWORD", "sfx-pw-acc")
-    added = cli("profile", "add", "sfx", "--provider", "sigfox", "--api-url", f"{sandbox.url}/v2")
-    assert added.exit_code == 0, added.stderr
-    return "sfx"
-
-
 def uplinks(sandbox: Any, device: str, numbers: range) -> None:
     messages = [{"device": device, "time": 1700000000 + n, "data": f"{n:016x}", "seqNumber": n,
                  "deviceTypeId": DT} for n in numbers]

@@ -212,15 +212,6 @@ def test_tail_metrics_count_exactly_what_a_scripted_run_did(sandbox: SandboxThre
     assert doc["disconnected_seconds"] > 0
 
 
-@pytest.fixture
-def sfx(cli: Any, sandbox: SandboxThread, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("NOTIFYCTL_USERNAME", "api-login")
-    monkeypatch.setenv("NOTIFYCTL_PASSWORD", "sfx-pw-health")
-    added = cli("profile", "add", "sfx", "--provider", "sigfox", "--api-url", f"{sandbox.url}/v2")
-    assert added.exit_code == 0, added.stderr
-    return "sfx"
-
-
 def uplinks(sandbox: SandboxThread, numbers: range) -> None:
     messages = [{"device": "CAFE", "time": int(time.time()), "data": f"{n:016x}",
                  "seqNumber": n, "deviceTypeId": DT} for n in numbers]

@@ -122,3 +122,13 @@ def sandbox(request: pytest.FixtureRequest) -> Iterator[SandboxThread]:
     kwargs = {**TEST_DEFAULTS, **getattr(request, "param", {})}
     with SandboxThread(**kwargs) as running:
         yield running
+
+
+@pytest.fixture
+def sfx(cli: Any, sandbox: SandboxThread, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A Sigfox profile named ``sfx`` on the sandbox (its API credentials in the environment)."""
+    monkeypatch.setenv("NOTIFYCTL_USERNAME", "api-login")
+    monkeypatch.setenv("NOTIFYCTL_PASSWORD", "sfx-pw-sandbox")
+    added = cli("profile", "add", "sfx", "--provider", "sigfox", "--api-url", f"{sandbox.url}/v2")
+    assert added.exit_code == 0, added.stderr
+    return "sfx"
